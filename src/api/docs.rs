@@ -1,0 +1,36 @@
+//! The two OpenAPI documents and the routes that serve them. The documents are built from the
+//! annotations alone (no database), carry no server address (Swagger UI then calls whatever
+//! origin served the page), and are committed under `openapi/`.
+use poem_openapi::OpenApiService;
+
+use super::admin::AdminApi;
+use super::sends::SendsApi;
+
+const SENDS_DESCRIPTION: &str = "A Braze-compatible implementation of `POST /sends/id/create`: \
+create a send identifier under a campaign, so that messages can be sent and tracked per send \
+without creating a campaign for each. Authorize with a REST API key that has the permission \
+`sends.id.create`.";
+
+const ADMIN_DESCRIPTION: &str = "The sendid admin API (not part of Braze): workspaces with their \
+daily quota, campaigns, REST API keys, and the send identifiers of a campaign. Authorize with the \
+admin token the server was started with (`--admin-token` / `SENDID_ADMIN_TOKEN`).";
+
+pub fn sends_service() -> OpenApiService<SendsApi, ()> {
+    OpenApiService::new(SendsApi, "sendid: send identifiers", env!("CARGO_PKG_VERSION"))
+        .description(SENDS_DESCRIPTION)
+}
+
+pub fn admin_service() -> OpenApiService<AdminApi, ()> {
+    OpenApiService::new(AdminApi, "sendid admin API", env!("CARGO_PKG_VERSION"))
+        .description(ADMIN_DESCRIPTION)
+}
+
+/// The public document as committed in `openapi/sends.json` (with a final newline).
+pub fn sends_spec() -> String {
+    format!("{}\n", sends_service().spec())
+}
+
+/// The admin document as committed in `openapi/admin.json` (with a final newline).
+pub fn admin_spec() -> String {
+    format!("{}\n", admin_service().spec())
+}

@@ -1,0 +1,22 @@
+//! The HTTP surface: the public operation, the admin API, their documents and the shared layers.
+pub mod admin;
+pub mod docs;
+pub mod error;
+pub mod limits;
+pub mod security;
+pub mod sends;
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::domain::KeyHash;
+use crate::store::Store;
+
+/// What every handler reaches through `Data<&AppState>`.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// SHA-256 of the admin token; `None` turns the admin API off.
+    pub admin_token: Option<KeyHash>,
+}

@@ -1,0 +1,167 @@
+//! Authentication and authorization: steps 2 and 3 of CONTRACT §1, decided before the body is
+//! looked at (a bad key with a bad body gets 401, not 400), plus the admin token.
+use std::net::IpAddr;
+
+use poem::http::{header, HeaderValue, Method, StatusCode};
+use poem::web::headers::{authorization::Bearer as BearerHeader, Authorization, HeaderMapExt};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::auth::Bearer;
+use poem_openapi::SecurityScheme;
+
+use super::error::json_error;
+use super::limits::{buffer_body, MAX_BODY_BYTES};
+use super::AppState;
+use crate::domain::{hash_secret, QuotaStatus, UtcDay, SENDS_ID_CREATE};
+use crate::store::{ApiKeyRecord, Workspace};
+
+/// A Braze REST API key, sent as `Authorization: Bearer <key>`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "REST API key")]
+pub struct BrazeApiKey(pub Bearer);
+
+/// The operator's admin token (`--admin-token` / `SENDID_ADMIN_TOKEN`), as a bearer token.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "admin token")]
+pub struct AdminToken(pub Bearer);
+
+/// Who is calling the public operation: set by [`SendsGate`], read by the handler.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key: ApiKeyRecord,
+    pub workspace: Workspace,
+}
+
+pub const CREATE_PATH: &str = "/sends/id/create";
+
+fn bearer_token(req: &Request) -> Option<String> {
+    req.headers()
+        .typed_get::<Authorization<BearerHeader>>()
+        .map(|a| a.token().to_string())
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut resp = json_error(StatusCode::UNAUTHORIZED, message);
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
+}
+
+fn peer_ip(req: &Request) -> Option<IpAddr> {
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|addr| addr.ip().to_canonical())
+}
+
+/// Wraps the public API: resolves the key (401), checks permission and IP (403), enforces the
+/// body limit (413), and stamps the rate-limit headers on every answer from step 4 on.
+pub struct SendsGate<E> {
+    pub inner: E,
+    pub state: AppState,
+}
+
+impl<E: Endpoint> Endpoint for SendsGate<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        if req.method() != Method::POST || req.uri().path() != CREATE_PATH {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        }
+        let principal = match self.authenticate(&req) {
+            Ok(p) => p,
+            Err(resp) => return Ok(resp),
+        };
+        let workspace_id = principal.workspace.id.clone();
+        let limit = principal.workspace.daily_send_id_quota;
+        let mut resp = match buffer_body(&mut req, MAX_BODY_BYTES).await {
+            Ok(()) => {
+                req.extensions_mut().insert(principal);
+                match self.inner.call(req).await {
+                    Ok(r) => r.into_response(),
+                    Err(e) => e.into_response(),
+                }
+            }
+            Err(e) => json_error(e.status(), e.to_string()),
+        };
+        if !resp.headers().contains_key("x-ratelimit-limit") {
+            let now = self.state.clock.now_seconds();
+            if let Ok(used) = self.state.store.used_on(&workspace_id, UtcDay::containing(now)) {
+                set_rate_limit_headers(&mut resp, &QuotaStatus::new(limit, used, now));
+            }
+        }
+        Ok(resp)
+    }
+}
+
+impl<E> SendsGate<E> {
+    fn authenticate(&self, req: &Request) -> Result<Principal, Response> {
+        let Some(token) = bearer_token(req) else {
+            return Err(unauthorized(
+                "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`",
+            ));
+        };
+        let store = &self.state.store;
+        let unavailable = |_| json_error(StatusCode::SERVICE_UNAVAILABLE, "Storage is unavailable; retry later");
+        let key = store.api_key_by_hash(&hash_secret(&token)).map_err(unavailable)?;
+        let Some(key) = key else {
+            return Err(unauthorized("Invalid API key"));
+        };
+        let Some(workspace) = store.workspace(&key.workspace_id).map_err(unavailable)? else {
+            return Err(unauthorized("Invalid API key"));
+        };
+        if !key.permissions.iter().any(|p| p == SENDS_ID_CREATE) {
+            return Err(json_error(
+                StatusCode::FORBIDDEN,
+                "This API key does not have the permission sends.id.create",
+            ));
+        }
+        if !key.allowed_ips.is_empty() {
+            let allowed = peer_ip(req).is_some_and(|ip| key.allowed_ips.iter().any(|net| net.contains(&ip)));
+            if !allowed {
+                return Err(json_error(
+                    StatusCode::FORBIDDEN,
+                    "This API key may not be used from this IP address (it is outside the key's allow-list)",
+                ));
+            }
+        }
+        Ok(Principal { key, workspace })
+    }
+}
+
+pub fn set_rate_limit_headers(resp: &mut Response, q: &QuotaStatus) {
+    let h = resp.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from(q.limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(q.remaining()));
+    h.insert("x-ratelimit-reset", HeaderValue::from(q.reset));
+}
+
+/// Wraps the admin API: 404 with instructions when it is off; the token check (401) and the
+/// body limit (413) before any body is parsed. The admin documents stay public: they hold no
+/// secrets and Swagger UI must be able to load them.
+pub struct AdminGate<E> {
+    pub inner: E,
+    pub state: AppState,
+}
+
+pub const ADMIN_OFF_MESSAGE: &str = "The admin API is off. Start sendid with --admin-token <token> \
+(or the environment variable SENDID_ADMIN_TOKEN) to turn it on.";
+
+impl<E: Endpoint> Endpoint for AdminGate<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let Some(expected) = self.state.admin_token else {
+            return Ok(json_error(StatusCode::NOT_FOUND, ADMIN_OFF_MESSAGE));
+        };
+        let path = req.uri().path();
+        if path != "/admin/docs" && !path.starts_with("/admin/docs/") && path != "/admin/openapi.json" && path != "/admin/openapi.yaml" {
+            let ok = bearer_token(&req).is_some_and(|t| hash_secret(&t).ct_eq(&expected));
+            if !ok {
+                return Ok(unauthorized("Missing or invalid admin token: expected `Authorization: Bearer <admin token>`"));
+            }
+            if let Err(e) = buffer_body(&mut req, MAX_BODY_BYTES).await {
+                return Ok(json_error(e.status(), e.to_string()));
+            }
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}

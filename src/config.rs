@@ -1,0 +1,35 @@
+//! The service's settings, with their environment fallbacks in one place.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SENDID_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Directory of the embedded sled database (created when missing).
+    #[arg(long, env = "SENDID_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Turns on the admin API under /admin; callers send it as `Authorization: Bearer <token>`.
+    #[arg(long, env = "SENDID_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `sendid=debug`.
+    #[arg(long, env = "SENDID_LOG", default_value = "info")]
+    pub log: String,
+    /// Seconds to let in-flight requests finish after SIGTERM / Ctrl-C.
+    #[arg(long, env = "SENDID_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Config {
+    /// A config for tests: port 0 on loopback, the given data directory.
+    pub fn for_tests(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            admin_token: None,
+            log: "warn".into(),
+            shutdown_grace_seconds: 5,
+        }
+    }
+}

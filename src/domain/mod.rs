@@ -1,0 +1,10 @@
+//! Validated values. Anything a client sends is parsed into one of these once, at the edge.
+mod api_key;
+mod campaign_id;
+mod quota;
+mod send_id;
+
+pub use api_key::{hash_secret, ApiKey, KeyHash, Permission, SENDS_ID_CREATE};
+pub use campaign_id::{CampaignId, CampaignIdError};
+pub use quota::{QuotaStatus, UtcDay};
+pub use send_id::{SendId, SendIdError};

@@ -1,0 +1,9 @@
+//! sendid: a Braze-compatible `POST /sends/id/create` service on embedded sled.
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,244 @@
+//! Wiring: open the store, bootstrap a new data directory, build the routes, bind the port.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::endpoint::make_sync;
+use poem::http::{Method, StatusCode};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::{CatchPanic, Tracing};
+use poem::web::Redirect;
+use poem::{get, Endpoint, EndpointExt, Response, Route, Server};
+
+use crate::api::admin::DEFAULT_DAILY_QUOTA;
+use crate::api::docs::{admin_service, sends_service};
+use crate::api::error::{json_error, AllowIndex, JsonErrors};
+use crate::api::security::{AdminGate, SendsGate};
+use crate::api::AppState;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::{hash_secret, ApiKey, SENDS_ID_CREATE};
+use crate::store::{ApiKeyRecord, Campaign, SledStore, Store, StoreOptions, Workspace};
+
+/// The campaign id of the demo workspace created on a new data directory.
+pub const DEMO_CAMPAIGN_ID: &str = "demo-campaign";
+
+/// What a new data directory was set up with; the key is shown once, at that start.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    pub workspace_id: String,
+    pub campaign_id: String,
+    pub api_key: String,
+}
+
+pub struct Application {
+    addr: SocketAddr,
+    acceptor: TcpAcceptor,
+    state: AppState,
+    store: Arc<SledStore>,
+    demo: Option<Demo>,
+    grace: Duration,
+}
+
+impl Application {
+    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_with(config, clock, StoreOptions::default()).await
+    }
+
+    pub async fn build_with(config: &Config, clock: Arc<dyn Clock>, options: StoreOptions) -> anyhow::Result<Self> {
+        let store = Arc::new(SledStore::open(&config.data_dir, options)?);
+        let demo = bootstrap(store.as_ref(), clock.as_ref()).await?;
+        let acceptor = TcpListener::bind(config.bind)
+            .into_acceptor()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| anyhow::anyhow!("the listener reported no address"))?;
+        let state = AppState {
+            store: store.clone(),
+            clock,
+            admin_token: config.admin_token.as_deref().map(hash_secret),
+        };
+        Ok(Self {
+            addr,
+            acceptor,
+            state,
+            store,
+            demo,
+            grace: Duration::from_secs(config.shutdown_grace_seconds),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Set when this start created the data directory's demo workspace.
+    pub fn demo(&self) -> Option<&Demo> {
+        self.demo.as_ref()
+    }
+
+    /// Serves until `shutdown` resolves, lets in-flight requests finish, then flushes the store.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        let app = routes(self.state);
+        let result = Server::new_with_acceptor(self.acceptor)
+            .name("sendid")
+            .idle_timeout(Duration::from_secs(60))
+            .run_with_graceful_shutdown(app, shutdown, Some(self.grace))
+            .await;
+        if let Err(e) = self.store.close() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        result
+    }
+
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+}
+
+async fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<Option<Demo>> {
+    let now = clock.now_millis();
+    let workspace = Workspace {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "Demo workspace".into(),
+        daily_send_id_quota: DEFAULT_DAILY_QUOTA,
+        created_at: now,
+    };
+    let campaign = Campaign {
+        campaign_id: DEMO_CAMPAIGN_ID.into(),
+        workspace_id: workspace.id.clone(),
+        name: "Demo campaign".into(),
+        created_at: now,
+    };
+    let key = ApiKey::generate();
+    let record = ApiKeyRecord {
+        key_id: uuid::Uuid::new_v4().to_string(),
+        workspace_id: workspace.id.clone(),
+        name: Some("demo key".into()),
+        permissions: vec![SENDS_ID_CREATE.into()],
+        allowed_ips: vec![],
+        hash: key.hash().0,
+        created_at: now,
+    };
+    let created = store.bootstrap(&workspace, &campaign, &record).await?;
+    Ok(created.then(|| Demo {
+        workspace_id: workspace.id,
+        campaign_id: campaign.campaign_id,
+        api_key: key.expose().to_string(),
+    }))
+}
+
+/// Every route of the service, with its layers.
+pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
+    let sends = sends_service();
+    let admin = admin_service();
+    let allow = AllowIndex::from_specs(&[sends.spec(), admin.spec()])
+        .add("/health", &[Method::GET])
+        .add("/docs", &[Method::GET])
+        .add("/openapi.json", &[Method::GET])
+        .add("/openapi.yaml", &[Method::GET]);
+    let admin_enabled = state.admin_token.is_some();
+
+    let mut route = Route::new()
+        .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
+        .at("/health", get(make_sync(|_| health())))
+        .nest("/docs", sends.swagger_ui())
+        .at("/openapi.json", get(sends.spec_endpoint()))
+        .at("/openapi.yaml", get(sends.spec_endpoint_yaml()))
+        .nest_no_strip(
+            "/sends",
+            SendsGate {
+                inner: sends.boxed(),
+                state: state.clone(),
+            },
+        );
+    let admin_docs = Route::new()
+        .nest("/admin/docs", admin.swagger_ui())
+        .at("/admin/openapi.json", get(admin.spec_endpoint()))
+        .at("/admin/openapi.yaml", get(admin.spec_endpoint_yaml()));
+    let admin_all = if admin_enabled {
+        admin_docs.nest_no_strip("/admin", admin.boxed()).boxed()
+    } else {
+        admin_docs.boxed()
+    };
+    route = route.nest_no_strip(
+        "/admin",
+        AdminGate {
+            inner: admin_all,
+            state: state.clone(),
+        },
+    );
+    route
+        .data(state)
+        .with(JsonErrors { allow })
+        .with(CatchPanic::new().with_handler(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")))
+        .with(Tracing)
+}
+
+fn health() -> Response {
+    json_error(StatusCode::OK, "ok")
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Tells a new user where to go. The demo key is printed only on the start that created it.
+pub fn print_banner(app: &Application, config: &Config) {
+    let addr = app.addr();
+    let host = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    println!("sendid is listening on http://{addr} (data in {})", config.data_dir.display());
+    println!("  Swagger UI:  http://{host}/docs");
+    match app.demo() {
+        Some(demo) => {
+            println!("  A new data directory: a demo workspace was created.");
+            println!("    API key:     {}   (shown this once; click \"Authorize\" and paste it)", demo.api_key);
+            println!("    campaign_id: {}", demo.campaign_id);
+            println!("  Or from a shell:");
+            println!(
+                "    curl -s -X POST http://{host}/sends/id/create -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"campaign_id\":\"{}\"}}'",
+                demo.api_key, demo.campaign_id
+            );
+        }
+        None => println!(
+            "  The demo key was shown when {} was created; start with a new --data-dir for a new one.",
+            config.data_dir.display()
+        ),
+    }
+    if config.admin_token.is_some() {
+        println!("  Admin API:   http://{host}/admin/docs");
+    } else {
+        println!("  Admin API:   off (start with --admin-token or SENDID_ADMIN_TOKEN to turn it on)");
+    }
+}

@@ -1,0 +1,164 @@
+//! Where a write becomes durable. Writers apply their change to sled (in memory), take a
+//! sequence number, and wait here; one flusher thread fsyncs once for everyone who is waiting,
+//! so N concurrent writers cost one flush instead of N.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use super::StoreError;
+
+type Waiter = (u64, oneshot::Sender<Result<(), String>>);
+
+/// Counters of the flusher, exported on `/metrics`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlushStats {
+    pub flushes: u64,
+    pub flush_failures: u64,
+    /// Writers released by all flushes together (so `writes / flushes` is the mean batch).
+    pub writes: u64,
+    pub flush_micros_total: u64,
+    pub max_batch: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    flushes: AtomicU64,
+    flush_failures: AtomicU64,
+    writes: AtomicU64,
+    flush_micros_total: AtomicU64,
+    max_batch: AtomicU64,
+}
+
+pub struct GroupCommit {
+    /// Highest sequence number whose write has been applied to sled.
+    applied: Arc<AtomicU64>,
+    /// Highest sequence number known to be on disk.
+    durable: Arc<AtomicU64>,
+    tx: Mutex<Option<mpsc::Sender<Waiter>>>,
+    counters: Arc<Counters>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl GroupCommit {
+    /// `flush` makes every write applied before the call durable.
+    pub fn start(
+        flush: impl Fn() -> Result<(), String> + Send + 'static,
+        fail_flush: Option<Arc<AtomicBool>>,
+    ) -> Self {
+        let applied = Arc::new(AtomicU64::new(0));
+        let durable = Arc::new(AtomicU64::new(0));
+        let counters = Arc::new(Counters::default());
+        let (tx, rx) = mpsc::channel::<Waiter>();
+        let thread = {
+            let applied = applied.clone();
+            let durable = durable.clone();
+            let counters = counters.clone();
+            std::thread::Builder::new()
+                .name("sendid-group-commit".into())
+                .spawn(move || {
+                    while let Ok(first) = rx.recv() {
+                        let mut batch = vec![first];
+                        batch.extend(rx.try_iter());
+                        let already = durable.load(Ordering::SeqCst);
+                        if batch.iter().all(|(seq, _)| *seq <= already) {
+                            for (_, reply) in batch {
+                                let _ = reply.send(Ok(()));
+                            }
+                            continue;
+                        }
+                        // Every waiter applied its write before sending, so `target` covers them all.
+                        let target = applied.load(Ordering::SeqCst);
+                        let started = Instant::now();
+                        let result = if fail_flush.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                            Err("injected flush failure".to_string())
+                        } else {
+                            flush()
+                        };
+                        let micros = started.elapsed().as_micros() as u64;
+                        counters.flushes.fetch_add(1, Ordering::Relaxed);
+                        counters.flush_micros_total.fetch_add(micros, Ordering::Relaxed);
+                        counters.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        counters.max_batch.fetch_max(batch.len() as u64, Ordering::Relaxed);
+                        match &result {
+                            Ok(()) => {
+                                durable.fetch_max(target, Ordering::SeqCst);
+                            }
+                            Err(e) => {
+                                counters.flush_failures.fetch_add(1, Ordering::Relaxed);
+                                tracing::error!(error = %e, "flush failed; writes in this batch are not acknowledged");
+                            }
+                        }
+                        for (_, reply) in batch {
+                            let _ = reply.send(result.clone());
+                        }
+                    }
+                })
+                .expect("spawning the group-commit thread")
+        };
+        Self {
+            applied,
+            durable,
+            tx: Mutex::new(Some(tx)),
+            counters,
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    /// Call right after a write was applied (while still holding the writer lock, so sequence
+    /// numbers follow the order of writes). Returns the write's sequence number.
+    pub fn applied(&self) -> u64 {
+        self.applied.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub fn is_durable(&self, seq: u64) -> bool {
+        self.durable.load(Ordering::SeqCst) >= seq
+    }
+
+    /// Resolves once write `seq` is on disk.
+    pub async fn wait_durable(&self, seq: u64) -> Result<(), StoreError> {
+        if self.is_durable(seq) {
+            return Ok(());
+        }
+        let (reply, rx) = oneshot::channel();
+        {
+            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(tx) = tx.as_ref() else {
+                return Err(StoreError::Unavailable("storage is shutting down".into()));
+            };
+            tx.send((seq, reply))
+                .map_err(|_| StoreError::Unavailable("the flusher has stopped".into()))?;
+        }
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!("flush failed: {e}"))),
+            Err(_) => Err(StoreError::Unavailable("the flusher has stopped".into())),
+        }
+    }
+
+    pub fn stats(&self) -> FlushStats {
+        let c = &self.counters;
+        FlushStats {
+            flushes: c.flushes.load(Ordering::Relaxed),
+            flush_failures: c.flush_failures.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
+            flush_micros_total: c.flush_micros_total.load(Ordering::Relaxed),
+            max_batch: c.max_batch.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops the flusher after it has answered everyone already waiting.
+    pub fn shutdown(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

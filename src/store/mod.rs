@@ -1,0 +1,159 @@
+//! The storage trait and the records it keeps. The sled implementation lives in `sled_store.rs`;
+//! group commit (how a write becomes durable) lives in `group_commit.rs`.
+mod group_commit;
+mod sled_store;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{KeyHash, QuotaStatus, SendId, UtcDay};
+
+pub use group_commit::{FlushStats, GroupCommit};
+pub use sled_store::{SledStore, StoreOptions};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub daily_send_id_quota: u64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaign {
+    pub campaign_id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// An API key as stored: never the key itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub key_id: String,
+    pub workspace_id: String,
+    pub name: Option<String>,
+    pub permissions: Vec<String>,
+    /// CIDR blocks; empty means "any address".
+    pub allowed_ips: Vec<ipnet::IpNet>,
+    #[serde(with = "hash_hex")]
+    pub hash: [u8; 32],
+    pub created_at: i64,
+}
+
+impl ApiKeyRecord {
+    pub fn key_hash(&self) -> KeyHash {
+        KeyHash(self.hash)
+    }
+}
+
+/// A request to create (or find) the pair (campaign_id, send_id).
+#[derive(Debug, Clone)]
+pub struct NewSendId<'a> {
+    pub workspace: &'a Workspace,
+    pub campaign_id: &'a str,
+    pub send_id: &'a SendId,
+    pub now_millis: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// A new pair was created and is durable; it used one unit of quota.
+    Created(QuotaStatus),
+    /// The pair already existed (and is durable); no quota was used.
+    Existing(QuotaStatus),
+    /// The pair is new and today's quota is used up; nothing was written.
+    QuotaExhausted(QuotaStatus),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendIdEntry {
+    pub send_id: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendIdPage {
+    pub entries: Vec<SendIdEntry>,
+    /// The cursor for the next page, `None` on the last page.
+    pub next: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Corruption { .. } => StoreError::Corrupt(format!("data is corrupt: {e}")),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything sendid keeps. Reads are synchronous (sled reads are memory-speed); writes are
+/// futures that resolve only once the write is on disk.
+pub trait Store: Send + Sync + 'static {
+    /// Creates the demo workspace, campaign and key on a new data directory, atomically.
+    /// Returns `false` (and writes nothing) when the directory was set up before.
+    fn bootstrap<'a>(
+        &'a self,
+        workspace: &'a Workspace,
+        campaign: &'a Campaign,
+        key: &'a ApiKeyRecord,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+
+    fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>>;
+    fn workspace(&self, id: &str) -> StoreResult<Option<Workspace>>;
+    /// Quota units spent by `workspace_id` on `day`.
+    fn used_on(&self, workspace_id: &str, day: UtcDay) -> StoreResult<u64>;
+
+    /// Fails with `Conflict` when the campaign id exists (in any workspace).
+    fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>>;
+    fn campaign(&self, campaign_id: &str) -> StoreResult<Option<Campaign>>;
+
+    fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>>;
+    fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Returns `false` when no such key exists.
+    fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+
+    /// Rules 6–8 of CONTRACT §1 in one atomic step: find the pair, or spend one unit of today's
+    /// quota and create it, or refuse. Resolves only when the answer is backed by disk.
+    fn create_send_id<'a>(&'a self, request: NewSendId<'a>) -> BoxFuture<'a, StoreResult<CreateOutcome>>;
+
+    /// Pairs of a campaign in creation order, after the cursor `after`.
+    fn list_send_ids(&self, campaign_id: &str, after: Option<u64>, limit: usize) -> StoreResult<SendIdPage>;
+
+    /// Group-commit statistics, for `/metrics`.
+    fn flush_stats(&self) -> FlushStats;
+}
+
+mod hash_hex {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(hash: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        s.serialize_str(&hex)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let hex = String::deserialize(d)?;
+        let mut out = [0u8; 32];
+        if hex.len() != 64 {
+            return Err(D::Error::custom("hash must be 64 hex digits"));
+        }
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).map_err(D::Error::custom)?;
+        }
+        Ok(out)
+    }
+}

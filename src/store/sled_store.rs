@@ -1,0 +1,382 @@
+//! The sled implementation of [`Store`]. Everything lives in one tree under tagged keys, so every
+//! logical change is a single atomic `apply_batch`; one writer lock orders check-then-write steps
+//! (that is what keeps the quota from being over-spent).
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+
+use super::{
+    ApiKeyRecord, Campaign, CreateOutcome, FlushStats, GroupCommit, NewSendId, SendIdEntry,
+    SendIdPage, Store, StoreError, StoreResult, Workspace,
+};
+use crate::domain::{KeyHash, QuotaStatus, UtcDay};
+
+/// Written on a new data directory; a directory without it is not ours.
+const FORMAT_KEY: &[u8] = b"meta:format";
+const FORMAT: &[u8] = b"sendid/1";
+const BOOTSTRAPPED_KEY: &[u8] = b"meta:bootstrapped";
+
+/// Knobs for tests and operations.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// When set to true, every flush fails (fault injection for tests of the 503 path).
+    pub fail_flush: Option<Arc<AtomicBool>>,
+}
+
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    commit: GroupCommit,
+    /// Serialises check-then-write steps. Holds the pairs written but not yet known durable,
+    /// so that a repeat of such a pair waits for the same flush before answering 200.
+    writer: Mutex<HashMap<Vec<u8>, u64>>,
+}
+
+fn key(tag: &str, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(64);
+    k.extend_from_slice(tag.as_bytes());
+    k.push(b':');
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+fn workspace_key(id: &str) -> Vec<u8> {
+    key("w", &[id.as_bytes()])
+}
+fn campaign_key(id: &str) -> Vec<u8> {
+    key("c", &[id.as_bytes()])
+}
+fn api_key_key(hash: &[u8; 32]) -> Vec<u8> {
+    key("k", &[hash])
+}
+fn key_id_key(key_id: &str) -> Vec<u8> {
+    key("i", &[key_id.as_bytes()])
+}
+fn pair_key(campaign_id: &str, send_id: &str) -> Vec<u8> {
+    key("p", &[campaign_id.as_bytes(), send_id.as_bytes()])
+}
+fn log_prefix(campaign_id: &str) -> Vec<u8> {
+    let mut k = key("l", &[campaign_id.as_bytes()]);
+    k.push(0);
+    k
+}
+fn seq_key(campaign_id: &str) -> Vec<u8> {
+    key("s", &[campaign_id.as_bytes()])
+}
+fn usage_key(workspace_id: &str, day: UtcDay) -> Vec<u8> {
+    key("u", &[workspace_id.as_bytes(), &day.number().to_be_bytes()])
+}
+
+fn decode_u64(v: &[u8]) -> StoreResult<u64> {
+    let bytes: [u8; 8] = v
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a counter in the data directory is malformed".into()))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Unavailable(format!("encoding a record: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(v: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt(format!("a record in the data directory is malformed: {e}")))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PairRecord {
+    seq: u64,
+    created_at: i64,
+}
+
+impl SledStore {
+    /// Opens (or creates) the data directory. Fails with a clear error when another process holds
+    /// it, when it cannot be written, or when it is not a sendid data directory.
+    pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Self> {
+        std::fs::create_dir_all(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create data directory {}: {e}", path.display()))
+        })?;
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            // We flush ourselves (group commit); sled's timer would only add fsyncs.
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| open_error(path, e))?;
+        let tree = db.open_tree("sendid").map_err(|e| open_error(path, e))?;
+        match tree.get(FORMAT_KEY)? {
+            Some(v) if v.as_ref() == FORMAT => {}
+            Some(v) => {
+                return Err(StoreError::Corrupt(format!(
+                    "{} holds data of an unknown format {:?}; refusing to touch it",
+                    path.display(),
+                    String::from_utf8_lossy(&v)
+                )))
+            }
+            None if tree.is_empty() && db.tree_names().len() <= 2 => {
+                tree.insert(FORMAT_KEY, FORMAT)?;
+                db.flush()?;
+            }
+            None => {
+                return Err(StoreError::Corrupt(format!(
+                    "{} is not a sendid data directory (it holds other data)",
+                    path.display()
+                )))
+            }
+        }
+        let flush_db = db.clone();
+        let commit = GroupCommit::start(
+            move || flush_db.flush().map(|_| ()).map_err(|e| e.to_string()),
+            options.fail_flush,
+        );
+        Ok(Self {
+            db,
+            tree,
+            commit,
+            writer: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, u64>> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn apply(&self, batch: sled::Batch) -> StoreResult<u64> {
+        self.tree.apply_batch(batch)?;
+        Ok(self.commit.applied())
+    }
+
+    fn used(&self, workspace_id: &str, day: UtcDay) -> StoreResult<u64> {
+        match self.tree.get(usage_key(workspace_id, day))? {
+            Some(v) => decode_u64(&v),
+            None => Ok(0),
+        }
+    }
+
+    /// Flushes everything and stops the flusher; used at shutdown.
+    pub fn close(&self) -> StoreResult<()> {
+        self.db.flush()?;
+        self.commit.shutdown();
+        Ok(())
+    }
+
+    async fn insert_new(&self, k: Vec<u8>, v: Vec<u8>, extra: Option<(Vec<u8>, Vec<u8>)>, what: &'static str) -> StoreResult<()> {
+        let seq = {
+            let _guard = self.lock();
+            if self.tree.contains_key(&k)? {
+                return Err(StoreError::Conflict(what));
+            }
+            let mut batch = sled::Batch::default();
+            batch.insert(k, v);
+            if let Some((k2, v2)) = extra {
+                batch.insert(k2, v2);
+            }
+            self.apply(batch)?
+        };
+        self.commit.wait_durable(seq).await
+    }
+}
+
+fn open_error(path: &Path, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) => {
+            StoreError::Unavailable(format!(
+                "{} is in use by another sendid process (it is locked); stop that process or choose another --data-dir",
+                path.display()
+            ))
+        }
+        sled::Error::Io(io) => StoreError::Unavailable(format!("cannot open data directory {}: {io}", path.display())),
+        sled::Error::Corruption { .. } => StoreError::Corrupt(format!(
+            "{} is corrupt or not a sendid data directory: {e}",
+            path.display()
+        )),
+        other => StoreError::Corrupt(format!("cannot open data directory {}: {other}", path.display())),
+    }
+}
+
+impl Store for SledStore {
+    fn bootstrap<'a>(
+        &'a self,
+        workspace: &'a Workspace,
+        campaign: &'a Campaign,
+        key: &'a ApiKeyRecord,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        async move {
+            let seq = {
+                let _guard = self.lock();
+                if self.tree.contains_key(BOOTSTRAPPED_KEY)? {
+                    return Ok(false);
+                }
+                let mut batch = sled::Batch::default();
+                batch.insert(workspace_key(&workspace.id), to_json(workspace)?);
+                batch.insert(campaign_key(&campaign.campaign_id), to_json(campaign)?);
+                batch.insert(api_key_key(&key.hash), to_json(key)?);
+                batch.insert(key_id_key(&key.key_id), &key.hash[..]);
+                batch.insert(BOOTSTRAPPED_KEY, &b"1"[..]);
+                self.apply(batch)?
+            };
+            self.commit.wait_durable(seq).await?;
+            Ok(true)
+        }
+        .boxed()
+    }
+
+    fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>> {
+        async move {
+            self.insert_new(workspace_key(&workspace.id), to_json(workspace)?, None, "workspace")
+                .await
+        }
+        .boxed()
+    }
+
+    fn workspace(&self, id: &str) -> StoreResult<Option<Workspace>> {
+        self.tree.get(workspace_key(id))?.map(|v| from_json(&v)).transpose()
+    }
+
+    fn used_on(&self, workspace_id: &str, day: UtcDay) -> StoreResult<u64> {
+        self.used(workspace_id, day)
+    }
+
+    fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
+        async move {
+            self.insert_new(campaign_key(&campaign.campaign_id), to_json(campaign)?, None, "campaign")
+                .await
+        }
+        .boxed()
+    }
+
+    fn campaign(&self, campaign_id: &str) -> StoreResult<Option<Campaign>> {
+        self.tree.get(campaign_key(campaign_id))?.map(|v| from_json(&v)).transpose()
+    }
+
+    fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
+        async move {
+            self.insert_new(
+                api_key_key(&key.hash),
+                to_json(key)?,
+                Some((key_id_key(&key.key_id), key.hash.to_vec())),
+                "api key",
+            )
+            .await
+        }
+        .boxed()
+    }
+
+    fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>> {
+        let Some(v) = self.tree.get(api_key_key(&hash.0))? else {
+            return Ok(None);
+        };
+        let record: ApiKeyRecord = from_json(&v)?;
+        Ok(record.key_hash().ct_eq(hash).then_some(record))
+    }
+
+    fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        async move {
+            let seq = {
+                let _guard = self.lock();
+                let Some(hash) = self.tree.get(key_id_key(key_id))? else {
+                    return Ok(false);
+                };
+                let mut batch = sled::Batch::default();
+                batch.remove(key_id_key(key_id));
+                let mut k = b"k:".to_vec();
+                k.extend_from_slice(&hash);
+                batch.remove(k);
+                self.apply(batch)?
+            };
+            self.commit.wait_durable(seq).await?;
+            Ok(true)
+        }
+        .boxed()
+    }
+
+    fn create_send_id<'a>(&'a self, req: NewSendId<'a>) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
+        async move {
+            let now_seconds = req.now_millis.div_euclid(1000);
+            let day = UtcDay::containing(now_seconds);
+            let limit = req.workspace.daily_send_id_quota;
+            let pk = pair_key(req.campaign_id, req.send_id.as_str());
+            let (seq, outcome) = {
+                let mut pending = self.lock();
+                let used = self.used(&req.workspace.id, day)?;
+                if self.tree.contains_key(&pk)? {
+                    let status = QuotaStatus::new(limit, used, now_seconds);
+                    match pending.get(&pk) {
+                        // Created by a request whose flush has not finished yet.
+                        Some(&seq) if !self.commit.is_durable(seq) => (seq, CreateOutcome::Existing(status)),
+                        _ => return Ok(CreateOutcome::Existing(status)),
+                    }
+                } else if used >= limit {
+                    return Ok(CreateOutcome::QuotaExhausted(QuotaStatus::new(limit, used, now_seconds)));
+                } else {
+                    let sk = seq_key(req.campaign_id);
+                    let next = match self.tree.get(&sk)? {
+                        Some(v) => decode_u64(&v)? + 1,
+                        None => 1,
+                    };
+                    let mut lk = log_prefix(req.campaign_id);
+                    lk.extend_from_slice(&next.to_be_bytes());
+                    let entry = SendIdEntry {
+                        send_id: req.send_id.as_str().to_string(),
+                        created_at: req.now_millis,
+                    };
+                    let mut batch = sled::Batch::default();
+                    batch.insert(pk.clone(), to_json(&PairRecord { seq: next, created_at: req.now_millis })?);
+                    batch.insert(lk, to_json(&entry)?);
+                    batch.insert(sk, &next.to_be_bytes()[..]);
+                    batch.insert(usage_key(&req.workspace.id, day), &(used + 1).to_be_bytes()[..]);
+                    let seq = self.apply(batch)?;
+                    pending.insert(pk.clone(), seq);
+                    (seq, CreateOutcome::Created(QuotaStatus::new(limit, used + 1, now_seconds)))
+                }
+            };
+            self.commit.wait_durable(seq).await?;
+            if matches!(outcome, CreateOutcome::Created(_)) {
+                let mut pending = self.lock();
+                if pending.get(&pk) == Some(&seq) {
+                    pending.remove(&pk);
+                }
+            }
+            Ok(outcome)
+        }
+        .boxed()
+    }
+
+    fn list_send_ids(&self, campaign_id: &str, after: Option<u64>, limit: usize) -> StoreResult<SendIdPage> {
+        let prefix = log_prefix(campaign_id);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&after.map_or(0, |a| a.saturating_add(1)).to_be_bytes());
+        let mut entries = Vec::with_capacity(limit.min(1000));
+        let mut last_seq = None;
+        let mut more = false;
+        for item in self.tree.range(start..) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if entries.len() == limit {
+                more = true;
+                break;
+            }
+            let seq = decode_u64(&k[prefix.len()..])?;
+            entries.push(from_json::<SendIdEntry>(&v)?);
+            last_seq = Some(seq);
+        }
+        Ok(SendIdPage {
+            entries,
+            next: if more { last_seq } else { None },
+        })
+    }
+
+    fn flush_stats(&self) -> FlushStats {
+        self.commit.stats()
+    }
+}

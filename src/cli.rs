@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "sendid", version, about = "A Braze-compatible send-ID service on embedded sled")]
+#[command(
+    name = "sendid",
+    version,
+    about = "A Braze-compatible send-ID service on embedded sled"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

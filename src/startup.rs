@@ -45,7 +45,11 @@ impl Application {
         Self::build_with(config, clock, StoreOptions::default()).await
     }
 
-    pub async fn build_with(config: &Config, clock: Arc<dyn Clock>, options: StoreOptions) -> anyhow::Result<Self> {
+    pub async fn build_with(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> anyhow::Result<Self> {
         let store = Arc::new(SledStore::open(&config.data_dir, options)?);
         let demo = bootstrap(store.as_ref(), clock.as_ref()).await?;
         let acceptor = TcpListener::bind(config.bind)
@@ -86,7 +90,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, lets in-flight requests finish, then flushes the store.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let app = routes(self.state);
         let result = Server::new_with_acceptor(self.acceptor)
             .name("sendid")
@@ -179,7 +186,10 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
     route
         .data(state)
         .with(JsonErrors { allow })
-        .with(CatchPanic::new().with_handler(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")))
+        .with(
+            CatchPanic::new()
+                .with_handler(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")),
+        )
         .with(Tracing)
 }
 
@@ -218,7 +228,10 @@ pub fn print_banner(app: &Application, config: &Config) {
     } else {
         addr.to_string()
     };
-    println!("sendid is listening on http://{addr} (data in {})", config.data_dir.display());
+    println!(
+        "sendid is listening on http://{addr} (data in {})",
+        config.data_dir.display()
+    );
     println!("  Swagger UI:  http://{host}/docs");
     match app.demo() {
         Some(demo) => {
@@ -239,6 +252,8 @@ pub fn print_banner(app: &Application, config: &Config) {
     if config.admin_token.is_some() {
         println!("  Admin API:   http://{host}/admin/docs");
     } else {
-        println!("  Admin API:   off (start with --admin-token or SENDID_ADMIN_TOKEN to turn it on)");
+        println!(
+            "  Admin API:   off (start with --admin-token or SENDID_ADMIN_TOKEN to turn it on)"
+        );
     }
 }

@@ -125,16 +125,22 @@ pub trait AdminErrors: Sized {
 
     fn storage(e: StoreError) -> Self {
         tracing::error!(error = %e, "storage failure on the admin API");
-        Self::unavailable(ErrorBody::new("Storage is unavailable; nothing was stored. Retry later."))
+        Self::unavailable(ErrorBody::new(
+            "Storage is unavailable; nothing was stored. Retry later.",
+        ))
     }
 }
 
 fn admin_bad_request<T: AdminErrors>(err: poem::Error) -> T {
     let body = ErrorBody::new(err.to_string());
     match err.status() {
-        StatusCode::UNAUTHORIZED => T::unauthorized(ErrorBody::new("Missing or invalid admin token")),
+        StatusCode::UNAUTHORIZED => {
+            T::unauthorized(ErrorBody::new("Missing or invalid admin token"))
+        }
         StatusCode::PAYLOAD_TOO_LARGE => T::payload_too_large(body),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => T::unsupported_media_type(ErrorBody::new("Content-Type must be application/json")),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            T::unsupported_media_type(ErrorBody::new("Content-Type must be application/json"))
+        }
         _ => T::bad_request(body),
     }
 }
@@ -243,7 +249,12 @@ pub struct AdminApi;
 #[OpenApi(prefix_path = "/admin")]
 impl AdminApi {
     /// Create a workspace
-    #[oai(path = "/workspaces", method = "post", operation_id = "createWorkspace", tag = "AdminTags::Workspaces")]
+    #[oai(
+        path = "/workspaces",
+        method = "post",
+        operation_id = "createWorkspace",
+        tag = "AdminTags::Workspaces"
+    )]
     async fn create_workspace(
         &self,
         _auth: AdminToken,
@@ -267,8 +278,18 @@ impl AdminApi {
     }
 
     /// Get a workspace and today's quota
-    #[oai(path = "/workspaces/:id", method = "get", operation_id = "getWorkspace", tag = "AdminTags::Workspaces")]
-    async fn get_workspace(&self, _auth: AdminToken, state: Data<&AppState>, id: Path<String>) -> GetWorkspaceResponse {
+    #[oai(
+        path = "/workspaces/:id",
+        method = "get",
+        operation_id = "getWorkspace",
+        tag = "AdminTags::Workspaces"
+    )]
+    async fn get_workspace(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        id: Path<String>,
+    ) -> GetWorkspaceResponse {
         let workspace = match state.store.workspace(&id.0) {
             Ok(Some(w)) => w,
             Ok(None) => return GetWorkspaceResponse::NotFound(not_found("workspace")),
@@ -294,7 +315,12 @@ impl AdminApi {
     }
 
     /// Create a campaign in a workspace
-    #[oai(path = "/workspaces/:id/campaigns", method = "post", operation_id = "createCampaign", tag = "AdminTags::Campaigns")]
+    #[oai(
+        path = "/workspaces/:id/campaigns",
+        method = "post",
+        operation_id = "createCampaign",
+        tag = "AdminTags::Campaigns"
+    )]
     async fn create_campaign(
         &self,
         _auth: AdminToken,
@@ -310,7 +336,9 @@ impl AdminApi {
         let campaign_id = match body.0.campaign_id {
             Some(raw) => match CampaignId::parse(raw) {
                 Ok(c) => c,
-                Err(e) => return CreateCampaignResponse::bad_request(ErrorBody::new(e.to_string())),
+                Err(e) => {
+                    return CreateCampaignResponse::bad_request(ErrorBody::new(e.to_string()))
+                }
             },
             None => CampaignId::generate(),
         };
@@ -325,10 +353,9 @@ impl AdminApi {
                 campaign_id: campaign.campaign_id,
                 name: campaign.name,
             })),
-            Err(StoreError::Conflict(_)) => CreateCampaignResponse::Conflict(Json(ErrorBody::new(format!(
-                "campaign {} already exists",
-                campaign.campaign_id
-            )))),
+            Err(StoreError::Conflict(_)) => CreateCampaignResponse::Conflict(Json(ErrorBody::new(
+                format!("campaign {} already exists", campaign.campaign_id),
+            ))),
             Err(e) => CreateCampaignResponse::storage(e),
         }
     }
@@ -336,7 +363,12 @@ impl AdminApi {
     /// Create a REST API key for a workspace
     ///
     /// The answer carries the key itself; it is never shown again (only its hash is stored).
-    #[oai(path = "/workspaces/:id/api-keys", method = "post", operation_id = "createApiKey", tag = "AdminTags::ApiKeys")]
+    #[oai(
+        path = "/workspaces/:id/api-keys",
+        method = "post",
+        operation_id = "createApiKey",
+        tag = "AdminTags::ApiKeys"
+    )]
     async fn create_api_key(
         &self,
         _auth: AdminToken,
@@ -391,8 +423,18 @@ impl AdminApi {
     }
 
     /// Revoke an API key
-    #[oai(path = "/api-keys/:key_id", method = "delete", operation_id = "deleteApiKey", tag = "AdminTags::ApiKeys")]
-    async fn delete_api_key(&self, _auth: AdminToken, state: Data<&AppState>, key_id: Path<String>) -> DeleteApiKeyResponse {
+    #[oai(
+        path = "/api-keys/:key_id",
+        method = "delete",
+        operation_id = "deleteApiKey",
+        tag = "AdminTags::ApiKeys"
+    )]
+    async fn delete_api_key(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        key_id: Path<String>,
+    ) -> DeleteApiKeyResponse {
         match state.store.revoke_api_key(&key_id.0).await {
             Ok(true) => DeleteApiKeyResponse::NoContent,
             Ok(false) => DeleteApiKeyResponse::NotFound(not_found("api key")),
@@ -432,7 +474,9 @@ impl AdminApi {
         };
         match state.store.campaign(&campaign_id.0) {
             Ok(Some(c)) if c.workspace_id == id.0 => {}
-            Ok(_) => return ListSendIdsResponse::NotFound(not_found("campaign (in this workspace)")),
+            Ok(_) => {
+                return ListSendIdsResponse::NotFound(not_found("campaign (in this workspace)"))
+            }
             Err(e) => return ListSendIdsResponse::storage(e),
         }
         let limit = limit.0.unwrap_or(100) as usize;

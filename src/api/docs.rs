@@ -16,8 +16,12 @@ daily quota, campaigns, REST API keys, and the send identifiers of a campaign. A
 admin token the server was started with (`--admin-token` / `SENDID_ADMIN_TOKEN`).";
 
 pub fn sends_service() -> OpenApiService<SendsApi, ()> {
-    OpenApiService::new(SendsApi, "sendid: send identifiers", env!("CARGO_PKG_VERSION"))
-        .description(SENDS_DESCRIPTION)
+    OpenApiService::new(
+        SendsApi,
+        "sendid: send identifiers",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(SENDS_DESCRIPTION)
 }
 
 pub fn admin_service() -> OpenApiService<AdminApi, ()> {

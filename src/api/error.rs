@@ -66,8 +66,10 @@ impl AllowIndex {
     }
 
     pub fn add(mut self, path: &str, methods: &[Method]) -> Self {
-        self.routes
-            .push((path.split('/').map(str::to_string).collect(), methods.to_vec()));
+        self.routes.push((
+            path.split('/').map(str::to_string).collect(),
+            methods.to_vec(),
+        ));
         self
     }
 

@@ -68,7 +68,7 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
         }
         let principal = match self.authenticate(&req) {
             Ok(p) => p,
-            Err(resp) => return Ok(resp),
+            Err(resp) => return Ok(*resp),
         };
         let workspace_id = principal.workspace.id.clone();
         let limit = principal.workspace.daily_send_id_quota;
@@ -84,7 +84,11 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
         };
         if !resp.headers().contains_key("x-ratelimit-limit") {
             let now = self.state.clock.now_seconds();
-            if let Ok(used) = self.state.store.used_on(&workspace_id, UtcDay::containing(now)) {
+            if let Ok(used) = self
+                .state
+                .store
+                .used_on(&workspace_id, UtcDay::containing(now))
+            {
                 set_rate_limit_headers(&mut resp, &QuotaStatus::new(limit, used, now));
             }
         }
@@ -93,34 +97,42 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
 }
 
 impl<E> SendsGate<E> {
-    fn authenticate(&self, req: &Request) -> Result<Principal, Response> {
+    fn authenticate(&self, req: &Request) -> Result<Principal, Box<Response>> {
         let Some(token) = bearer_token(req) else {
-            return Err(unauthorized(
+            return Err(Box::new(unauthorized(
                 "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`",
-            ));
+            )));
         };
         let store = &self.state.store;
-        let unavailable = |_| json_error(StatusCode::SERVICE_UNAVAILABLE, "Storage is unavailable; retry later");
-        let key = store.api_key_by_hash(&hash_secret(&token)).map_err(unavailable)?;
+        let unavailable = |_| {
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Storage is unavailable; retry later",
+            )
+        };
+        let key = store
+            .api_key_by_hash(&hash_secret(&token))
+            .map_err(unavailable)?;
         let Some(key) = key else {
-            return Err(unauthorized("Invalid API key"));
+            return Err(Box::new(unauthorized("Invalid API key")));
         };
         let Some(workspace) = store.workspace(&key.workspace_id).map_err(unavailable)? else {
-            return Err(unauthorized("Invalid API key"));
+            return Err(Box::new(unauthorized("Invalid API key")));
         };
         if !key.permissions.iter().any(|p| p == SENDS_ID_CREATE) {
-            return Err(json_error(
+            return Err(Box::new(json_error(
                 StatusCode::FORBIDDEN,
                 "This API key does not have the permission sends.id.create",
-            ));
+            )));
         }
         if !key.allowed_ips.is_empty() {
-            let allowed = peer_ip(req).is_some_and(|ip| key.allowed_ips.iter().any(|net| net.contains(&ip)));
+            let allowed =
+                peer_ip(req).is_some_and(|ip| key.allowed_ips.iter().any(|net| net.contains(&ip)));
             if !allowed {
-                return Err(json_error(
+                return Err(Box::new(json_error(
                     StatusCode::FORBIDDEN,
                     "This API key may not be used from this IP address (it is outside the key's allow-list)",
-                ));
+                )));
             }
         }
         Ok(Principal { key, workspace })
@@ -142,7 +154,8 @@ pub struct AdminGate<E> {
     pub state: AppState,
 }
 
-pub const ADMIN_OFF_MESSAGE: &str = "The admin API is off. Start sendid with --admin-token <token> \
+pub const ADMIN_OFF_MESSAGE: &str =
+    "The admin API is off. Start sendid with --admin-token <token> \
 (or the environment variable SENDID_ADMIN_TOKEN) to turn it on.";
 
 impl<E: Endpoint> Endpoint for AdminGate<E> {
@@ -153,7 +166,11 @@ impl<E: Endpoint> Endpoint for AdminGate<E> {
             return Ok(json_error(StatusCode::NOT_FOUND, ADMIN_OFF_MESSAGE));
         };
         let path = req.uri().path();
-        if path != "/admin/docs" && !path.starts_with("/admin/docs/") && path != "/admin/openapi.json" && path != "/admin/openapi.yaml" {
+        if path != "/admin/docs"
+            && !path.starts_with("/admin/docs/")
+            && path != "/admin/openapi.json"
+            && path != "/admin/openapi.yaml"
+        {
             let ok = bearer_token(&req).is_some_and(|t| hash_secret(&t).ct_eq(&expected));
             if !ok {
                 return Ok(unauthorized("Missing or invalid admin token: expected `Authorization: Bearer <admin token>`"));

@@ -30,7 +30,10 @@ pub struct CreateSendIdRequest {
     pub campaign_id: String,
     /// The send identifier to create: 1 to 64 printable ASCII characters (0x20–0x7E). Absent or
     /// `null`: the service generates one.
-    #[oai(validator(min_length = 1, max_length = 64, pattern = "^[ -~]+$"), nullable)]
+    #[oai(
+        validator(min_length = 1, max_length = 64, pattern = "^[ -~]+$"),
+        nullable
+    )]
     pub send_id: Option<String>,
 }
 
@@ -84,7 +87,8 @@ pub fn parse_create_request(data: &[u8]) -> Result<ValidCreateRequest, BodyError
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::Empty);
     }
-    let value: Value = serde_json::from_slice(data).map_err(|e| BodyError::Malformed(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(data).map_err(|e| BodyError::Malformed(e.to_string()))?;
     let Value::Object(mut fields) = value else {
         return Err(BodyError::NotAnObject);
     };
@@ -99,7 +103,10 @@ pub fn parse_create_request(data: &[u8]) -> Result<ValidCreateRequest, BodyError
         Some(Value::String(s)) => Some(SendId::parse(s)?),
         Some(_) => return Err(BodyError::SendIdNotString),
     };
-    Ok(ValidCreateRequest { campaign_id, send_id })
+    Ok(ValidCreateRequest {
+        campaign_id,
+        send_id,
+    })
 }
 
 impl Payload for CreateSendIdBody {
@@ -253,7 +260,12 @@ impl SendsApi {
     /// can be sent and tracked per send. Without `send_id`, one is generated. Creating a new
     /// pair uses one unit of the workspace's daily quota (default 100, resetting at 00:00 UTC);
     /// asking again for an existing pair answers 200 with it and uses none.
-    #[oai(path = "/sends/id/create", method = "post", operation_id = "createSendId", tag = "ApiTags::Sends")]
+    #[oai(
+        path = "/sends/id/create",
+        method = "post",
+        operation_id = "createSendId",
+        tag = "ApiTags::Sends"
+    )]
     async fn create_send_id(
         &self,
         _auth: BrazeApiKey,
@@ -266,7 +278,7 @@ impl SendsApi {
             Ok(c) => c,
             Err(e) => return unavailable(e),
         };
-        if !campaign.is_some_and(|c| c.workspace_id == principal.workspace.id) {
+        if campaign.is_none_or(|c| c.workspace_id != principal.workspace.id) {
             return CreateSendIdResponse::bad_request("Invalid campaign_id");
         }
         let send_id = request.send_id.unwrap_or_else(SendId::generate);

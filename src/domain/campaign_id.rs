@@ -61,7 +61,8 @@ mod tests {
     proptest! {
         #[test]
         fn round_trips(s in "[ -~]{1,128}") {
-            prop_assert_eq!(CampaignId::parse(s.clone()).unwrap().as_str(), s.as_str());
+            let id = CampaignId::parse(s.clone()).unwrap();
+            prop_assert_eq!(id.as_str(), s.as_str());
         }
 
         #[test]
@@ -73,6 +74,9 @@ mod tests {
     #[test]
     fn empty_and_control_characters_are_refused() {
         assert_eq!(CampaignId::parse(""), Err(CampaignIdError::Empty));
-        assert_eq!(CampaignId::parse("a\0b"), Err(CampaignIdError::NotPrintableAscii));
+        assert_eq!(
+            CampaignId::parse("a\0b"),
+            Err(CampaignIdError::NotPrintableAscii)
+        );
     }
 }

@@ -25,7 +25,11 @@ impl SendId {
         if raw.is_empty() {
             return Err(SendIdError::Empty);
         }
-        if let Some((pos, c)) = raw.chars().enumerate().find(|(_, c)| !is_printable_ascii(*c)) {
+        if let Some((pos, c)) = raw
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !is_printable_ascii(*c))
+        {
             return Err(SendIdError::NotPrintableAscii(c, pos));
         }
         // All characters are ASCII here, so bytes == characters.

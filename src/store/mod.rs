@@ -128,10 +128,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Rules 6–8 of CONTRACT §1 in one atomic step: find the pair, or spend one unit of today's
     /// quota and create it, or refuse. Resolves only when the answer is backed by disk.
-    fn create_send_id<'a>(&'a self, request: NewSendId<'a>) -> BoxFuture<'a, StoreResult<CreateOutcome>>;
+    fn create_send_id<'a>(
+        &'a self,
+        request: NewSendId<'a>,
+    ) -> BoxFuture<'a, StoreResult<CreateOutcome>>;
 
     /// Pairs of a campaign in creation order, after the cursor `after`.
-    fn list_send_ids(&self, campaign_id: &str, after: Option<u64>, limit: usize) -> StoreResult<SendIdPage>;
+    fn list_send_ids(
+        &self,
+        campaign_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<SendIdPage>;
 
     /// Group-commit statistics, for `/metrics`.
     fn flush_stats(&self) -> FlushStats;

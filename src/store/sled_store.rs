@@ -88,7 +88,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<Vec<u8>> {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(v: &[u8]) -> StoreResult<T> {
-    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt(format!("a record in the data directory is malformed: {e}")))
+    serde_json::from_slice(v).map_err(|e| {
+        StoreError::Corrupt(format!("a record in the data directory is malformed: {e}"))
+    })
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -102,7 +104,10 @@ impl SledStore {
     /// it, when it cannot be written, or when it is not a sendid data directory.
     pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Self> {
         std::fs::create_dir_all(path).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create data directory {}: {e}", path.display()))
+            StoreError::Unavailable(format!(
+                "cannot create data directory {}: {e}",
+                path.display()
+            ))
         })?;
         let db = sled::Config::new()
             .path(path)
@@ -168,7 +173,13 @@ impl SledStore {
         Ok(())
     }
 
-    async fn insert_new(&self, k: Vec<u8>, v: Vec<u8>, extra: Option<(Vec<u8>, Vec<u8>)>, what: &'static str) -> StoreResult<()> {
+    async fn insert_new(
+        &self,
+        k: Vec<u8>,
+        v: Vec<u8>,
+        extra: Option<(Vec<u8>, Vec<u8>)>,
+        what: &'static str,
+    ) -> StoreResult<()> {
         let seq = {
             let _guard = self.lock();
             if self.tree.contains_key(&k)? {
@@ -231,14 +242,22 @@ impl Store for SledStore {
 
     fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>> {
         async move {
-            self.insert_new(workspace_key(&workspace.id), to_json(workspace)?, None, "workspace")
-                .await
+            self.insert_new(
+                workspace_key(&workspace.id),
+                to_json(workspace)?,
+                None,
+                "workspace",
+            )
+            .await
         }
         .boxed()
     }
 
     fn workspace(&self, id: &str) -> StoreResult<Option<Workspace>> {
-        self.tree.get(workspace_key(id))?.map(|v| from_json(&v)).transpose()
+        self.tree
+            .get(workspace_key(id))?
+            .map(|v| from_json(&v))
+            .transpose()
     }
 
     fn used_on(&self, workspace_id: &str, day: UtcDay) -> StoreResult<u64> {
@@ -247,14 +266,22 @@ impl Store for SledStore {
 
     fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
         async move {
-            self.insert_new(campaign_key(&campaign.campaign_id), to_json(campaign)?, None, "campaign")
-                .await
+            self.insert_new(
+                campaign_key(&campaign.campaign_id),
+                to_json(campaign)?,
+                None,
+                "campaign",
+            )
+            .await
         }
         .boxed()
     }
 
     fn campaign(&self, campaign_id: &str) -> StoreResult<Option<Campaign>> {
-        self.tree.get(campaign_key(campaign_id))?.map(|v| from_json(&v)).transpose()
+        self.tree
+            .get(campaign_key(campaign_id))?
+            .map(|v| from_json(&v))
+            .transpose()
     }
 
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
@@ -298,7 +325,10 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn create_send_id<'a>(&'a self, req: NewSendId<'a>) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
+    fn create_send_id<'a>(
+        &'a self,
+        req: NewSendId<'a>,
+    ) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
         async move {
             let now_seconds = req.now_millis.div_euclid(1000);
             let day = UtcDay::containing(now_seconds);
@@ -311,11 +341,17 @@ impl Store for SledStore {
                     let status = QuotaStatus::new(limit, used, now_seconds);
                     match pending.get(&pk) {
                         // Created by a request whose flush has not finished yet.
-                        Some(&seq) if !self.commit.is_durable(seq) => (seq, CreateOutcome::Existing(status)),
+                        Some(&seq) if !self.commit.is_durable(seq) => {
+                            (seq, CreateOutcome::Existing(status))
+                        }
                         _ => return Ok(CreateOutcome::Existing(status)),
                     }
                 } else if used >= limit {
-                    return Ok(CreateOutcome::QuotaExhausted(QuotaStatus::new(limit, used, now_seconds)));
+                    return Ok(CreateOutcome::QuotaExhausted(QuotaStatus::new(
+                        limit,
+                        used,
+                        now_seconds,
+                    )));
                 } else {
                     let sk = seq_key(req.campaign_id);
                     let next = match self.tree.get(&sk)? {
@@ -329,13 +365,25 @@ impl Store for SledStore {
                         created_at: req.now_millis,
                     };
                     let mut batch = sled::Batch::default();
-                    batch.insert(pk.clone(), to_json(&PairRecord { seq: next, created_at: req.now_millis })?);
+                    batch.insert(
+                        pk.clone(),
+                        to_json(&PairRecord {
+                            seq: next,
+                            created_at: req.now_millis,
+                        })?,
+                    );
                     batch.insert(lk, to_json(&entry)?);
                     batch.insert(sk, &next.to_be_bytes()[..]);
-                    batch.insert(usage_key(&req.workspace.id, day), &(used + 1).to_be_bytes()[..]);
+                    batch.insert(
+                        usage_key(&req.workspace.id, day),
+                        &(used + 1).to_be_bytes()[..],
+                    );
                     let seq = self.apply(batch)?;
                     pending.insert(pk.clone(), seq);
-                    (seq, CreateOutcome::Created(QuotaStatus::new(limit, used + 1, now_seconds)))
+                    (
+                        seq,
+                        CreateOutcome::Created(QuotaStatus::new(limit, used + 1, now_seconds)),
+                    )
                 }
             };
             self.commit.wait_durable(seq).await?;
@@ -350,7 +398,12 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn list_send_ids(&self, campaign_id: &str, after: Option<u64>, limit: usize) -> StoreResult<SendIdPage> {
+    fn list_send_ids(
+        &self,
+        campaign_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<SendIdPage> {
         let prefix = log_prefix(campaign_id);
         let mut start = prefix.clone();
         start.extend_from_slice(&after.map_or(0, |a| a.saturating_add(1)).to_be_bytes());

@@ -1,0 +1,4 @@
+//! Integration tests: HTTP against the app spawned on port 0 with a temporary sled directory.
+//! One test binary (one link) with a module per area.
+mod helpers;
+mod openapi_drift;

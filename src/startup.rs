@@ -13,6 +13,7 @@ use poem::{get, Endpoint, EndpointExt, Response, Route, Server};
 use crate::api::admin::DEFAULT_DAILY_QUOTA;
 use crate::api::docs::{admin_service, sends_service};
 use crate::api::error::{json_error, AllowIndex, JsonErrors};
+use crate::api::metrics::{Metrics, RequestMetrics};
 use crate::api::security::{AdminGate, SendsGate};
 use crate::api::AppState;
 use crate::clock::Clock;
@@ -48,8 +49,10 @@ impl Application {
     pub async fn build_with(
         config: &Config,
         clock: Arc<dyn Clock>,
-        options: StoreOptions,
+        mut options: StoreOptions,
     ) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        options.observer = Some(metrics.clone());
         let store = Arc::new(SledStore::open(&config.data_dir, options)?);
         let demo = bootstrap(store.as_ref(), clock.as_ref()).await?;
         let acceptor = TcpListener::bind(config.bind)
@@ -65,6 +68,7 @@ impl Application {
             store: store.clone(),
             clock,
             admin_token: config.admin_token.as_deref().map(hash_secret),
+            metrics,
         };
         Ok(Self {
             addr,
@@ -149,14 +153,21 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
     let admin = admin_service();
     let allow = AllowIndex::from_specs(&[sends.spec(), admin.spec()])
         .add("/health", &[Method::GET])
+        .add("/metrics", &[Method::GET])
         .add("/docs", &[Method::GET])
         .add("/openapi.json", &[Method::GET])
         .add("/openapi.yaml", &[Method::GET]);
     let admin_enabled = state.admin_token.is_some();
+    let metrics = state.metrics.clone();
+    let request_metrics = RequestMetrics {
+        metrics: state.metrics.clone(),
+        routes: allow.clone(),
+    };
 
     let mut route = Route::new()
         .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
         .at("/health", get(make_sync(|_| health())))
+        .at("/metrics", get(make_sync(move |_| metrics.render())))
         .nest("/docs", sends.swagger_ui())
         .at("/openapi.json", get(sends.spec_endpoint()))
         .at("/openapi.yaml", get(sends.spec_endpoint_yaml()))
@@ -186,6 +197,7 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
     route
         .data(state)
         .with(JsonErrors { allow })
+        .with(request_metrics)
         .with(
             CatchPanic::new()
                 .with_handler(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")),

@@ -37,12 +37,12 @@ pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
 /// `Allow` header cannot drift from the routes.
 #[derive(Debug, Clone, Default)]
 pub struct AllowIndex {
-    routes: Vec<(Vec<String>, Vec<Method>)>,
+    routes: Vec<(String, Vec<String>, Vec<Method>)>,
 }
 
 impl AllowIndex {
     pub fn from_specs(specs: &[String]) -> Self {
-        let mut routes: Vec<(Vec<String>, Vec<Method>)> = Vec::new();
+        let mut routes: Vec<(String, Vec<String>, Vec<Method>)> = Vec::new();
         for spec in specs {
             let Ok(doc) = serde_json::from_str::<serde_json::Value>(spec) else {
                 continue;
@@ -59,7 +59,7 @@ impl AllowIndex {
                     .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
                     .collect();
                 methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-                routes.push((segments, methods));
+                routes.push((path.clone(), segments, methods));
             }
         }
         Self { routes }
@@ -67,6 +67,7 @@ impl AllowIndex {
 
     pub fn add(mut self, path: &str, methods: &[Method]) -> Self {
         self.routes.push((
+            path.to_string(),
             path.split('/').map(str::to_string).collect(),
             methods.to_vec(),
         ));
@@ -75,15 +76,23 @@ impl AllowIndex {
 
     /// The methods allowed on a concrete request path, if the path is known.
     pub fn allowed(&self, path: &str) -> Option<&[Method]> {
+        self.route(path).map(|(_, methods)| methods)
+    }
+
+    /// The documented path template a request path matches (e.g. `/admin/workspaces/{id}`),
+    /// with its methods. Metrics label requests by template, so label values stay bounded.
+    pub fn route(&self, path: &str) -> Option<(&str, &[Method])> {
         let parts: Vec<&str> = path.split('/').collect();
-        self.routes.iter().find_map(|(segments, methods)| {
-            let matches = segments.len() == parts.len()
-                && segments
-                    .iter()
-                    .zip(&parts)
-                    .all(|(s, p)| (s.starts_with('{') && !p.is_empty()) || s == p);
-            matches.then_some(methods.as_slice())
-        })
+        self.routes
+            .iter()
+            .find_map(|(template, segments, methods)| {
+                let matches = segments.len() == parts.len()
+                    && segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(s, p)| (s.starts_with('{') && !p.is_empty()) || s == p);
+                matches.then_some((template.as_str(), methods.as_slice()))
+            })
     }
 }
 

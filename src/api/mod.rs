@@ -3,6 +3,7 @@ pub mod admin;
 pub mod docs;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod security;
 pub mod sends;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::domain::KeyHash;
 use crate::store::Store;
+use metrics::Metrics;
 
 /// What every handler reaches through `Data<&AppState>`.
 #[derive(Clone)]
@@ -19,4 +21,5 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// SHA-256 of the admin token; `None` turns the admin API off.
     pub admin_token: Option<KeyHash>,
+    pub metrics: Arc<Metrics>,
 }

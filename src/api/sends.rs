@@ -293,6 +293,7 @@ impl SendsApi {
             .await;
         match outcome {
             Ok(CreateOutcome::Created(q)) | Ok(CreateOutcome::Existing(q)) => {
+                state.metrics.quota_used(&principal.workspace.id, q.used);
                 CreateSendIdResponse::success(send_id, q)
             }
             Ok(CreateOutcome::QuotaExhausted(q)) => CreateSendIdResponse::TooManyRequests(

@@ -11,6 +11,11 @@ use super::StoreError;
 
 type Waiter = (u64, oneshot::Sender<Result<(), String>>);
 
+/// Told about every flush (for metrics), from the flusher thread.
+pub trait FlushObserver: Send + Sync {
+    fn flushed(&self, batch: usize, elapsed: std::time::Duration, ok: bool);
+}
+
 /// Counters of the flusher, exported on `/metrics`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FlushStats {
@@ -46,6 +51,7 @@ impl GroupCommit {
     pub fn start(
         flush: impl Fn() -> Result<(), String> + Send + 'static,
         fail_flush: Option<Arc<AtomicBool>>,
+        observer: Option<Arc<dyn FlushObserver>>,
     ) -> Self {
         let applied = Arc::new(AtomicU64::new(0));
         let durable = Arc::new(AtomicU64::new(0));
@@ -76,7 +82,11 @@ impl GroupCommit {
                         } else {
                             flush()
                         };
-                        let micros = started.elapsed().as_micros() as u64;
+                        let elapsed = started.elapsed();
+                        let micros = elapsed.as_micros() as u64;
+                        if let Some(o) = &observer {
+                            o.flushed(batch.len(), elapsed, result.is_ok());
+                        }
                         counters.flushes.fetch_add(1, Ordering::Relaxed);
                         counters.flush_micros_total.fetch_add(micros, Ordering::Relaxed);
                         counters.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);

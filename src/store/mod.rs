@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{KeyHash, QuotaStatus, SendId, UtcDay};
 
-pub use group_commit::{FlushStats, GroupCommit};
+pub use group_commit::{FlushObserver, FlushStats, GroupCommit};
 pub use sled_store::{SledStore, StoreOptions};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

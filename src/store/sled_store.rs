@@ -10,8 +10,8 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
 use super::{
-    ApiKeyRecord, Campaign, CreateOutcome, FlushStats, GroupCommit, NewSendId, SendIdEntry,
-    SendIdPage, Store, StoreError, StoreResult, Workspace,
+    ApiKeyRecord, Campaign, CreateOutcome, FlushObserver, FlushStats, GroupCommit, NewSendId,
+    SendIdEntry, SendIdPage, Store, StoreError, StoreResult, Workspace,
 };
 use crate::domain::{KeyHash, QuotaStatus, UtcDay};
 
@@ -21,10 +21,12 @@ const FORMAT: &[u8] = b"sendid/1";
 const BOOTSTRAPPED_KEY: &[u8] = b"meta:bootstrapped";
 
 /// Knobs for tests and operations.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct StoreOptions {
     /// When set to true, every flush fails (fault injection for tests of the 503 path).
     pub fail_flush: Option<Arc<AtomicBool>>,
+    /// Told about every group-commit flush (metrics).
+    pub observer: Option<Arc<dyn FlushObserver>>,
 }
 
 pub struct SledStore {
@@ -141,6 +143,7 @@ impl SledStore {
         let commit = GroupCommit::start(
             move || flush_db.flush().map(|_| ()).map_err(|e| e.to_string()),
             options.fail_flush,
+            options.observer,
         );
         Ok(Self {
             db,

@@ -1,0 +1,411 @@
+//! Runs the real `sendid` binary for the process-level tests and talks to it over HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const ADMIN_TOKEN: &str = "hardening-admin-token-5f1c0e9a7b";
+pub const BIN: &str = env!("CARGO_BIN_EXE_sendid");
+
+/// A running `sendid` process, with everything it printed so far.
+pub struct Proc {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub stdout: Arc<Mutex<String>>,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+fn command(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    // The settings come from the arguments only, whatever the CI environment holds.
+    for var in [
+        "SENDID_BIND",
+        "SENDID_DATA_DIR",
+        "SENDID_ADMIN_TOKEN",
+        "SENDID_LOG",
+        "SENDID_SHUTDOWN_GRACE_SECONDS",
+        "SENDID_MAX_CONNECTIONS",
+        "SENDID_REQUEST_TIMEOUT_SECONDS",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.arg("--bind")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn pump(
+    stream: impl Read + Send + 'static,
+    sink: Arc<Mutex<String>>,
+    banner: Option<mpsc::Sender<String>>,
+) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if let Some(tx) = &banner {
+                if let Some(rest) = line.split("sendid is listening on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+            sink.lock().unwrap().push_str(&line);
+        }
+    });
+}
+
+impl Proc {
+    /// Starts `sendid` on `data_dir` (port 0) and waits for its banner.
+    pub fn start(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
+        let mut child = command(data_dir, args, envs)
+            .spawn()
+            .expect("spawning the sendid binary");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        pump(child.stdout.take().unwrap(), stdout.clone(), Some(tx));
+        pump(child.stderr.take().unwrap(), stderr.clone(), None);
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "sendid did not print its banner\nstdout:\n{}\nstderr:\n{}",
+                    stdout.lock().unwrap(),
+                    stderr.lock().unwrap()
+                );
+            }
+        };
+        Proc {
+            child,
+            base: format!("http://{addr}"),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts `sendid` with the admin API on.
+    pub fn start_admin(data_dir: &Path) -> Proc {
+        Self::start(
+            data_dir,
+            &["--admin-token", ADMIN_TOKEN, "--log", "warn"],
+            &[],
+        )
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(&self.base)
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: sending a signal to our own child process.
+        let rc = unsafe { libc::kill(self.pid(), sig) };
+        assert_eq!(rc, 0, "kill({}, {sig}) failed", self.pid());
+    }
+
+    /// Waits for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Let the pump threads take the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                panic!(
+                    "sendid did not exit within {timeout:?}\nstderr:\n{}",
+                    self.stderr.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("reading /proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
+    pub fn output(&self) -> String {
+        format!(
+            "{}{}",
+            self.stdout.lock().unwrap(),
+            self.stderr.lock().unwrap()
+        )
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `sendid` expecting it to stop by itself (a start that must fail).
+pub fn run_to_exit(
+    data_dir: &Path,
+    args: &[&str],
+    timeout: Duration,
+) -> (ExitStatus, String, String) {
+    let mut child = command(data_dir, args, &[])
+        .spawn()
+        .expect("spawning sendid");
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    pump(child.stdout.take().unwrap(), stdout.clone(), None);
+    pump(child.stderr.take().unwrap(), stderr.clone(), None);
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "sendid kept running (expected it to fail fast)\nstdout:\n{}\nstderr:\n{}",
+                stdout.lock().unwrap(),
+                stderr.lock().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let out = stdout.lock().unwrap().clone();
+    let err = stderr.lock().unwrap().clone();
+    (status, out, err)
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub workspace_id: String,
+    pub campaign_id: String,
+    pub api_key: String,
+    pub key_id: String,
+}
+
+/// The admin and public API of one running instance.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Value {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("admin request");
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.expect("admin JSON");
+        assert_eq!(status, 201, "POST {path}: {body}");
+        body
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("admin request");
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.expect("admin JSON");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// A workspace with the given quota, a campaign and a key with `sends.id.create`.
+    pub async fn tenant(&self, quota: u64) -> Tenant {
+        let ws = self
+            .admin_post(
+                "/admin/workspaces",
+                &json!({"name": "hardening", "daily_send_id_quota": quota}),
+            )
+            .await;
+        let id = ws["id"].as_str().unwrap().to_string();
+        let campaign = self
+            .admin_post(&format!("/admin/workspaces/{id}/campaigns"), &json!({}))
+            .await;
+        let key = self
+            .admin_post(
+                &format!("/admin/workspaces/{id}/api-keys"),
+                &json!({"permissions": ["sends.id.create"]}),
+            )
+            .await;
+        Tenant {
+            workspace_id: id,
+            campaign_id: campaign["campaign_id"].as_str().unwrap().to_string(),
+            api_key: key["api_key"].as_str().unwrap().to_string(),
+            key_id: key["key_id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn used_today(&self, workspace_id: &str) -> u64 {
+        let ws = self
+            .admin_get(&format!("/admin/workspaces/{workspace_id}"))
+            .await;
+        ws["quota"]["used_today"].as_u64().expect("used_today")
+    }
+
+    pub async fn all_send_ids(&self, workspace_id: &str, campaign_id: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = format!(
+                "/admin/workspaces/{workspace_id}/campaigns/{campaign_id}/send-ids?limit=1000"
+            );
+            if let Some(a) = &after {
+                path.push_str(&format!("&after={a}"));
+            }
+            let page = self.admin_get(&path).await;
+            for item in page["send_ids"].as_array().expect("send_ids") {
+                out.push(item["send_id"].as_str().unwrap().to_string());
+            }
+            match page["next"].as_str() {
+                Some(n) => after = Some(n.to_string()),
+                None => return out,
+            }
+        }
+    }
+
+    /// `POST /sends/id/create`; `Err` when no answer came (connection refused, reset…).
+    pub async fn create(
+        &self,
+        key: &str,
+        campaign_id: &str,
+        send_id: &str,
+    ) -> Result<Created, reqwest::Error> {
+        let resp = self
+            .client
+            .post(self.url("/sends/id/create"))
+            .bearer_auth(key)
+            .json(&json!({"campaign_id": campaign_id, "send_id": send_id}))
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let limit = header("x-ratelimit-limit");
+        let remaining = header("x-ratelimit-remaining");
+        let body = resp.json::<Value>().await?;
+        Ok(Created {
+            status,
+            body,
+            used: limit.zip(remaining).map(|(l, r)| l - r),
+        })
+    }
+}
+
+/// An answer of `POST /sends/id/create`.
+#[derive(Debug)]
+pub struct Created {
+    pub status: u16,
+    pub body: Value,
+    /// `X-RateLimit-Limit - X-RateLimit-Remaining`: quota used today after this request.
+    pub used: Option<u64>,
+}
+
+/// A small deterministic generator (xorshift64*), seeded from the clock and printed, so a run
+/// can be repeated with `SENDID_HARDENING_SEED`.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_env_or_clock(what: &str) -> Self {
+        let seed = std::env::var("SENDID_HARDENING_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        println!("{what}: seed {seed} (replay with SENDID_HARDENING_SEED={seed})");
+        Rng(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `lo..hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo)
+    }
+}

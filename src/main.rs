@@ -29,7 +29,9 @@ async fn main() -> std::process::ExitCode {
 
 async fn serve(config: sendid::config::Config) -> anyhow::Result<()> {
     let app = Application::build(&config, Arc::new(SystemClock)).await?;
+    // Before the banner: whoever reads it may send SIGTERM at once.
+    let shutdown = sendid::startup::shutdown_signal();
     sendid::startup::print_banner(&app, &config);
-    app.run_until(sendid::startup::shutdown_signal()).await?;
+    app.run_until(shutdown).await?;
     Ok(())
 }

@@ -105,12 +105,22 @@ impl SledStore {
     /// Opens (or creates) the data directory. Fails with a clear error when another process holds
     /// it, when it cannot be written, or when it is not a sendid data directory.
     pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Self> {
+        if path.exists() && !path.is_dir() {
+            return Err(StoreError::Unavailable(format!(
+                "cannot create data directory {}: it is a file, not a directory",
+                path.display()
+            )));
+        }
         std::fs::create_dir_all(path).map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot create data directory {}: {e}",
                 path.display()
             ))
         })?;
+        refuse_foreign_files(path)?;
+        // sled recovers a damaged log by dropping what it cannot read, so a database file full of
+        // garbage opens as an empty database; knowing it held something lets us refuse instead.
+        let had_data = std::fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
@@ -128,9 +138,17 @@ impl SledStore {
                     String::from_utf8_lossy(&v)
                 )))
             }
-            None if tree.is_empty() && db.tree_names().len() <= 2 => {
+            // `db` is sled's default tree: another program's data would be there.
+            None if tree.is_empty() && db.is_empty() && db.tree_names().len() <= 2 && !had_data => {
                 tree.insert(FORMAT_KEY, FORMAT)?;
                 db.flush()?;
+            }
+            None if had_data && tree.is_empty() && db.is_empty() => {
+                return Err(StoreError::Corrupt(format!(
+                    "{} is corrupt: its database file holds data that cannot be read; \
+                     restore it from a backup or choose another --data-dir",
+                    path.display()
+                )))
             }
             None => {
                 return Err(StoreError::Corrupt(format!(
@@ -199,20 +217,65 @@ impl SledStore {
     }
 }
 
+/// sled keeps these in its directory; anything else means the directory belongs to someone else.
+fn is_sled_file(name: &str) -> bool {
+    matches!(name, "conf" | "db" | "blobs" | "lost+found") || name.starts_with("snap.")
+}
+
+/// Refuses a directory that holds other files and no sled database (say, a home directory given
+/// as `--data-dir` by mistake): sled would otherwise write its files among them.
+fn refuse_foreign_files(path: &Path) -> StoreResult<()> {
+    let entries = std::fs::read_dir(path).map_err(|e| {
+        StoreError::Unavailable(format!(
+            "cannot open data directory {}: {e}",
+            path.display()
+        ))
+    })?;
+    let mut foreign = None;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "db" {
+            return Ok(());
+        }
+        if !is_sled_file(&name) {
+            foreign.get_or_insert(name);
+        }
+    }
+    match foreign {
+        Some(name) => Err(StoreError::Corrupt(format!(
+            "{} is not a sendid data directory: it holds other files (such as {name:?}); \
+             choose a new or empty directory with --data-dir",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn open_error(path: &Path, e: sled::Error) -> StoreError {
     match e {
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) => {
+        // sled 0.34 takes an exclusive `flock` on `<dir>/db` and reports a failure to get it as
+        // `ErrorKind::Other` "could not acquire lock on …" wrapping EWOULDBLOCK.
+        sled::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock") =>
+        {
             StoreError::Unavailable(format!(
                 "{} is in use by another sendid process (it is locked); stop that process or choose another --data-dir",
                 path.display()
             ))
         }
-        sled::Error::Io(io) => StoreError::Unavailable(format!("cannot open data directory {}: {io}", path.display())),
+        sled::Error::Io(io) => StoreError::Unavailable(format!(
+            "cannot open data directory {}: {io}",
+            path.display()
+        )),
         sled::Error::Corruption { .. } => StoreError::Corrupt(format!(
             "{} is corrupt or not a sendid data directory: {e}",
             path.display()
         )),
-        other => StoreError::Corrupt(format!("cannot open data directory {}: {other}", path.display())),
+        other => StoreError::Corrupt(format!(
+            "cannot open data directory {}: {other}",
+            path.display()
+        )),
     }
 }
 

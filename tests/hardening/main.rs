@@ -1,4 +1,7 @@
 //! Faults and abuse: every promise of CONTRACT §1 attacked (issue #4). Process-level tests run
 //! the real `sendid` binary; the rest spawn the app in-process.
+#[path = "../api/helpers.rs"]
+mod helpers;
 mod kill9;
+mod storage;
 mod support;

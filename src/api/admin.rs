@@ -1,11 +1,16 @@
 //! The admin API (CONTRACT §2): workspaces, campaigns, API keys and the send identifiers of a
 //! campaign. Not part of Braze; it lets an operator set the service up without a restart.
 //! The token check and the body limit happen before these handlers (see `security.rs`).
+use std::borrow::Cow;
+
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::registry::MetaSchemaRef;
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde_json::Value;
 
 use super::error::ErrorBody;
 use super::security::AdminToken;
@@ -26,11 +31,59 @@ enum AdminTags {
     ApiKeys,
 }
 
+/// A request field that must be a JSON string. poem-openapi's `String` also takes numbers and
+/// booleans (`{"name": 1}` would become `"1"`), while the document says `type: string` and the
+/// contract calls a field of the wrong type a bad request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonString(pub String);
+
+impl Type for JsonString {
+    const IS_REQUIRED: bool = true;
+    // Validators (length, pattern) see the inner `String`.
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        String::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        String::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&String> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl ParseFromJSON for JsonString {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(s) => Ok(Self(s)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for JsonString {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct CreateWorkspaceRequest {
     /// A name for people, 1 to 200 characters.
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub name: String,
+    pub name: JsonString,
     /// New send identifiers the workspace may create per UTC day (default 100).
     pub daily_send_id_quota: Option<u64>,
 }
@@ -66,10 +119,10 @@ pub struct WorkspaceDetails {
 pub struct CreateCampaignRequest {
     /// 1 to 128 printable ASCII characters; generated (a UUID) when absent.
     #[oai(validator(min_length = 1, max_length = 128, pattern = "^[ -~]+$"))]
-    pub campaign_id: Option<String>,
+    pub campaign_id: Option<JsonString>,
     /// A name for people; defaults to the campaign id.
     #[oai(validator(max_length = 200))]
-    pub name: Option<String>,
+    pub name: Option<JsonString>,
 }
 
 #[derive(Debug, Object)]
@@ -82,13 +135,13 @@ pub struct CampaignView {
 pub struct CreateApiKeyRequest {
     /// A name for people.
     #[oai(validator(max_length = 200))]
-    pub name: Option<String>,
+    pub name: Option<JsonString>,
     /// Permissions, e.g. `sends.id.create`.
     #[oai(validator(max_items = 100))]
-    pub permissions: Vec<String>,
+    pub permissions: Vec<JsonString>,
     /// CIDR blocks (or single addresses) the key may be used from; absent or empty: anywhere.
     #[oai(validator(max_items = 100))]
-    pub allowed_ips: Option<Vec<String>>,
+    pub allowed_ips: Option<Vec<JsonString>>,
 }
 
 #[derive(Debug, Object)]
@@ -263,7 +316,7 @@ impl AdminApi {
     ) -> CreateWorkspaceResponse {
         let workspace = Workspace {
             id: uuid::Uuid::new_v4().to_string(),
-            name: body.0.name,
+            name: body.0.name.0,
             daily_send_id_quota: body.0.daily_send_id_quota.unwrap_or(DEFAULT_DAILY_QUOTA),
             created_at: state.clock.now_millis(),
         };
@@ -334,7 +387,7 @@ impl AdminApi {
             Err(e) => return CreateCampaignResponse::storage(e),
         }
         let campaign_id = match body.0.campaign_id {
-            Some(raw) => match CampaignId::parse(raw) {
+            Some(JsonString(raw)) => match CampaignId::parse(raw) {
                 Ok(c) => c,
                 Err(e) => {
                     return CreateCampaignResponse::bad_request(ErrorBody::new(e.to_string()))
@@ -343,7 +396,7 @@ impl AdminApi {
             None => CampaignId::generate(),
         };
         let campaign = Campaign {
-            name: body.0.name.unwrap_or_else(|| campaign_id.to_string()),
+            name: body.0.name.map_or_else(|| campaign_id.to_string(), |n| n.0),
             campaign_id: campaign_id.to_string(),
             workspace_id: id.0,
             created_at: state.clock.now_millis(),
@@ -386,14 +439,14 @@ impl AdminApi {
         let permissions: Vec<String> = request
             .permissions
             .iter()
-            .filter_map(|p| Permission::parse(p).map_err(|e| errors.push(e)).ok())
+            .filter_map(|p| Permission::parse(&p.0).map_err(|e| errors.push(e)).ok())
             .map(|p| p.as_str().to_string())
             .collect();
         let allowed_ips: Vec<ipnet::IpNet> = request
             .allowed_ips
             .unwrap_or_default()
             .iter()
-            .filter_map(|raw| parse_cidr(raw).map_err(|e| errors.push(e)).ok())
+            .filter_map(|raw| parse_cidr(&raw.0).map_err(|e| errors.push(e)).ok())
             .collect();
         if !errors.is_empty() {
             return CreateApiKeyResponse::BadRequest(Json(ErrorBody {
@@ -405,7 +458,7 @@ impl AdminApi {
         let record = ApiKeyRecord {
             key_id: uuid::Uuid::new_v4().to_string(),
             workspace_id: id.0,
-            name: request.name,
+            name: request.name.map(|n| n.0),
             permissions,
             allowed_ips,
             hash: key.hash().0,

@@ -113,7 +113,10 @@ impl Payload for CreateSendIdBody {
     const CONTENT_TYPE: &'static str = "application/json";
 
     fn check_content_type(content_type: &str) -> bool {
-        Json::<CreateSendIdRequest>::check_content_type(content_type)
+        // Judge the media type without its parameters: HTTP allows whitespace before the `;`
+        // (`application/json ; charset=utf-8`), which the `mime` parser behind `Json` refuses.
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        Json::<CreateSendIdRequest>::check_content_type(essence)
     }
 
     fn schema_ref() -> MetaSchemaRef {

@@ -1,4 +1,10 @@
 //! Integration tests: HTTP against the app spawned on port 0 with a temporary sled directory.
 //! One test binary (one link) with a module per area.
+mod admin;
+mod concurrency;
+mod fuzz;
 mod helpers;
 mod openapi_drift;
+mod quota;
+mod restart;
+mod sends;

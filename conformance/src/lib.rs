@@ -1,0 +1,17 @@
+//! `sendid-conformance`: holds any server to the sendid contract (CONTRACT §5).
+//!
+//! The binary is a thin `main.rs` over [`run`], so tests call the checker in-process as well as
+//! as a program.
+pub mod budget;
+pub mod cli;
+pub mod exit;
+pub mod http;
+pub mod oracle;
+pub mod report;
+pub mod runner;
+pub mod spec;
+pub mod strategies;
+
+pub use cli::Cli;
+pub use exit::Exit;
+pub use runner::{run, Outcome};

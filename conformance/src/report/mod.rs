@@ -1,0 +1,104 @@
+//! What a run found, and its writers: one file per format.
+pub mod json;
+pub mod junit;
+pub mod summary;
+
+use serde::Serialize;
+
+use crate::cli::{ReportFormat, ReportTarget};
+use crate::exit::Fatal;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tool_version: &'static str,
+    pub target: String,
+    pub spec: String,
+    pub profile: &'static str,
+    pub seed: u64,
+    pub cases_per_property: u32,
+    pub concurrency: u32,
+    pub started_at: i64,
+    pub duration_seconds: f64,
+    pub requests: u64,
+    pub cases: u64,
+    pub quota: QuotaReport,
+    pub checks: Vec<CheckResult>,
+    pub failures: Vec<Failure>,
+    /// Notes for people: skipped properties, budget cuts.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuotaReport {
+    pub max_creates: u64,
+    pub exhaust_quota: bool,
+    /// What the run planned to create and what the budget allowed.
+    pub planned_new_pairs: u64,
+    pub budget: Option<u64>,
+    /// Requests that may have created a pair (new pairs sent, shrinking included).
+    pub new_pair_requests: u64,
+    /// Requests that had to spend nothing but were answered 2xx.
+    pub unexpected_successes: u64,
+    pub remaining_at_start: Option<i64>,
+    pub remaining_at_end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub name: &'static str,
+    pub rule: &'static str,
+    pub passed: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub check: &'static str,
+    pub property: &'static str,
+    pub reason: String,
+    pub case: String,
+    pub request: String,
+    pub response: Option<ResponseSummary>,
+    pub curl: String,
+    pub seed: u64,
+    pub shrink_steps: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseSummary {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body_excerpt: String,
+}
+
+impl Report {
+    pub fn failed(&self) -> bool {
+        self.checks.iter().any(|c| c.failed > 0)
+    }
+
+    pub fn failed_checks(&self) -> Vec<&'static str> {
+        self.checks
+            .iter()
+            .filter(|c| c.failed > 0)
+            .map(|c| c.name)
+            .collect()
+    }
+
+    pub fn check(&self, name: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+pub fn write(targets: &[ReportTarget], report: &Report) -> Result<(), Fatal> {
+    for t in targets {
+        let text = match t.format {
+            ReportFormat::Junit => junit::render(report),
+            ReportFormat::Json => json::render(report),
+        };
+        std::fs::write(&t.path, text).map_err(|e| Fatal::Report {
+            path: t.path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}

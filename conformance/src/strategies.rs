@@ -1,0 +1,627 @@
+//! Request generation: proptest strategies for every valid and invalid class of CONTRACT §1.
+//!
+//! Strategies produce [`Case`]s (what to ask), and [`Case::request`] turns one into bytes on the
+//! wire. Bodies that could be valid apart from the defect under test carry the run's existing
+//! pair, so a server that wrongly accepts them answers a repeat and spends no quota.
+use proptest::prelude::*;
+use proptest::strategy::BoxedStrategy;
+use serde_json::{json, Map, Value};
+
+use crate::http::{Auth, Request, Secret};
+use crate::spec::OPERATION_PATH;
+
+/// The largest body the contract accepts.
+pub const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendIdField {
+    Absent,
+    Null,
+    Given(String),
+}
+
+/// A valid request for a pair that is (or may be) new: it may spend one unit of quota.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPair {
+    pub send_id: SendIdField,
+    /// Unknown fields, which the contract says are ignored.
+    pub extras: Vec<(String, Value)>,
+    /// `application/json; charset=utf-8` instead of `application/json`.
+    pub charset: bool,
+}
+
+/// Every invalid class of CONTRACT §1 (steps 4 and 5 of the order of decisions).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invalid {
+    MissingCampaignId,
+    EmptyCampaignId,
+    CampaignIdWrongType(Value),
+    SendIdTooLong(String),
+    SendIdNonAscii(String),
+    SendIdControlChar(String),
+    SendIdEmpty,
+    SendIdWrongType(Value),
+    BodyNotAnObject(Value),
+    MalformedJson(Vec<u8>),
+    EmptyBody,
+    WrongContentType(Option<String>),
+    Oversized(usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthVariant {
+    Missing,
+    Garbage(String),
+    /// The real key under another scheme than Bearer.
+    WrongScheme(String),
+    EmptyBearer,
+    /// A valid key without `sends.id.create`.
+    Forbidden,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthBody {
+    /// The run's existing pair: valid, and free even if the server ignores auth.
+    ExistingPair,
+    Invalid(Invalid),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthCase {
+    pub variant: AuthVariant,
+    pub body: AuthBody,
+}
+
+/// One thing to ask the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Case {
+    New(NewPair),
+    /// The same pair again: must answer the same id and spend nothing.
+    Repeat {
+        send_id: String,
+        charset: bool,
+    },
+    Invalid(Invalid),
+    Auth(AuthCase),
+    WrongMethod(String),
+    UnknownPath(String),
+    UnknownCampaign(String),
+}
+
+impl Invalid {
+    /// The status the order of decisions gives this class.
+    pub fn expected_status(&self) -> u16 {
+        match self {
+            Invalid::Oversized(_) => 413,
+            Invalid::WrongContentType(_) => 415,
+            _ => 400,
+        }
+    }
+
+    /// The field a 400's message must name, when one field is at fault.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Invalid::MissingCampaignId
+            | Invalid::EmptyCampaignId
+            | Invalid::CampaignIdWrongType(_) => Some("campaign_id"),
+            Invalid::SendIdTooLong(_)
+            | Invalid::SendIdNonAscii(_)
+            | Invalid::SendIdControlChar(_)
+            | Invalid::SendIdEmpty
+            | Invalid::SendIdWrongType(_) => Some("send_id"),
+            _ => None,
+        }
+    }
+
+    pub fn class(&self) -> &'static str {
+        match self {
+            Invalid::MissingCampaignId => "missing campaign_id",
+            Invalid::EmptyCampaignId => "empty campaign_id",
+            Invalid::CampaignIdWrongType(_) => "campaign_id of the wrong type",
+            Invalid::SendIdTooLong(_) => "send_id over the length limit",
+            Invalid::SendIdNonAscii(_) => "send_id with non-ASCII characters",
+            Invalid::SendIdControlChar(_) => "send_id with a control character",
+            Invalid::SendIdEmpty => "empty send_id",
+            Invalid::SendIdWrongType(_) => "send_id of the wrong type",
+            Invalid::BodyNotAnObject(_) => "body not a JSON object",
+            Invalid::MalformedJson(_) => "malformed JSON",
+            Invalid::EmptyBody => "empty body",
+            Invalid::WrongContentType(_) => "Content-Type not JSON",
+            Invalid::Oversized(_) => "body over 64 KiB",
+        }
+    }
+}
+
+/// What a case needs from the run to become a request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub campaign_id: String,
+    /// The send_id of a pair this run knows exists.
+    pub existing_send_id: Option<String>,
+}
+
+impl RequestContext {
+    /// Fields of a valid body that can never create a pair: the existing pair, or without one,
+    /// no campaign at all.
+    fn harmless_fields(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        if let Some(s) = &self.existing_send_id {
+            m.insert("campaign_id".into(), json!(self.campaign_id));
+            m.insert("send_id".into(), json!(s));
+        }
+        m
+    }
+}
+
+fn json_bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn post(auth: Auth, content_type: Option<&str>, body: Option<Vec<u8>>) -> Request {
+    Request {
+        method: "POST".into(),
+        path: OPERATION_PATH.into(),
+        auth,
+        content_type: content_type.map(str::to_string),
+        body,
+    }
+}
+
+pub fn bearer() -> Auth {
+    Auth::Secret {
+        scheme: "Bearer".into(),
+        secret: Secret::ApiKey,
+    }
+}
+
+const JSON: &str = "application/json";
+const JSON_UTF8: &str = "application/json; charset=utf-8";
+
+impl NewPair {
+    pub fn body(&self, campaign_id: &str) -> Value {
+        let mut m = Map::new();
+        for (k, v) in &self.extras {
+            m.insert(k.clone(), v.clone());
+        }
+        m.insert("campaign_id".into(), json!(campaign_id));
+        match &self.send_id {
+            SendIdField::Absent => {}
+            SendIdField::Null => {
+                m.insert("send_id".into(), Value::Null);
+            }
+            SendIdField::Given(s) => {
+                m.insert("send_id".into(), json!(s));
+            }
+        }
+        Value::Object(m)
+    }
+}
+
+impl Invalid {
+    /// `(content type, body)` of this invalid request.
+    fn content(&self, ctx: &RequestContext) -> (Option<String>, Option<Vec<u8>>) {
+        let campaign = json!(ctx.campaign_id);
+        let with = |campaign_id: Option<Value>, send_id: Option<Value>| {
+            let mut m = Map::new();
+            if let Some(c) = campaign_id {
+                m.insert("campaign_id".into(), c);
+            }
+            if let Some(s) = send_id {
+                m.insert("send_id".into(), s);
+            }
+            Some(json_bytes(&Value::Object(m)))
+        };
+        let existing = ctx.existing_send_id.clone().map(Value::String);
+        let body = match self {
+            Invalid::MissingCampaignId => with(None, existing),
+            Invalid::EmptyCampaignId => with(Some(json!("")), existing),
+            Invalid::CampaignIdWrongType(v) => with(Some(v.clone()), existing),
+            Invalid::SendIdTooLong(s)
+            | Invalid::SendIdNonAscii(s)
+            | Invalid::SendIdControlChar(s) => with(Some(campaign), Some(json!(s))),
+            Invalid::SendIdEmpty => with(Some(campaign), Some(json!(""))),
+            Invalid::SendIdWrongType(v) => with(Some(campaign), Some(v.clone())),
+            Invalid::BodyNotAnObject(v) => Some(json_bytes(v)),
+            Invalid::MalformedJson(bytes) => Some(bytes.clone()),
+            Invalid::EmptyBody => Some(Vec::new()),
+            Invalid::WrongContentType(ct) => {
+                let body = Some(json_bytes(&Value::Object(ctx.harmless_fields())));
+                return (ct.clone(), body);
+            }
+            Invalid::Oversized(size) => Some(padded(ctx.harmless_fields(), *size)),
+        };
+        (Some(JSON.into()), body)
+    }
+}
+
+/// A JSON object of exactly `size` bytes: the fields plus a `padding` string of spaces.
+fn padded(mut fields: Map<String, Value>, size: usize) -> Vec<u8> {
+    fields.insert("padding".into(), json!(""));
+    let base = json_bytes(&Value::Object(fields.clone())).len();
+    let pad = size.saturating_sub(base);
+    fields.insert("padding".into(), json!(" ".repeat(pad)));
+    json_bytes(&Value::Object(fields))
+}
+
+impl Case {
+    pub fn request(&self, ctx: &RequestContext) -> Request {
+        match self {
+            Case::New(pair) => {
+                let ct = if pair.charset { JSON_UTF8 } else { JSON };
+                post(
+                    bearer(),
+                    Some(ct),
+                    Some(json_bytes(&pair.body(&ctx.campaign_id))),
+                )
+            }
+            Case::Repeat { send_id, charset } => {
+                let ct = if *charset { JSON_UTF8 } else { JSON };
+                let body = json!({"campaign_id": ctx.campaign_id, "send_id": send_id});
+                post(bearer(), Some(ct), Some(json_bytes(&body)))
+            }
+            Case::Invalid(inv) => {
+                let (ct, body) = inv.content(ctx);
+                post(bearer(), ct.as_deref(), body)
+            }
+            Case::Auth(a) => {
+                let auth = match &a.variant {
+                    AuthVariant::Missing => Auth::None,
+                    AuthVariant::Garbage(k) => Auth::Literal(format!("Bearer {k}")),
+                    AuthVariant::WrongScheme(s) => Auth::Secret {
+                        scheme: s.clone(),
+                        secret: Secret::ApiKey,
+                    },
+                    AuthVariant::EmptyBearer => Auth::Literal("Bearer ".into()),
+                    AuthVariant::Forbidden => Auth::Secret {
+                        scheme: "Bearer".into(),
+                        secret: Secret::ForbiddenApiKey,
+                    },
+                };
+                let (ct, body) = match &a.body {
+                    AuthBody::ExistingPair => (
+                        Some(JSON.to_string()),
+                        Some(json_bytes(&Value::Object(ctx.harmless_fields()))),
+                    ),
+                    AuthBody::Invalid(inv) => inv.content(ctx),
+                };
+                post(auth, ct.as_deref(), body)
+            }
+            Case::WrongMethod(method) => {
+                let mut req = post(
+                    bearer(),
+                    Some(JSON),
+                    Some(json_bytes(&Value::Object(ctx.harmless_fields()))),
+                );
+                req.method = method.clone();
+                if method == "GET" || method == "DELETE" {
+                    req.body = None;
+                    req.content_type = None;
+                }
+                req
+            }
+            Case::UnknownPath(path) => post(
+                bearer(),
+                Some(JSON),
+                Some(json_bytes(&Value::Object(ctx.harmless_fields()))),
+            )
+            .with_path(path),
+            Case::UnknownCampaign(campaign) => {
+                let mut body = Map::new();
+                body.insert("campaign_id".into(), json!(campaign));
+                if let Some(s) = &ctx.existing_send_id {
+                    body.insert("send_id".into(), json!(s));
+                }
+                post(bearer(), Some(JSON), Some(json_bytes(&Value::Object(body))))
+            }
+        }
+    }
+
+    /// Whether a conformant server may spend quota on this case.
+    pub fn may_create(&self) -> bool {
+        matches!(self, Case::New(_))
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Case::New(p) => match &p.send_id {
+                SendIdField::Absent => "new pair, send_id absent".into(),
+                SendIdField::Null => "new pair, send_id null".into(),
+                SendIdField::Given(s) => format!("new pair, send_id of {} chars", s.len()),
+            },
+            Case::Repeat { .. } => "repeat of an existing pair".into(),
+            Case::Invalid(i) => i.class().into(),
+            Case::Auth(a) => format!("auth: {:?}", a.variant),
+            Case::WrongMethod(m) => format!("method {m}"),
+            Case::UnknownPath(p) => format!("unknown path {p}"),
+            Case::UnknownCampaign(_) => "unknown campaign".into(),
+        }
+    }
+}
+
+impl Request {
+    fn with_path(mut self, path: &str) -> Self {
+        self.path = path.to_string();
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategies
+
+fn printable_char() -> impl Strategy<Value = char> {
+    (0x20u8..=0x7e).prop_map(char::from)
+}
+
+/// Printable ASCII (0x20–0x7E) strings of `len` characters.
+pub fn printable(len: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = String> {
+    proptest::collection::vec(printable_char(), len).prop_map(|cs| cs.into_iter().collect())
+}
+
+/// A valid `send_id` over the whole printable alphabet, with the length boundaries weighted in.
+pub fn valid_send_id(min: usize, max: usize) -> BoxedStrategy<String> {
+    prop_oneof![
+        1 => printable(min..=min),
+        1 => printable(max..=max),
+        4 => printable(min..=max),
+    ]
+    .boxed()
+}
+
+fn extras() -> impl Strategy<Value = Vec<(String, Value)>> {
+    let names = prop_oneof![
+        Just("unknown_field"),
+        Just("trigger_properties"),
+        Just("priority"),
+        Just("x"),
+    ];
+    let values = prop_oneof![
+        Just(Value::Null),
+        Just(json!(1)),
+        Just(json!("text")),
+        Just(json!(true)),
+        Just(json!({"nested": [1, 2]})),
+        Just(json!([])),
+    ];
+    proptest::collection::vec((names.prop_map(str::to_string), values), 0..=2)
+}
+
+/// New pairs whose send_id the server generates (absent or `null`).
+pub fn generated_pair() -> BoxedStrategy<Case> {
+    (
+        prop_oneof![Just(SendIdField::Absent), Just(SendIdField::Null)],
+        extras(),
+        any::<bool>(),
+    )
+        .prop_map(|(send_id, extras, charset)| {
+            Case::New(NewPair {
+                send_id,
+                extras,
+                charset,
+            })
+        })
+        .boxed()
+}
+
+/// New pairs with a given send_id.
+pub fn given_pair(min: usize, max: usize) -> BoxedStrategy<Case> {
+    (valid_send_id(min, max), extras(), any::<bool>())
+        .prop_map(|(s, extras, charset)| {
+            Case::New(NewPair {
+                send_id: SendIdField::Given(s),
+                extras,
+                charset,
+            })
+        })
+        .boxed()
+}
+
+fn wrong_json_type() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!(1)),
+        Just(json!(1.5)),
+        Just(json!(true)),
+        Just(json!([])),
+        Just(json!(["a"])),
+        Just(json!({})),
+    ]
+}
+
+fn non_ascii_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        Just('é'),
+        Just('ü'),
+        Just('日'),
+        Just('€'),
+        Just('\u{80}'),
+        Just('\u{ff}'),
+        Just('\u{1F600}'),
+    ]
+}
+
+fn control_char() -> impl Strategy<Value = char> {
+    prop_oneof![(0u8..=0x1f).prop_map(char::from), Just('\u{7f}')]
+}
+
+/// A string that is valid but for one bad character, at a random place.
+fn with_one(bad: impl Strategy<Value = char>, max: usize) -> impl Strategy<Value = String> {
+    let half = max.saturating_sub(1) / 2;
+    (printable(0..=half), bad, printable(0..=half)).prop_map(|(a, c, b)| format!("{a}{c}{b}"))
+}
+
+/// Every invalid body / content class of CONTRACT §1.
+pub fn invalid(max: usize) -> BoxedStrategy<Invalid> {
+    let malformed: Vec<&'static [u8]> = vec![
+        b"{",
+        b"{\"campaign_id\":",
+        b"{\"campaign_id\":\"c\",}",
+        b"{'campaign_id':'c'}",
+        b"nope",
+        b"{\"campaign_id\":\"c\"}}",
+        b"{\"campaign_id\":\"\xff\"}",
+        b"\"unterminated",
+    ];
+    prop_oneof![
+        Just(Invalid::MissingCampaignId),
+        Just(Invalid::EmptyCampaignId),
+        prop_oneof![wrong_json_type(), Just(Value::Null)].prop_map(Invalid::CampaignIdWrongType),
+        prop_oneof![printable(max + 1..=max + 1), printable(max + 1..=max * 4)]
+            .prop_map(Invalid::SendIdTooLong),
+        with_one(non_ascii_char(), max).prop_map(Invalid::SendIdNonAscii),
+        with_one(control_char(), max).prop_map(Invalid::SendIdControlChar),
+        Just(Invalid::SendIdEmpty),
+        wrong_json_type().prop_map(Invalid::SendIdWrongType),
+        prop_oneof![
+            Just(json!([])),
+            Just(json!([{"campaign_id": "c"}])),
+            Just(json!("campaign_id")),
+            Just(json!(7)),
+            Just(json!(true)),
+            Just(Value::Null),
+        ]
+        .prop_map(Invalid::BodyNotAnObject),
+        proptest::sample::select(malformed).prop_map(|b| Invalid::MalformedJson(b.to_vec())),
+        Just(Invalid::EmptyBody),
+        prop_oneof![
+            Just(None),
+            Just(Some("text/plain".to_string())),
+            Just(Some("application/x-www-form-urlencoded".to_string())),
+            Just(Some("application/xml".to_string())),
+            Just(Some("multipart/form-data; boundary=x".to_string())),
+        ]
+        .prop_map(Invalid::WrongContentType),
+        prop_oneof![Just(MAX_BODY + 1), (MAX_BODY + 1)..=(MAX_BODY + 16 * 1024)]
+            .prop_map(Invalid::Oversized),
+    ]
+    .boxed()
+}
+
+pub fn invalid_case(max: usize) -> BoxedStrategy<Case> {
+    invalid(max).prop_map(Case::Invalid).boxed()
+}
+
+/// Garbage keys: printable ASCII without spaces.
+fn garbage_key() -> impl Strategy<Value = String> {
+    proptest::collection::vec((0x21u8..=0x7e).prop_map(char::from), 1..=64)
+        .prop_map(|cs| cs.into_iter().collect())
+}
+
+/// Authentication and authorization variants, with a harmless body or (strict) an invalid one,
+/// which must not change the answer: auth is decided before the body.
+pub fn auth_case(strict: bool, forbidden: bool, max: usize) -> BoxedStrategy<Case> {
+    if !strict {
+        return garbage_key()
+            .prop_map(|k| {
+                Case::Auth(AuthCase {
+                    variant: AuthVariant::Garbage(k),
+                    body: AuthBody::ExistingPair,
+                })
+            })
+            .boxed();
+    }
+    let mut variants: Vec<BoxedStrategy<AuthVariant>> = vec![
+        Just(AuthVariant::Missing).boxed(),
+        garbage_key().prop_map(AuthVariant::Garbage).boxed(),
+        prop_oneof![Just("Basic"), Just("Token"), Just("Key"), Just("Digest")]
+            .prop_map(|s| AuthVariant::WrongScheme(s.to_string()))
+            .boxed(),
+        Just(AuthVariant::EmptyBearer).boxed(),
+    ];
+    if forbidden {
+        variants.push(Just(AuthVariant::Forbidden).boxed());
+    }
+    let body = prop_oneof![
+        3 => Just(AuthBody::ExistingPair),
+        1 => invalid(max).prop_map(AuthBody::Invalid),
+    ];
+    (proptest::strategy::Union::new(variants), body)
+        .prop_map(|(variant, body)| Case::Auth(AuthCase { variant, body }))
+        .boxed()
+}
+
+pub fn wrong_method() -> BoxedStrategy<Case> {
+    prop_oneof![Just("GET"), Just("PUT"), Just("PATCH"), Just("DELETE")]
+        .prop_map(|m| Case::WrongMethod(m.to_string()))
+        .boxed()
+}
+
+pub fn unknown_path() -> BoxedStrategy<Case> {
+    prop_oneof![
+        Just("/sends/id/create/x"),
+        Just("/sends/id"),
+        Just("/sends/id/creat"),
+        Just("/send/id/create"),
+    ]
+    .prop_map(|p| Case::UnknownPath(p.to_string()))
+    .boxed()
+}
+
+pub fn unknown_campaign() -> BoxedStrategy<Case> {
+    proptest::collection::vec(
+        prop_oneof![
+            (b'a'..=b'z').prop_map(char::from),
+            (b'0'..=b'9').prop_map(char::from)
+        ],
+        1..=16,
+    )
+    .prop_map(|cs| {
+        let suffix: String = cs.into_iter().collect();
+        Case::UnknownCampaign(format!("sendid-conformance-no-such-campaign-{suffix}"))
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::test_runner::TestRunner;
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            campaign_id: "c".into(),
+            existing_send_id: Some("e".into()),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn valid_send_ids_are_printable_and_within_bounds(s in valid_send_id(1, 64)) {
+            prop_assert!((1..=64).contains(&s.len()));
+            prop_assert!(s.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+        }
+
+        #[test]
+        fn oversized_bodies_are_over_the_limit_and_json(size in (MAX_BODY + 1)..=(MAX_BODY + 100)) {
+            let body = padded(ctx().harmless_fields(), size);
+            prop_assert_eq!(body.len(), size);
+            prop_assert!(serde_json::from_slice::<Value>(&body).is_ok());
+        }
+    }
+
+    #[test]
+    fn every_invalid_class_is_generated() {
+        let mut runner = TestRunner::deterministic();
+        let mut classes = std::collections::BTreeSet::new();
+        for _ in 0..2000 {
+            let v = invalid(64).new_tree(&mut runner).expect("tree").current();
+            classes.insert(v.class());
+        }
+        assert_eq!(classes.len(), 13, "{classes:?}");
+    }
+
+    #[test]
+    fn invalid_send_ids_are_invalid_only_by_their_defect() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..500 {
+            match invalid(64).new_tree(&mut runner).expect("tree").current() {
+                Invalid::SendIdNonAscii(s) => {
+                    assert!(s.chars().count() <= 64 && !s.is_ascii())
+                }
+                Invalid::SendIdControlChar(s) => {
+                    assert!(s.len() <= 64 && s.bytes().any(|b| b < 0x20 || b == 0x7f))
+                }
+                Invalid::SendIdTooLong(s) => assert!(s.len() > 64),
+                _ => {}
+            }
+        }
+    }
+}

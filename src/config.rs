@@ -19,6 +19,20 @@ pub struct Config {
     /// Seconds to let in-flight requests finish after SIGTERM / Ctrl-C.
     #[arg(long, env = "SENDID_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    /// Most client connections open at once; further clients wait in the listen backlog until
+    /// one closes. Kept under the usual 1024 open-files limit.
+    #[arg(long, env = "SENDID_MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds from a request's first byte (or from connecting) until its answer starts; a client
+    /// still sending by then is disconnected with 408 (a slowloris defence).
+    #[arg(long, env = "SENDID_REQUEST_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_seconds: u64,
+    /// Seconds a connection may stay silent (no bytes either way) before it is closed.
+    #[arg(long, env = "SENDID_IDLE_TIMEOUT_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_seconds: u64,
 }
 
 impl Config {
@@ -30,6 +44,9 @@ impl Config {
             admin_token: None,
             log: "warn".into(),
             shutdown_grace_seconds: 5,
+            max_connections: 512,
+            request_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
         }
     }
 }

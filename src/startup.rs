@@ -19,6 +19,7 @@ use crate::api::AppState;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{hash_secret, ApiKey, SENDS_ID_CREATE};
+use crate::net::GuardedAcceptor;
 use crate::store::{ApiKeyRecord, Campaign, SledStore, Store, StoreOptions, Workspace};
 
 /// The campaign id of the demo workspace created on a new data directory.
@@ -39,6 +40,9 @@ pub struct Application {
     store: Arc<SledStore>,
     demo: Option<Demo>,
     grace: Duration,
+    max_connections: usize,
+    request_timeout: Duration,
+    idle_timeout: Duration,
 }
 
 impl Application {
@@ -77,6 +81,9 @@ impl Application {
             store,
             demo,
             grace: Duration::from_secs(config.shutdown_grace_seconds),
+            max_connections: config.max_connections as usize,
+            request_timeout: Duration::from_secs(config.request_timeout_seconds),
+            idle_timeout: Duration::from_secs(config.idle_timeout_seconds),
         })
     }
 
@@ -99,9 +106,11 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<()> {
         let app = routes(self.state);
-        let result = Server::new_with_acceptor(self.acceptor)
+        let acceptor =
+            GuardedAcceptor::new(self.acceptor, self.max_connections, self.request_timeout);
+        let result = Server::new_with_acceptor(acceptor)
             .name("sendid")
-            .idle_timeout(Duration::from_secs(60))
+            .idle_timeout(self.idle_timeout)
             .run_with_graceful_shutdown(app, shutdown, Some(self.grace))
             .await;
         if let Err(e) = self.store.close() {

@@ -2,6 +2,7 @@
 //! the real `sendid` binary; the rest spawn the app in-process.
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod http;
 mod kill9;
 mod storage;
 mod support;

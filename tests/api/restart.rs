@@ -144,3 +144,49 @@ async fn pairs_keys_and_spent_quota_survive_a_restart() {
     );
     assert_eq!(app.used_today(&t.workspace_id).await, 1);
 }
+
+/// Every byte under the data directory, file by file.
+fn data_files(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("data directory") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(data_files(&path));
+        } else {
+            out.push(std::fs::read(&path).expect("data file"));
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn api_keys_are_stored_only_as_hashes() {
+    let mut app = spawn_app().await;
+    let demo_key = app.demo_key().to_string();
+    let marker = "workspace-name-marker-7f3a";
+    let ws = expect_json(
+        app.admin_post("/admin/workspaces", &json!({"name": marker}))
+            .await,
+        201,
+    )
+    .await;
+    let key = app
+        .api_key(ws["id"].as_str().unwrap(), &["sends.id.create"], None)
+        .await;
+    let key = key["api_key"].as_str().unwrap().to_string();
+    app.stop().await;
+    let files = data_files(&app.data_dir);
+    // The scan does see what is stored in the clear…
+    assert!(files.iter().any(|f| contains(f, marker.as_bytes())));
+    // …and no key is among it.
+    for secret in [&key, &demo_key] {
+        assert!(
+            !files.iter().any(|f| contains(f, secret.as_bytes())),
+            "an API key is stored in the clear"
+        );
+    }
+}

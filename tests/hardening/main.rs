@@ -4,5 +4,7 @@
 mod helpers;
 mod http;
 mod kill9;
+mod secrets;
+mod shutdown;
 mod storage;
 mod support;

@@ -84,7 +84,9 @@ pub struct CreateWorkspaceRequest {
     /// A name for people, 1 to 200 characters.
     #[oai(validator(min_length = 1, max_length = 200))]
     pub name: JsonString,
-    /// New send identifiers the workspace may create per UTC day (default 100).
+    /// New send identifiers the workspace may create per UTC day (default 100; `null` is the
+    /// same as absent).
+    #[oai(nullable)]
     pub daily_send_id_quota: Option<u64>,
 }
 
@@ -117,11 +119,14 @@ pub struct WorkspaceDetails {
 
 #[derive(Debug, Object)]
 pub struct CreateCampaignRequest {
-    /// 1 to 128 printable ASCII characters; generated (a UUID) when absent.
-    #[oai(validator(min_length = 1, max_length = 128, pattern = "^[ -~]+$"))]
+    /// 1 to 128 printable ASCII characters; generated (a UUID) when absent or `null`.
+    #[oai(
+        validator(min_length = 1, max_length = 128, pattern = "^[ -~]+$"),
+        nullable
+    )]
     pub campaign_id: Option<JsonString>,
     /// A name for people; defaults to the campaign id.
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(max_length = 200), nullable)]
     pub name: Option<JsonString>,
 }
 
@@ -134,13 +139,14 @@ pub struct CampaignView {
 #[derive(Debug, Object)]
 pub struct CreateApiKeyRequest {
     /// A name for people.
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(max_length = 200), nullable)]
     pub name: Option<JsonString>,
     /// Permissions, e.g. `sends.id.create`.
     #[oai(validator(max_items = 100))]
     pub permissions: Vec<JsonString>,
-    /// CIDR blocks (or single addresses) the key may be used from; absent or empty: anywhere.
-    #[oai(validator(max_items = 100))]
+    /// CIDR blocks (or single addresses) the key may be used from; absent, `null` or empty:
+    /// anywhere.
+    #[oai(validator(max_items = 100), nullable)]
     pub allowed_ips: Option<Vec<JsonString>>,
 }
 

@@ -64,6 +64,10 @@ pub struct Cli {
     #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
     pub timeout: f64,
 
+    /// Most requests spent shrinking one failure to a minimal request.
+    #[arg(long, default_value_t = 512)]
+    pub max_shrinks: u32,
+
     /// Never draw a progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,

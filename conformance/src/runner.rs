@@ -18,9 +18,6 @@ use crate::report::{self, CheckResult, Failure, QuotaReport, Report, ResponseSum
 use crate::spec::Spec;
 use crate::strategies::{self, Case, NewPair, RequestContext, SendIdField};
 
-/// Most requests spent shrinking one failure.
-const MAX_SHRINK_STEPS: u32 = 64;
-
 /// What a run ended with; `report` is absent when it ended before checking (exit 2 or 3).
 pub struct Outcome {
     pub exit: Exit,
@@ -81,6 +78,8 @@ struct Runner {
     budget: Budget,
     /// (passed, failed) per check.
     tallies: BTreeMap<&'static str, (u64, u64)>,
+    /// Answers received, by status.
+    statuses: BTreeMap<String, u64>,
     remaining: Option<i64>,
     generated: HashSet<String>,
     shrunk: HashSet<&'static str>,
@@ -120,6 +119,7 @@ impl Runner {
             },
             budget: Budget::new(cli.max_creates, cli.exhaust_quota),
             tallies: BTreeMap::new(),
+            statuses: BTreeMap::new(),
             remaining: None,
             generated: HashSet::new(),
             shrunk: HashSet::new(),
@@ -162,17 +162,19 @@ impl Runner {
         let strict = self.strict();
 
         if strict {
-            self.concurrent_property("wrong_method", strategies::wrong_method(), small)
+            self.concurrent_property("wrong_method", strategies::wrong_methods(), small)
                 .await;
-            self.concurrent_property("unknown_path", strategies::unknown_path(), small)
+            self.concurrent_property("unknown_path", strategies::unknown_paths(), small)
                 .await;
         }
-        self.concurrent_property("auth", strategies::auth_case(strict, forbidden, max), cases)
-            .await;
+        let auth = strategies::auth_cases(strict, forbidden, max);
+        self.concurrent_property("auth", auth, cases).await;
         if strict {
-            self.concurrent_property("invalid_body", strategies::invalid_case(max), cases)
+            let invalid = strategies::invalid_cases(max);
+            self.concurrent_property("invalid_body", invalid, cases)
                 .await;
-            self.concurrent_property("unknown_campaign", strategies::unknown_campaign(), small)
+            let unknown = vec![strategies::unknown_campaign()];
+            self.concurrent_property("unknown_campaign", unknown, small)
                 .await;
             self.checkpoint().await;
         }
@@ -195,18 +197,62 @@ impl Runner {
     // -----------------------------------------------------------------------------------------
     // Probe and plan.
 
-    /// The first request: reaches the target and reads `X-RateLimit-Remaining`.
+    /// The first requests: one that can never create a pair (reaches the target and reads
+    /// `X-RateLimit-Remaining` where the server sends it), then, within the budget, the run's
+    /// first new pair, whose send_id the refused-class requests reuse.
     async fn probe(&mut self) -> Result<(), Fatal> {
-        let case = if self.budget.may_probe() {
-            self.budget.try_reserve();
-            Case::New(NewPair {
-                send_id: SendIdField::Absent,
-                extras: Vec::new(),
-                charset: false,
-            })
-        } else {
-            Case::Invalid(strategies::Invalid::MissingCampaignId)
+        let harmless = Case::Invalid(strategies::Invalid::MissingCampaignId);
+        let step = self.probe_step(harmless).await?;
+        if let Ok(resp) = &step.result {
+            if let Some(r) = resp.remaining() {
+                self.remaining = Some(r);
+                self.budget.fix(Some(r), false);
+            }
+        }
+        if !self.budget.may_probe() || self.budget.left() == 0 || self.remaining == Some(0) {
+            // No first pair: without one, the refused-class bodies carry no campaign.
+            if self.budget.remaining_at_start.is_none() {
+                self.budget.fix(None, false);
+            }
+            return Ok(());
+        }
+        self.budget.try_reserve();
+        let first = Case::New(NewPair {
+            send_id: SendIdField::Absent,
+            extras: Vec::new(),
+            charset: false,
+        });
+        let step = self.probe_step(first).await?;
+        let Ok(resp) = &step.result else {
+            return Ok(());
         };
+        if let Some(r) = resp.remaining() {
+            self.remaining = Some(r);
+            if self.budget.remaining_at_start.is_none() {
+                self.budget.fix(Some(r), resp.status == 200);
+            }
+        } else if self.budget.remaining_at_start.is_none() {
+            self.budget.fix(None, false);
+            self.note(
+                "the answers carry no X-RateLimit-Remaining: the budget is --max-creates alone"
+                    .into(),
+            );
+        }
+        match (resp.status, resp.send_id()) {
+            (200, Some(id)) => self.rctx.existing_send_id = Some(id.to_string()),
+            (status, _) if !self.cli.exhaust_quota => {
+                self.budget.close();
+                self.note(format!(
+                    "the first new pair was answered {status} (check --api-key and \
+                     --campaign-id): no further new pairs are sent"
+                ));
+            }
+            (status, _) => self.note(format!("the first new pair was answered {status}")),
+        }
+        Ok(())
+    }
+
+    async fn probe_step(&mut self, case: Case) -> Result<Step, Fatal> {
         let request = case.request(&self.rctx);
         let result = self.send(&request).await;
         if let Err(e) = &result {
@@ -216,59 +262,32 @@ impl Runner {
             });
         }
         let step = Step {
-            case: case.clone(),
+            case,
             request,
             result,
-            remaining_before: None,
+            remaining_before: self.remaining,
         };
         let fails = self.judge_step(&step, true);
         self.observe(&step);
         self.cases += 1;
         self.report_new_failures("probe", &step, fails, 0);
-        let Ok(resp) = &step.result else {
-            return Ok(());
-        };
-        self.remaining = resp.remaining();
-        let created = case.may_create() && resp.status == 200;
-        self.budget.fix(resp.remaining(), created);
-        if case.may_create() {
-            match (resp.status, resp.send_id()) {
-                (200, Some(id)) => self.rctx.existing_send_id = Some(id.to_string()),
-                (status, _) => {
-                    self.budget.close();
-                    self.note(format!(
-                        "the first new pair was answered {status} (check --api-key and \
-                         --campaign-id): no further new pairs are sent"
-                    ));
-                }
-            }
-        }
-        if resp.remaining().is_none() {
-            self.note(
-                "the first answer has no X-RateLimit-Remaining: the budget is --max-creates alone"
-                    .into(),
-            );
-        }
-        Ok(())
+        Ok(step)
     }
 
     /// Splits the budget between the properties that create pairs, and says so.
     fn plan(&mut self) -> (u32, u32) {
         let cases = u64::from(self.cli.cases);
         let probe = self.budget.reserved;
-        let available = if self.cli.exhaust_quota {
-            // Leave the rest of the quota to the exhaustion phase.
-            self.remaining.unwrap_or(0).max(0) as u64
+        let remaining = self.remaining.unwrap_or(0).max(0) as u64;
+        let (generated, given, exhaust) = if self.cli.exhaust_quota {
+            // Everything may be spent: the properties run in full (new pairs past the quota
+            // must get 429), then the exhaustion phase spends what is left, plus one 429.
+            let exhaust = remaining.saturating_sub(2 * cases) + 1;
+            (cases, cases, exhaust)
         } else {
-            self.budget.left()
-        };
-        let total = available.min(2 * cases);
-        let generated = total.div_ceil(2).min(cases);
-        let given = (total - generated).min(cases);
-        let exhaust = if self.cli.exhaust_quota {
-            self.remaining.unwrap_or(0).max(0) as u64 - generated - given + 1
-        } else {
-            0
+            let total = self.budget.left().min(2 * cases);
+            let generated = total.div_ceil(2).min(cases);
+            (generated, (total - generated).min(cases), 0)
         };
         self.planned_new = probe + generated + given + exhaust;
         let budget = match self.budget.allowed() {
@@ -311,17 +330,23 @@ impl Runner {
         )
     }
 
-    /// A property whose cases spend no quota: sent `--concurrency` at a time.
+    /// A property whose cases spend no quota: sent `--concurrency` at a time. The first cases
+    /// take one arm (class) each, so every class is covered even with few cases; the rest draw
+    /// from all arms.
     async fn concurrent_property(
         &mut self,
         name: &'static str,
-        strategy: BoxedStrategy<Case>,
+        arms: Vec<BoxedStrategy<Case>>,
         cases: u32,
     ) {
+        // Every class at least once, whatever --cases says.
+        let cases = cases.max(arms.len() as u32);
         self.progress.start(name, cases);
         let mut runner = self.test_runner(name);
+        let any = proptest::strategy::Union::new(arms.clone()).boxed();
         let mut trees = Vec::new();
-        for _ in 0..cases {
+        for i in 0..cases as usize {
+            let strategy = arms.get(i).unwrap_or(&any);
             match strategy.new_tree(&mut runner) {
                 Ok(t) => trees.push(t),
                 Err(e) => self.note(format!("{name}: cannot generate a case: {e}")),
@@ -335,39 +360,79 @@ impl Runner {
                 (c, r)
             })
             .collect();
-        let target = self.target.clone();
-        let bar = self.progress.bar.clone();
-        let results: Vec<Result<Response, TransportError>> =
-            futures_util::stream::iter(planned.iter().map(|(_, r)| {
-                let target = &target;
-                let bar = bar.clone();
-                async move {
-                    let res = target.send(r).await;
-                    if let Some(b) = bar {
-                        b.inc(1);
-                    }
-                    res
-                }
-            }))
-            .buffered(self.cli.concurrency as usize)
-            .collect()
-            .await;
-        self.requests += results.len() as u64;
         let baseline = self.remaining;
+        let concurrency = self.cli.concurrency as usize;
         let mut failing = 0;
-        for (i, ((case, request), result)) in planned.into_iter().zip(results).enumerate() {
-            let step = Step {
-                case,
-                request,
-                result,
-                remaining_before: baseline,
-            };
-            let fails = self.judge_step(&step, true);
-            self.observe(&step);
-            self.cases += 1;
-            failing += usize::from(!fails.is_empty());
-            self.shrink_new_failures(name, &mut trees[i], step, fails)
+        let mut held_back = 0;
+        let mut trees = trees.into_iter().map(Some).collect::<Vec<_>>();
+        let mut planned = planned.into_iter().map(Some).collect::<Vec<_>>();
+        for chunk_start in (0..planned.len()).step_by(concurrency) {
+            let chunk_end = (chunk_start + concurrency).min(planned.len());
+            // A server that wrongly accepts a refused-class request may spend quota: never
+            // more such requests in flight than the budget has left.
+            let mut allowance = self.budget.left();
+            let mut chosen = Vec::new();
+            for (i, item) in planned.iter().enumerate().take(chunk_end).skip(chunk_start) {
+                let risky = item
+                    .as_ref()
+                    .is_some_and(|(c, _)| c.could_spend_if_accepted());
+                if risky {
+                    if allowance == 0 {
+                        held_back += 1;
+                        continue;
+                    }
+                    allowance -= 1;
+                }
+                chosen.push(i);
+            }
+            let target = self.target.clone();
+            let bar = self.progress.bar.clone();
+            let requests: Vec<Request> = chosen
+                .iter()
+                .filter_map(|&i| planned[i].as_ref().map(|(_, r)| r.clone()))
+                .collect();
+            let results: Vec<Result<Response, TransportError>> =
+                futures_util::stream::iter(requests.iter().map(|r| {
+                    let target = &target;
+                    let bar = bar.clone();
+                    async move {
+                        let res = target.send(r).await;
+                        if let Some(b) = bar {
+                            b.inc(1);
+                        }
+                        res
+                    }
+                }))
+                .buffered(concurrency)
+                .collect()
                 .await;
+            self.requests += results.len() as u64;
+            for r in &results {
+                self.count_status(r);
+            }
+            for (&i, result) in chosen.iter().zip(results) {
+                let (Some((case, request)), Some(mut tree)) = (planned[i].take(), trees[i].take())
+                else {
+                    continue;
+                };
+                let step = Step {
+                    case,
+                    request,
+                    result,
+                    remaining_before: baseline,
+                };
+                let fails = self.judge_step(&step, true);
+                self.observe(&step);
+                self.cases += 1;
+                failing += usize::from(!fails.is_empty());
+                self.shrink_new_failures(name, &mut tree, step, fails).await;
+            }
+        }
+        if held_back > 0 {
+            self.note(format!(
+                "{name}: {held_back} cases held back: a server that wrongly accepted them could \
+                 spend quota, and the budget has none left"
+            ));
         }
         self.progress.done(name, cases, failing);
     }
@@ -498,7 +563,17 @@ impl Runner {
 
     async fn send(&mut self, request: &Request) -> Result<Response, TransportError> {
         self.requests += 1;
-        self.target.send(request).await
+        let result = self.target.send(request).await;
+        self.count_status(&result);
+        result
+    }
+
+    fn count_status(&mut self, result: &Result<Response, TransportError>) {
+        let key = match result {
+            Ok(r) => r.status.to_string(),
+            Err(_) => "no answer".to_string(),
+        };
+        *self.statuses.entry(key).or_default() += 1;
     }
 
     /// Sends a case (and, for a new pair answered 200, its repeat); judges each exchange.
@@ -648,15 +723,23 @@ impl Runner {
         mut reason: String,
     ) -> (Step, String, u32) {
         let mut steps = 0;
+        let accepted = matches!(&best.result, Ok(r) if (200..300).contains(&r.status));
         if !tree.simplify() {
             return (best, reason, steps);
         }
         loop {
-            if steps >= MAX_SHRINK_STEPS {
+            if steps >= self.cli.max_shrinks {
                 break;
             }
             let case = tree.current();
-            if case.may_create() && !self.budget.try_reserve() {
+            let out_of_budget = if case.may_create() {
+                !self.budget.try_reserve()
+            } else {
+                // A server that accepted the failing request may accept this one too, and
+                // spend: it needs budget (counted when it is answered 2xx).
+                accepted && case.could_spend_if_accepted() && self.budget.left() == 0
+            };
+            if out_of_budget {
                 self.note(format!(
                     "shrinking {check} stopped: the quota budget is used up"
                 ));
@@ -721,6 +804,11 @@ impl Runner {
             reason,
             case: step.case.label(),
             request: step.request.describe(&self.target),
+            request_body: step
+                .request
+                .body
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(&b[..b.len().min(2048)]).into_owned()),
             response,
             curl: step.request.curl(&self.target),
             seed: self.seed,
@@ -774,6 +862,7 @@ impl Runner {
                 remaining_at_end: self.remaining,
             },
             checks,
+            statuses: self.statuses.clone(),
             failures: self.failures.clone(),
             notes: self.notes.clone(),
         };
@@ -807,13 +896,17 @@ fn render_failure(f: &Failure, cli: &Cli) -> String {
     }
     out.push_str(&format!("  curl:     {}\n", f.curl));
     out.push_str(&format!(
-        "  replay:   sendid-conformance --base-url {} --campaign-id {} --profile {} --cases {} --max-creates {}{} --seed {}\n",
+        "  replay:   sendid-conformance --base-url {} --campaign-id {} --profile {} --cases {} --max-creates {}{}{} --seed {}\n",
         cli.base_url,
         crate::http::shell_quote(cli.campaign_id.as_bytes()),
         cli.profile.name(),
         cli.cases,
         cli.max_creates,
         if cli.exhaust_quota { " --exhaust-quota" } else { "" },
+        cli.spec
+            .as_deref()
+            .map(|s| format!(" --spec {}", crate::http::shell_quote(s.as_bytes())))
+            .unwrap_or_default(),
         f.seed
     ));
     out

@@ -321,6 +321,31 @@ impl Case {
         matches!(self, Case::New(_))
     }
 
+    /// Whether a server that wrongly accepted this case could create a pair with it: the
+    /// refused-class cases whose body names the campaign and a send_id that is not the existing
+    /// pair's. The budget bounds these too.
+    pub fn could_spend_if_accepted(&self) -> bool {
+        let spends = |inv: &Invalid| {
+            matches!(
+                inv,
+                Invalid::SendIdTooLong(_)
+                    | Invalid::SendIdNonAscii(_)
+                    | Invalid::SendIdControlChar(_)
+                    | Invalid::SendIdEmpty
+                    | Invalid::SendIdWrongType(_)
+            )
+        };
+        match self {
+            Case::Invalid(inv) => spends(inv),
+            Case::Auth(AuthCase {
+                body: AuthBody::Invalid(inv),
+                ..
+            }) => spends(inv),
+            Case::UnknownCampaign(_) => true,
+            _ => false,
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             Case::New(p) => match &p.send_id {
@@ -448,8 +473,8 @@ fn with_one(bad: impl Strategy<Value = char>, max: usize) -> impl Strategy<Value
     (printable(0..=half), bad, printable(0..=half)).prop_map(|(a, c, b)| format!("{a}{c}{b}"))
 }
 
-/// Every invalid body / content class of CONTRACT §1.
-pub fn invalid(max: usize) -> BoxedStrategy<Invalid> {
+/// Every invalid body / content class of CONTRACT §1, one strategy per class.
+pub fn invalid_arms(max: usize) -> Vec<BoxedStrategy<Invalid>> {
     let malformed: Vec<&'static [u8]> = vec![
         b"{",
         b"{\"campaign_id\":",
@@ -460,16 +485,23 @@ pub fn invalid(max: usize) -> BoxedStrategy<Invalid> {
         b"{\"campaign_id\":\"\xff\"}",
         b"\"unterminated",
     ];
-    prop_oneof![
-        Just(Invalid::MissingCampaignId),
-        Just(Invalid::EmptyCampaignId),
-        prop_oneof![wrong_json_type(), Just(Value::Null)].prop_map(Invalid::CampaignIdWrongType),
+    vec![
+        Just(Invalid::MissingCampaignId).boxed(),
+        Just(Invalid::EmptyCampaignId).boxed(),
+        prop_oneof![wrong_json_type(), Just(Value::Null)]
+            .prop_map(Invalid::CampaignIdWrongType)
+            .boxed(),
         prop_oneof![printable(max + 1..=max + 1), printable(max + 1..=max * 4)]
-            .prop_map(Invalid::SendIdTooLong),
-        with_one(non_ascii_char(), max).prop_map(Invalid::SendIdNonAscii),
-        with_one(control_char(), max).prop_map(Invalid::SendIdControlChar),
-        Just(Invalid::SendIdEmpty),
-        wrong_json_type().prop_map(Invalid::SendIdWrongType),
+            .prop_map(Invalid::SendIdTooLong)
+            .boxed(),
+        with_one(non_ascii_char(), max)
+            .prop_map(Invalid::SendIdNonAscii)
+            .boxed(),
+        with_one(control_char(), max)
+            .prop_map(Invalid::SendIdControlChar)
+            .boxed(),
+        Just(Invalid::SendIdEmpty).boxed(),
+        wrong_json_type().prop_map(Invalid::SendIdWrongType).boxed(),
         prop_oneof![
             Just(json!([])),
             Just(json!([{"campaign_id": "c"}])),
@@ -478,9 +510,12 @@ pub fn invalid(max: usize) -> BoxedStrategy<Invalid> {
             Just(json!(true)),
             Just(Value::Null),
         ]
-        .prop_map(Invalid::BodyNotAnObject),
-        proptest::sample::select(malformed).prop_map(|b| Invalid::MalformedJson(b.to_vec())),
-        Just(Invalid::EmptyBody),
+        .prop_map(Invalid::BodyNotAnObject)
+        .boxed(),
+        proptest::sample::select(malformed)
+            .prop_map(|b| Invalid::MalformedJson(b.to_vec()))
+            .boxed(),
+        Just(Invalid::EmptyBody).boxed(),
         prop_oneof![
             Just(None),
             Just(Some("text/plain".to_string())),
@@ -488,15 +523,24 @@ pub fn invalid(max: usize) -> BoxedStrategy<Invalid> {
             Just(Some("application/xml".to_string())),
             Just(Some("multipart/form-data; boundary=x".to_string())),
         ]
-        .prop_map(Invalid::WrongContentType),
+        .prop_map(Invalid::WrongContentType)
+        .boxed(),
         prop_oneof![Just(MAX_BODY + 1), (MAX_BODY + 1)..=(MAX_BODY + 16 * 1024)]
-            .prop_map(Invalid::Oversized),
+            .prop_map(Invalid::Oversized)
+            .boxed(),
     ]
-    .boxed()
 }
 
-pub fn invalid_case(max: usize) -> BoxedStrategy<Case> {
-    invalid(max).prop_map(Case::Invalid).boxed()
+/// Any invalid class.
+pub fn invalid(max: usize) -> BoxedStrategy<Invalid> {
+    proptest::strategy::Union::new(invalid_arms(max)).boxed()
+}
+
+pub fn invalid_cases(max: usize) -> Vec<BoxedStrategy<Case>> {
+    invalid_arms(max)
+        .into_iter()
+        .map(|arm| arm.prop_map(Case::Invalid).boxed())
+        .collect()
 }
 
 /// Garbage keys: printable ASCII without spaces.
@@ -505,18 +549,18 @@ fn garbage_key() -> impl Strategy<Value = String> {
         .prop_map(|cs| cs.into_iter().collect())
 }
 
-/// Authentication and authorization variants, with a harmless body or (strict) an invalid one,
-/// which must not change the answer: auth is decided before the body.
-pub fn auth_case(strict: bool, forbidden: bool, max: usize) -> BoxedStrategy<Case> {
+/// Authentication and authorization variants, one strategy each, with a harmless body or
+/// (strict) an invalid one, which must not change the answer: auth is decided before the body.
+pub fn auth_cases(strict: bool, forbidden: bool, max: usize) -> Vec<BoxedStrategy<Case>> {
     if !strict {
-        return garbage_key()
+        return vec![garbage_key()
             .prop_map(|k| {
                 Case::Auth(AuthCase {
                     variant: AuthVariant::Garbage(k),
                     body: AuthBody::ExistingPair,
                 })
             })
-            .boxed();
+            .boxed()];
     }
     let mut variants: Vec<BoxedStrategy<AuthVariant>> = vec![
         Just(AuthVariant::Missing).boxed(),
@@ -529,30 +573,37 @@ pub fn auth_case(strict: bool, forbidden: bool, max: usize) -> BoxedStrategy<Cas
     if forbidden {
         variants.push(Just(AuthVariant::Forbidden).boxed());
     }
-    let body = prop_oneof![
-        3 => Just(AuthBody::ExistingPair),
-        1 => invalid(max).prop_map(AuthBody::Invalid),
-    ];
-    (proptest::strategy::Union::new(variants), body)
-        .prop_map(|(variant, body)| Case::Auth(AuthCase { variant, body }))
-        .boxed()
+    variants
+        .into_iter()
+        .map(|variant| {
+            let body = prop_oneof![
+                3 => Just(AuthBody::ExistingPair),
+                1 => invalid(max).prop_map(AuthBody::Invalid),
+            ];
+            (variant, body)
+                .prop_map(|(variant, body)| Case::Auth(AuthCase { variant, body }))
+                .boxed()
+        })
+        .collect()
 }
 
-pub fn wrong_method() -> BoxedStrategy<Case> {
-    prop_oneof![Just("GET"), Just("PUT"), Just("PATCH"), Just("DELETE")]
-        .prop_map(|m| Case::WrongMethod(m.to_string()))
-        .boxed()
+pub fn wrong_methods() -> Vec<BoxedStrategy<Case>> {
+    ["GET", "PUT", "PATCH", "DELETE"]
+        .into_iter()
+        .map(|m| Just(Case::WrongMethod(m.to_string())).boxed())
+        .collect()
 }
 
-pub fn unknown_path() -> BoxedStrategy<Case> {
-    prop_oneof![
-        Just("/sends/id/create/x"),
-        Just("/sends/id"),
-        Just("/sends/id/creat"),
-        Just("/send/id/create"),
+pub fn unknown_paths() -> Vec<BoxedStrategy<Case>> {
+    [
+        "/sends/id/create/x",
+        "/sends/id",
+        "/sends/id/creat",
+        "/send/id/create",
     ]
-    .prop_map(|p| Case::UnknownPath(p.to_string()))
-    .boxed()
+    .into_iter()
+    .map(|p| Just(Case::UnknownPath(p.to_string())).boxed())
+    .collect()
 }
 
 pub fn unknown_campaign() -> BoxedStrategy<Case> {

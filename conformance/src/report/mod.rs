@@ -23,6 +23,8 @@ pub struct Report {
     pub cases: u64,
     pub quota: QuotaReport,
     pub checks: Vec<CheckResult>,
+    /// Answers received, by status ("no answer" for transport errors).
+    pub statuses: std::collections::BTreeMap<String, u64>,
     pub failures: Vec<Failure>,
     /// Notes for people: skipped properties, budget cuts.
     pub notes: Vec<String>,
@@ -58,6 +60,8 @@ pub struct Failure {
     pub reason: String,
     pub case: String,
     pub request: String,
+    /// The request body as text (lossy UTF-8, at most 2 KiB).
+    pub request_body: Option<String>,
     pub response: Option<ResponseSummary>,
     pub curl: String,
     pub seed: u64,

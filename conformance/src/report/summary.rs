@@ -38,6 +38,12 @@ pub fn render(report: &Report) -> String {
         report.requests as f64 / report.duration_seconds.max(1e-9),
         report.seed
     );
+    let statuses: Vec<String> = report
+        .statuses
+        .iter()
+        .map(|(s, n)| format!("{s}×{n}"))
+        .collect();
+    let _ = writeln!(out, "answers: {}", statuses.join(", "));
     let budget = match q.budget {
         Some(b) => b.to_string(),
         None if q.exhaust_quota => "unlimited (--exhaust-quota)".into(),

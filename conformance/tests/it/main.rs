@@ -1,0 +1,9 @@
+//! Integration tests of the checker: against sendid, a deliberately broken server, a Prism mock,
+//! and the binary's exit codes.
+mod broken_server;
+mod budget;
+mod cli;
+mod defects;
+mod prism;
+mod sendid;
+mod support;

@@ -1,0 +1,92 @@
+//! The real service passes, in both profiles, with and without exhausting its quota.
+use crate::support::{assert_conformant, check, Sendid};
+
+#[tokio::test]
+async fn sendid_is_conformant_in_the_strict_profile() {
+    let app = Sendid::spawn(100).await;
+    let mut args = app.args();
+    args.extend(["--forbidden-api-key".into(), app.forbidden_api_key.clone()]);
+    let outcome = check(
+        args,
+        &["--cases", "24", "--seed", "11", "--max-creates", "20"],
+    )
+    .await;
+    assert_conformant(&outcome);
+    let report = outcome.report.expect("a report");
+    // Every check of the strict profile was exercised but the 429 rules (no --exhaust-quota).
+    for c in &report.checks {
+        let quota_rule = matches!(
+            c.name,
+            "over_quota_answer_has_retry_after" | "existing_pair_ok_over_quota"
+        );
+        assert!(quota_rule || c.passed > 0, "{} was not exercised", c.name);
+    }
+    assert!(app.used_today().await <= 20);
+}
+
+#[tokio::test]
+async fn sendid_is_conformant_in_the_strict_profile_when_exhausting_its_quota() {
+    let app = Sendid::spawn(15).await;
+    let mut args = app.args();
+    args.extend(["--forbidden-api-key".into(), app.forbidden_api_key.clone()]);
+    let outcome = check(args, &["--cases", "12", "--seed", "12", "--exhaust-quota"]).await;
+    assert_conformant(&outcome);
+    let report = outcome.report.expect("a report");
+    for name in [
+        "new_pair_over_quota_is_429",
+        "over_quota_answer_has_retry_after",
+        "existing_pair_ok_over_quota",
+    ] {
+        assert!(
+            report.check(name).expect(name).passed > 0,
+            "{name} not exercised"
+        );
+    }
+    assert!(report.statuses.get("429").is_some_and(|n| *n >= 1));
+    assert_eq!(app.used_today().await, 15);
+}
+
+#[tokio::test]
+async fn sendid_is_conformant_in_the_braze_profile() {
+    let app = Sendid::spawn(100).await;
+    let outcome = check(
+        app.args(),
+        &["--profile", "braze", "--cases", "16", "--seed", "13"],
+    )
+    .await;
+    assert_conformant(&outcome);
+    let report = outcome.report.expect("a report");
+    assert!(
+        report.check("forbidden_key_is_403").is_none(),
+        "strict-only check ran"
+    );
+    assert!(app.used_today().await <= 10);
+}
+
+#[tokio::test]
+async fn sendid_is_conformant_in_the_braze_profile_when_exhausting_its_quota() {
+    let app = Sendid::spawn(9).await;
+    let outcome = check(
+        app.args(),
+        &[
+            "--profile",
+            "braze",
+            "--cases",
+            "8",
+            "--seed",
+            "14",
+            "--exhaust-quota",
+        ],
+    )
+    .await;
+    assert_conformant(&outcome);
+    let report = outcome.report.expect("a report");
+    assert!(
+        report
+            .check("new_pair_over_quota_is_429")
+            .expect("check")
+            .passed
+            > 0
+    );
+    assert_eq!(app.used_today().await, 9);
+}

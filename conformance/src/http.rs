@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// Bodies above this size are sent on a connection of their own.
+const LARGE_BODY: usize = 16 * 1024;
+
 /// Which secret an `Authorization` header carries, so it can be masked everywhere it is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secret {
@@ -168,6 +171,11 @@ impl Target {
             builder = builder.header("content-type", ct.as_str());
         }
         if let Some(body) = &req.body {
+            if body.len() > LARGE_BODY {
+                // A server may refuse a large body unread and then close the connection; ask
+                // for that close so the pool never reuses such a connection for the next case.
+                builder = builder.header("connection", "close");
+            }
             builder = builder.body(body.clone());
         }
         let started = std::time::Instant::now();
@@ -176,7 +184,7 @@ impl Target {
             Err(e) => {
                 // A server may answer 413 before reading a large body and close; the client
                 // then fails writing and never reads the answer. Read it the raw way.
-                let large = req.body.as_ref().is_some_and(|b| b.len() > 16 * 1024);
+                let large = req.body.as_ref().is_some_and(|b| b.len() > LARGE_BODY);
                 if large && !e.is_connect() && !e.is_timeout() && self.base.scheme() == "http" {
                     if let Ok(resp) = self.send_raw(req).await {
                         return Ok(resp);

@@ -123,6 +123,7 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
+        let has_body = declares_body(&req);
         let resp = match self.inner.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) => {
@@ -137,8 +138,36 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
                 }
             }
         };
-        Ok(self.finish(resp, &method, &path))
+        let mut resp = self.finish(resp, &method, &path);
+        if has_body && refused_unread(resp.status()) {
+            // The body was not (fully) read, so this connection cannot carry another request:
+            // say so (RFC 9112 §9.6) instead of letting a keep-alive client lose its next one.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Ok(resp)
     }
+}
+
+fn declares_body(req: &Request) -> bool {
+    let h = req.headers();
+    h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
+/// Answers given before the request body is read to its end.
+fn refused_unread(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::UNAUTHORIZED
+            | StatusCode::FORBIDDEN
+            | StatusCode::NOT_FOUND
+            | StatusCode::METHOD_NOT_ALLOWED
+            | StatusCode::PAYLOAD_TOO_LARGE
+    )
 }
 
 impl<E> JsonErrorsEndpoint<E> {

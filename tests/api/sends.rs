@@ -1072,3 +1072,32 @@ async fn error_bodies_never_contain_the_api_key() {
         assert!(body["message"].is_string());
     }
 }
+
+#[tokio::test]
+async fn refusals_before_the_body_is_read_close_the_connection_politely() {
+    let app = spawn_app().await;
+    let key = app.demo_key().to_string();
+    let big = vec![b'x'; 70_000];
+    let cases: [(Option<&str>, u16); 3] =
+        [(Some(&key), 413), (Some("not-a-key"), 401), (None, 401)];
+    for (auth, status) in cases {
+        let resp = app
+            .create_raw(auth, Some("application/json"), big.clone())
+            .await;
+        assert_eq!(resp.status().as_u16(), status);
+        assert_eq!(
+            header(&resp, "connection"),
+            Some("close"),
+            "status {status}"
+        );
+        // The same client (with its keep-alive pool) is not hurt on its next request.
+        let next = app
+            .create(&key, &serde_json::json!({"campaign_id": "demo-campaign"}))
+            .await;
+        assert_eq!(next.status().as_u16(), 200);
+    }
+    // A refused request without a body keeps its connection.
+    let resp = app.create_raw(Some("not-a-key"), None, Vec::new()).await;
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(header(&resp, "connection"), None);
+}

@@ -1,7 +1,8 @@
 //! The sled implementation of [`Store`]. Everything lives in one tree under tagged keys, so every
-//! logical change is a single atomic `apply_batch`; one writer lock orders check-then-write steps
+//! logical change is a single atomic `apply_batch`; pairs and quota are written by one thread
+//! (`pair_writer.rs`), admin changes under one lock, so check-then-write steps never race
 //! (that is what keeps the quota from being over-spent).
-use std::collections::HashMap;
+use super::pair_writer::{Job, PairWriter};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -32,10 +33,11 @@ pub struct StoreOptions {
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
-    commit: GroupCommit,
-    /// Serialises check-then-write steps. Holds the pairs written but not yet known durable,
-    /// so that a repeat of such a pair waits for the same flush before answering 200.
-    writer: Mutex<HashMap<Vec<u8>, u64>>,
+    commit: Arc<GroupCommit>,
+    /// The only writer of pairs, usage counters and campaign sequences.
+    pairs: PairWriter,
+    /// Serialises the admin API's check-then-write steps (workspaces, campaigns, keys).
+    admin: Mutex<()>,
 }
 
 fn key(tag: &str, parts: &[&[u8]]) -> Vec<u8> {
@@ -63,7 +65,7 @@ fn api_key_key(hash: &[u8; 32]) -> Vec<u8> {
 fn key_id_key(key_id: &str) -> Vec<u8> {
     key("i", &[key_id.as_bytes()])
 }
-fn pair_key(campaign_id: &str, send_id: &str) -> Vec<u8> {
+pub(crate) fn pair_key(campaign_id: &str, send_id: &str) -> Vec<u8> {
     key("p", &[campaign_id.as_bytes(), send_id.as_bytes()])
 }
 fn log_prefix(campaign_id: &str) -> Vec<u8> {
@@ -71,21 +73,21 @@ fn log_prefix(campaign_id: &str) -> Vec<u8> {
     k.push(0);
     k
 }
-fn seq_key(campaign_id: &str) -> Vec<u8> {
+pub(crate) fn seq_key(campaign_id: &str) -> Vec<u8> {
     key("s", &[campaign_id.as_bytes()])
 }
-fn usage_key(workspace_id: &str, day: UtcDay) -> Vec<u8> {
+pub(crate) fn usage_key(workspace_id: &str, day: UtcDay) -> Vec<u8> {
     key("u", &[workspace_id.as_bytes(), &day.number().to_be_bytes()])
 }
 
-fn decode_u64(v: &[u8]) -> StoreResult<u64> {
+pub(crate) fn decode_u64(v: &[u8]) -> StoreResult<u64> {
     let bytes: [u8; 8] = v
         .try_into()
         .map_err(|_| StoreError::Corrupt("a counter in the data directory is malformed".into()))?;
     Ok(u64::from_be_bytes(bytes))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<Vec<u8>> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| StoreError::Unavailable(format!("encoding a record: {e}")))
 }
 
@@ -96,9 +98,15 @@ fn from_json<T: serde::de::DeserializeOwned>(v: &[u8]) -> StoreResult<T> {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct PairRecord {
-    seq: u64,
-    created_at: i64,
+pub(crate) struct PairRecord {
+    pub seq: u64,
+    pub created_at: i64,
+}
+
+pub(crate) fn log_key(campaign_id: &str, seq: u64) -> Vec<u8> {
+    let mut k = log_prefix(campaign_id);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
 }
 
 impl SledStore {
@@ -124,6 +132,9 @@ impl SledStore {
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
+            // sled's default page cache is 1 GiB; the working set here is small, and a bounded
+            // cache keeps the resident size predictable.
+            .cache_capacity(8 * 1024 * 1024)
             // We flush ourselves (group commit); sled's timer would only add fsyncs.
             .flush_every_ms(None)
             .open()
@@ -158,21 +169,23 @@ impl SledStore {
             }
         }
         let flush_db = db.clone();
-        let commit = GroupCommit::start(
+        let commit = Arc::new(GroupCommit::start(
             move || flush_db.flush().map(|_| ()).map_err(|e| e.to_string()),
             options.fail_flush,
             options.observer,
-        );
+        ));
+        let pairs = PairWriter::start(tree.clone(), commit.clone());
         Ok(Self {
             db,
             tree,
             commit,
-            writer: Mutex::new(HashMap::new()),
+            pairs,
+            admin: Mutex::new(()),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, u64>> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.admin.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn apply(&self, batch: sled::Batch) -> StoreResult<u64> {
@@ -189,6 +202,7 @@ impl SledStore {
 
     /// Flushes everything and stops the flusher; used at shutdown.
     pub fn close(&self) -> StoreResult<()> {
+        self.pairs.shutdown();
         self.db.flush()?;
         self.commit.shutdown();
         Ok(())
@@ -397,69 +411,32 @@ impl Store for SledStore {
     ) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
         async move {
             let now_seconds = req.now_millis.div_euclid(1000);
-            let day = UtcDay::containing(now_seconds);
             let limit = req.workspace.daily_send_id_quota;
             let pk = pair_key(req.campaign_id, req.send_id.as_str());
-            let (seq, outcome) = {
-                let mut pending = self.lock();
-                let used = self.used(&req.workspace.id, day)?;
-                if self.tree.contains_key(&pk)? {
-                    let status = QuotaStatus::new(limit, used, now_seconds);
-                    match pending.get(&pk) {
-                        // Created by a request whose flush has not finished yet.
-                        Some(&seq) if !self.commit.is_durable(seq) => {
-                            (seq, CreateOutcome::Existing(status))
-                        }
-                        _ => return Ok(CreateOutcome::Existing(status)),
-                    }
-                } else if used >= limit {
-                    return Ok(CreateOutcome::QuotaExhausted(QuotaStatus::new(
-                        limit,
-                        used,
-                        now_seconds,
-                    )));
-                } else {
-                    let sk = seq_key(req.campaign_id);
-                    let next = match self.tree.get(&sk)? {
-                        Some(v) => decode_u64(&v)? + 1,
-                        None => 1,
-                    };
-                    let mut lk = log_prefix(req.campaign_id);
-                    lk.extend_from_slice(&next.to_be_bytes());
-                    let entry = SendIdEntry {
-                        send_id: req.send_id.as_str().to_string(),
-                        created_at: req.now_millis,
-                    };
-                    let mut batch = sled::Batch::default();
-                    batch.insert(
-                        pk.clone(),
-                        to_json(&PairRecord {
-                            seq: next,
-                            created_at: req.now_millis,
-                        })?,
-                    );
-                    batch.insert(lk, to_json(&entry)?);
-                    batch.insert(sk, &next.to_be_bytes()[..]);
-                    batch.insert(
-                        usage_key(&req.workspace.id, day),
-                        &(used + 1).to_be_bytes()[..],
-                    );
-                    let seq = self.apply(batch)?;
-                    pending.insert(pk.clone(), seq);
-                    (
-                        seq,
-                        CreateOutcome::Created(QuotaStatus::new(limit, used + 1, now_seconds)),
-                    )
-                }
-            };
-            self.commit.wait_durable(seq).await?;
-            if matches!(outcome, CreateOutcome::Created(_)) {
-                let mut pending = self.lock();
-                if pending.get(&pk) == Some(&seq) {
-                    pending.remove(&pk);
-                }
+            // A repeat of a durable pair needs no writer: check the tree first, then that no
+            // write of it is in flight (the writer registers a pair before it becomes visible).
+            if self.tree.contains_key(&pk)? && !self.pairs.is_pending(&pk) {
+                let used = self.used(&req.workspace.id, UtcDay::containing(now_seconds))?;
+                return Ok(CreateOutcome::Existing(QuotaStatus::new(
+                    limit,
+                    used,
+                    now_seconds,
+                )));
             }
-            Ok(outcome)
+            let decision = self
+                .pairs
+                .submit(Job {
+                    workspace_id: req.workspace.id.clone(),
+                    limit,
+                    campaign_id: req.campaign_id.to_string(),
+                    send_id: req.send_id.as_str().to_string(),
+                    now_millis: req.now_millis,
+                })
+                .await?;
+            if let Some(seq) = decision.wait_for {
+                self.commit.wait_durable(seq).await?;
+            }
+            Ok(decision.outcome)
         }
         .boxed()
     }

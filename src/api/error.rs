@@ -5,6 +5,8 @@ use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::Object;
 
+use super::limits::BodyDrained;
+
 /// The body of every error response.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
@@ -139,7 +141,10 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
             }
         };
         let mut resp = self.finish(resp, &method, &path);
-        if has_body && refused_unread(resp.status()) {
+        if has_body
+            && refused_unread(resp.status())
+            && resp.extensions().get::<BodyDrained>().is_none()
+        {
             // The body was not (fully) read, so this connection cannot carry another request:
             // say so (RFC 9112 §9.6) instead of letting a keep-alive client lose its next one.
             resp.headers_mut()

@@ -1,7 +1,7 @@
 //! Request-body limits, enforced while reading: a client that claims or streams more than the
 //! limit is cut off after `limit + 1` bytes, never buffered whole.
 use poem::http::{header, StatusCode};
-use poem::{Body, Request};
+use poem::{Body, Request, Response};
 use tokio::io::AsyncReadExt;
 
 /// Bodies over 64 KiB are refused (CONTRACT §1).
@@ -46,4 +46,18 @@ pub async fn buffer_body(req: &mut Request, limit: usize) -> Result<(), BodyLimi
     }
     req.set_body(Body::from(buf));
     Ok(())
+}
+
+/// Marks an answer whose request body was read to its end, so the connection stays usable.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDrained;
+
+/// Reads and discards the body of a request refused before its body mattered (401, 403), so a
+/// keep-alive client can send its next request on the same connection. A body over the limit is
+/// not read further; the outermost layer then answers `Connection: close`.
+pub async fn drain_body(req: &mut Request, mut resp: Response) -> Response {
+    if buffer_body(req, MAX_BODY_BYTES).await.is_ok() {
+        resp.extensions_mut().insert(BodyDrained);
+    }
+    resp
 }

@@ -9,7 +9,7 @@ use poem_openapi::auth::Bearer;
 use poem_openapi::SecurityScheme;
 
 use super::error::json_error;
-use super::limits::{buffer_body, MAX_BODY_BYTES};
+use super::limits::{buffer_body, drain_body, MAX_BODY_BYTES};
 use super::AppState;
 use crate::domain::{hash_secret, QuotaStatus, UtcDay, SENDS_ID_CREATE};
 use crate::store::{ApiKeyRecord, Workspace};
@@ -68,7 +68,7 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
         }
         let principal = match self.authenticate(&req) {
             Ok(p) => p,
-            Err(resp) => return Ok(*resp),
+            Err(resp) => return Ok(drain_body(&mut req, *resp).await),
         };
         let workspace_id = principal.workspace.id.clone();
         let limit = principal.workspace.daily_send_id_quota;
@@ -173,7 +173,10 @@ impl<E: Endpoint> Endpoint for AdminGate<E> {
         {
             let ok = bearer_token(&req).is_some_and(|t| hash_secret(&t).ct_eq(&expected));
             if !ok {
-                return Ok(unauthorized("Missing or invalid admin token: expected `Authorization: Bearer <admin token>`"));
+                let refused = unauthorized(
+                    "Missing or invalid admin token: expected `Authorization: Bearer <admin token>`",
+                );
+                return Ok(drain_body(&mut req, refused).await);
             }
             if let Err(e) = buffer_body(&mut req, MAX_BODY_BYTES).await {
                 return Ok(json_error(e.status(), e.to_string()));

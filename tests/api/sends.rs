@@ -1096,8 +1096,15 @@ async fn refusals_before_the_body_is_read_close_the_connection_politely() {
             .await;
         assert_eq!(next.status().as_u16(), 200);
     }
-    // A refused request without a body keeps its connection.
+    // A refused request without a body, or with one within the limit (read and discarded),
+    // keeps its connection.
     let resp = app.create_raw(Some("not-a-key"), None, Vec::new()).await;
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(header(&resp, "connection"), None);
+    let small = br#"{"campaign_id": "demo-campaign"}"#.to_vec();
+    let resp = app
+        .create_raw(Some("not-a-key"), Some("application/json"), small)
+        .await;
     assert_eq!(resp.status().as_u16(), 401);
     assert_eq!(header(&resp, "connection"), None);
 }

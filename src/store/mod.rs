@@ -1,5 +1,6 @@
 //! The storage trait and the records it keeps. The sled implementation lives in `sled_store.rs`;
 //! group commit (how a write becomes durable) lives in `group_commit.rs`.
+mod directory;
 mod group_commit;
 mod pair_writer;
 mod sled_store;

@@ -2,10 +2,11 @@
 //! logical change is a single atomic `apply_batch`; pairs and quota are written by one thread
 //! (`pair_writer.rs`), admin changes under one lock, so check-then-write steps never race
 //! (that is what keeps the quota from being over-spent).
+use super::directory::Directory;
 use super::pair_writer::{Job, PairWriter};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -38,6 +39,8 @@ pub struct SledStore {
     pairs: PairWriter,
     /// Serialises the admin API's check-then-write steps (workspaces, campaigns, keys).
     admin: Mutex<()>,
+    /// Workspaces, campaigns and keys in memory, changed with the tree under `admin`.
+    directory: RwLock<Directory>,
 }
 
 fn key(tag: &str, parts: &[&[u8]]) -> Vec<u8> {
@@ -91,7 +94,7 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| StoreError::Unavailable(format!("encoding a record: {e}")))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(v: &[u8]) -> StoreResult<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: &[u8]) -> StoreResult<T> {
     serde_json::from_slice(v).map_err(|e| {
         StoreError::Corrupt(format!("a record in the data directory is malformed: {e}"))
     })
@@ -175,17 +178,27 @@ impl SledStore {
             options.observer,
         ));
         let pairs = PairWriter::start(tree.clone(), commit.clone());
+        let directory = RwLock::new(Directory::load(&tree)?);
         Ok(Self {
             db,
             tree,
             commit,
             pairs,
             admin: Mutex::new(()),
+            directory,
         })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.admin.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        self.directory.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn change_directory(&self, change: impl FnOnce(&mut Directory)) {
+        change(&mut self.directory.write().unwrap_or_else(|p| p.into_inner()));
     }
 
     fn apply(&self, batch: sled::Batch) -> StoreResult<u64> {
@@ -214,6 +227,7 @@ impl SledStore {
         v: Vec<u8>,
         extra: Option<(Vec<u8>, Vec<u8>)>,
         what: &'static str,
+        applied: impl FnOnce(&mut Directory),
     ) -> StoreResult<()> {
         let seq = {
             let _guard = self.lock();
@@ -225,7 +239,9 @@ impl SledStore {
             if let Some((k2, v2)) = extra {
                 batch.insert(k2, v2);
             }
-            self.apply(batch)?
+            let seq = self.apply(batch)?;
+            self.change_directory(applied);
+            seq
         };
         self.commit.wait_durable(seq).await
     }
@@ -312,7 +328,14 @@ impl Store for SledStore {
                 batch.insert(api_key_key(&key.hash), to_json(key)?);
                 batch.insert(key_id_key(&key.key_id), &key.hash[..]);
                 batch.insert(BOOTSTRAPPED_KEY, &b"1"[..]);
-                self.apply(batch)?
+                let seq = self.apply(batch)?;
+                self.change_directory(|d| {
+                    d.workspaces.insert(workspace.id.clone(), workspace.clone());
+                    d.campaigns
+                        .insert(campaign.campaign_id.clone(), campaign.clone());
+                    d.keys.insert(key.hash, key.clone());
+                });
+                seq
             };
             self.commit.wait_durable(seq).await?;
             Ok(true)
@@ -327,6 +350,9 @@ impl Store for SledStore {
                 to_json(workspace)?,
                 None,
                 "workspace",
+                |d| {
+                    d.workspaces.insert(workspace.id.clone(), workspace.clone());
+                },
             )
             .await
         }
@@ -334,10 +360,7 @@ impl Store for SledStore {
     }
 
     fn workspace(&self, id: &str) -> StoreResult<Option<Workspace>> {
-        self.tree
-            .get(workspace_key(id))?
-            .map(|v| from_json(&v))
-            .transpose()
+        Ok(self.directory().workspaces.get(id).cloned())
     }
 
     fn used_on(&self, workspace_id: &str, day: UtcDay) -> StoreResult<u64> {
@@ -351,6 +374,10 @@ impl Store for SledStore {
                 to_json(campaign)?,
                 None,
                 "campaign",
+                |d| {
+                    d.campaigns
+                        .insert(campaign.campaign_id.clone(), campaign.clone());
+                },
             )
             .await
         }
@@ -358,10 +385,7 @@ impl Store for SledStore {
     }
 
     fn campaign(&self, campaign_id: &str) -> StoreResult<Option<Campaign>> {
-        self.tree
-            .get(campaign_key(campaign_id))?
-            .map(|v| from_json(&v))
-            .transpose()
+        Ok(self.directory().campaigns.get(campaign_id).cloned())
     }
 
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
@@ -371,6 +395,9 @@ impl Store for SledStore {
                 to_json(key)?,
                 Some((key_id_key(&key.key_id), key.hash.to_vec())),
                 "api key",
+                |d| {
+                    d.keys.insert(key.hash, key.clone());
+                },
             )
             .await
         }
@@ -378,11 +405,12 @@ impl Store for SledStore {
     }
 
     fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>> {
-        let Some(v) = self.tree.get(api_key_key(&hash.0))? else {
-            return Ok(None);
-        };
-        let record: ApiKeyRecord = from_json(&v)?;
-        Ok(record.key_hash().ct_eq(hash).then_some(record))
+        Ok(self
+            .directory()
+            .keys
+            .get(&hash.0)
+            .filter(|record| record.key_hash().ct_eq(hash))
+            .cloned())
     }
 
     fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
@@ -397,7 +425,10 @@ impl Store for SledStore {
                 let mut k = b"k:".to_vec();
                 k.extend_from_slice(&hash);
                 batch.remove(k);
-                self.apply(batch)?
+                let seq = self.apply(batch)?;
+                // Gone from memory before the 204: from then on the key answers 401.
+                self.change_directory(|d| d.keys.retain(|h, _| h[..] != hash[..]));
+                seq
             };
             self.commit.wait_durable(seq).await?;
             Ok(true)

@@ -9,7 +9,32 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 
-type Waiter = (u64, oneshot::Sender<Result<(), String>>);
+/// Who to tell when a write is durable: one waiting task, or a callback for a whole group of
+/// writers (the pair writer hands over its group in one message, saving a wake-up per request).
+enum Notify {
+    One(oneshot::Sender<Result<(), String>>),
+    Group(usize, Box<dyn FnOnce(Result<(), String>) + Send>),
+}
+
+impl Notify {
+    fn writers(&self) -> usize {
+        match self {
+            Notify::One(_) => 1,
+            Notify::Group(n, _) => *n,
+        }
+    }
+
+    fn send(self, result: Result<(), String>) {
+        match self {
+            Notify::One(reply) => {
+                let _ = reply.send(result);
+            }
+            Notify::Group(_, callback) => callback(result),
+        }
+    }
+}
+
+type Waiter = (u64, Notify);
 
 /// Told about every flush (for metrics), from the flusher thread.
 pub trait FlushObserver: Send + Sync {
@@ -69,11 +94,12 @@ impl GroupCommit {
                         batch.extend(rx.try_iter());
                         let already = durable.load(Ordering::SeqCst);
                         if batch.iter().all(|(seq, _)| *seq <= already) {
-                            for (_, reply) in batch {
-                                let _ = reply.send(Ok(()));
+                            for (_, notify) in batch {
+                                notify.send(Ok(()));
                             }
                             continue;
                         }
+                        let writers: usize = batch.iter().map(|(_, n)| n.writers()).sum();
                         // Every waiter applied its write before sending, so `target` covers them all.
                         let target = applied.load(Ordering::SeqCst);
                         let started = Instant::now();
@@ -85,12 +111,12 @@ impl GroupCommit {
                         let elapsed = started.elapsed();
                         let micros = elapsed.as_micros() as u64;
                         if let Some(o) = &observer {
-                            o.flushed(batch.len(), elapsed, result.is_ok());
+                            o.flushed(writers, elapsed, result.is_ok());
                         }
                         counters.flushes.fetch_add(1, Ordering::Relaxed);
                         counters.flush_micros_total.fetch_add(micros, Ordering::Relaxed);
-                        counters.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                        counters.max_batch.fetch_max(batch.len() as u64, Ordering::Relaxed);
+                        counters.writes.fetch_add(writers as u64, Ordering::Relaxed);
+                        counters.max_batch.fetch_max(writers as u64, Ordering::Relaxed);
                         match &result {
                             Ok(()) => {
                                 durable.fetch_max(target, Ordering::SeqCst);
@@ -100,8 +126,8 @@ impl GroupCommit {
                                 tracing::error!(error = %e, "flush failed; writes in this batch are not acknowledged");
                             }
                         }
-                        for (_, reply) in batch {
-                            let _ = reply.send(result.clone());
+                        for (_, notify) in batch {
+                            notify.send(result.clone());
                         }
                     }
                 })
@@ -137,13 +163,36 @@ impl GroupCommit {
             let Some(tx) = tx.as_ref() else {
                 return Err(StoreError::Unavailable("storage is shutting down".into()));
             };
-            tx.send((seq, reply))
+            tx.send((seq, Notify::One(reply)))
                 .map_err(|_| StoreError::Unavailable("the flusher has stopped".into()))?;
         }
         match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Unavailable(format!("flush failed: {e}"))),
             Err(_) => Err(StoreError::Unavailable("the flusher has stopped".into())),
+        }
+    }
+
+    /// Calls `then` (on the flusher thread) once write `seq` is on disk, or with the error when
+    /// its flush failed. `writers` is how many requests wait on it, for the batch-size metric.
+    pub fn after_durable(
+        &self,
+        seq: u64,
+        writers: usize,
+        then: impl FnOnce(Result<(), StoreError>) + Send + 'static,
+    ) {
+        let callback = move |r: Result<(), String>| {
+            then(r.map_err(|e| StoreError::Unavailable(format!("flush failed: {e}"))))
+        };
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let sent = match tx.as_ref() {
+            Some(tx) => tx
+                .send((seq, Notify::Group(writers, Box::new(callback))))
+                .map_err(|e| e.0),
+            None => Err((seq, Notify::Group(writers, Box::new(callback)))),
+        };
+        if let Err((_, notify)) = sent {
+            notify.send(Err("storage is shutting down".into()));
         }
     }
 

@@ -188,21 +188,43 @@ fn decide_and_write(
         .unwrap_or_else(|e| e.into_inner())
         .retain(|_, seq| !commit.is_durable(*seq));
 
+    // Answers that wait for this group's flush are handed to the flusher in one message; the
+    // rest are answered now.
+    let mut after_flush = Vec::new();
     for (reply, result) in decided {
         let answer = match (result, &batch_error) {
             (Err(e), _) => Err(e),
             // The group was written as one: when it failed, nothing in it may be answered as done.
             (Ok(_), Some(e)) => Err(StoreError::Unavailable(e.to_string())),
-            (Ok((outcome, wait)), None) => Ok(Decision {
+            (Ok((outcome, Wait::ThisBatch)), None) => {
+                after_flush.push((reply, outcome));
+                continue;
+            }
+            (Ok((outcome, Wait::Nothing)), None) => Ok(Decision {
                 outcome,
-                wait_for: match wait {
-                    Wait::Nothing => None,
-                    Wait::Seq(s) => Some(s),
-                    Wait::ThisBatch => batch_seq,
-                },
+                wait_for: None,
+            }),
+            (Ok((outcome, Wait::Seq(s))), None) => Ok(Decision {
+                outcome,
+                wait_for: Some(s),
             }),
         };
         let _ = reply.send(answer);
+    }
+    if let (Some(seq), false) = (batch_seq, after_flush.is_empty()) {
+        let writers = after_flush.len();
+        commit.after_durable(seq, writers, move |flushed| {
+            for (reply, outcome) in after_flush {
+                let answer = match &flushed {
+                    Ok(()) => Ok(Decision {
+                        outcome,
+                        wait_for: None,
+                    }),
+                    Err(e) => Err(StoreError::Unavailable(e.to_string())),
+                };
+                let _ = reply.send(answer);
+            }
+        });
     }
 }
 

@@ -41,33 +41,12 @@ pub trait FlushObserver: Send + Sync {
     fn flushed(&self, batch: usize, elapsed: std::time::Duration, ok: bool);
 }
 
-/// Counters of the flusher, exported on `/metrics`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct FlushStats {
-    pub flushes: u64,
-    pub flush_failures: u64,
-    /// Writers released by all flushes together (so `writes / flushes` is the mean batch).
-    pub writes: u64,
-    pub flush_micros_total: u64,
-    pub max_batch: u64,
-}
-
-#[derive(Default)]
-struct Counters {
-    flushes: AtomicU64,
-    flush_failures: AtomicU64,
-    writes: AtomicU64,
-    flush_micros_total: AtomicU64,
-    max_batch: AtomicU64,
-}
-
 pub struct GroupCommit {
     /// Highest sequence number whose write has been applied to sled.
     applied: Arc<AtomicU64>,
     /// Highest sequence number known to be on disk.
     durable: Arc<AtomicU64>,
     tx: Mutex<Option<mpsc::Sender<Waiter>>>,
-    counters: Arc<Counters>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -80,12 +59,10 @@ impl GroupCommit {
     ) -> Self {
         let applied = Arc::new(AtomicU64::new(0));
         let durable = Arc::new(AtomicU64::new(0));
-        let counters = Arc::new(Counters::default());
         let (tx, rx) = mpsc::channel::<Waiter>();
         let thread = {
             let applied = applied.clone();
             let durable = durable.clone();
-            let counters = counters.clone();
             std::thread::Builder::new()
                 .name("sendid-group-commit".into())
                 .spawn(move || {
@@ -109,20 +86,14 @@ impl GroupCommit {
                             flush()
                         };
                         let elapsed = started.elapsed();
-                        let micros = elapsed.as_micros() as u64;
                         if let Some(o) = &observer {
                             o.flushed(writers, elapsed, result.is_ok());
                         }
-                        counters.flushes.fetch_add(1, Ordering::Relaxed);
-                        counters.flush_micros_total.fetch_add(micros, Ordering::Relaxed);
-                        counters.writes.fetch_add(writers as u64, Ordering::Relaxed);
-                        counters.max_batch.fetch_max(writers as u64, Ordering::Relaxed);
                         match &result {
                             Ok(()) => {
                                 durable.fetch_max(target, Ordering::SeqCst);
                             }
                             Err(e) => {
-                                counters.flush_failures.fetch_add(1, Ordering::Relaxed);
                                 tracing::error!(error = %e, "flush failed; writes in this batch are not acknowledged");
                             }
                         }
@@ -137,13 +108,12 @@ impl GroupCommit {
             applied,
             durable,
             tx: Mutex::new(Some(tx)),
-            counters,
             thread: Mutex::new(Some(thread)),
         }
     }
 
-    /// Call right after a write was applied (while still holding the writer lock, so sequence
-    /// numbers follow the order of writes). Returns the write's sequence number.
+    /// Call right after a write was applied (still on the pair-writer thread or under the admin
+    /// lock, so sequence numbers follow the order of writes). Returns the write's sequence number.
     pub fn applied(&self) -> u64 {
         self.applied.fetch_add(1, Ordering::SeqCst) + 1
     }
@@ -193,17 +163,6 @@ impl GroupCommit {
         };
         if let Err((_, notify)) = sent {
             notify.send(Err("storage is shutting down".into()));
-        }
-    }
-
-    pub fn stats(&self) -> FlushStats {
-        let c = &self.counters;
-        FlushStats {
-            flushes: c.flushes.load(Ordering::Relaxed),
-            flush_failures: c.flush_failures.load(Ordering::Relaxed),
-            writes: c.writes.load(Ordering::Relaxed),
-            flush_micros_total: c.flush_micros_total.load(Ordering::Relaxed),
-            max_batch: c.max_batch.load(Ordering::Relaxed),
         }
     }
 

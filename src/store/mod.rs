@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{KeyHash, QuotaStatus, SendId, UtcDay};
 
-pub use group_commit::{FlushObserver, FlushStats, GroupCommit};
+pub use group_commit::{FlushObserver, GroupCommit};
 pub use sled_store::{SledStore, StoreOptions};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,9 +142,6 @@ pub trait Store: Send + Sync + 'static {
         after: Option<u64>,
         limit: usize,
     ) -> StoreResult<SendIdPage>;
-
-    /// Group-commit statistics, for `/metrics`.
-    fn flush_stats(&self) -> FlushStats;
 }
 
 mod hash_hex {

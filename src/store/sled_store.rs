@@ -12,8 +12,8 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
 use super::{
-    ApiKeyRecord, Campaign, CreateOutcome, FlushObserver, FlushStats, GroupCommit, NewSendId,
-    SendIdEntry, SendIdPage, Store, StoreError, StoreResult, Workspace,
+    ApiKeyRecord, Campaign, CreateOutcome, FlushObserver, GroupCommit, NewSendId, SendIdEntry,
+    SendIdPage, Store, StoreError, StoreResult, Workspace,
 };
 use crate::domain::{KeyHash, QuotaStatus, UtcDay};
 
@@ -501,9 +501,5 @@ impl Store for SledStore {
             entries,
             next: if more { last_seq } else { None },
         })
-    }
-
-    fn flush_stats(&self) -> FlushStats {
-        self.commit.stats()
     }
 }

@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::domain::{hash_secret, ApiKey, SENDS_ID_CREATE};
 use crate::net::GuardedAcceptor;
 use crate::store::{ApiKeyRecord, Campaign, SledStore, Store, StoreOptions, Workspace};
+use poem::web::Data;
 
 /// The campaign id of the demo workspace created on a new data directory.
 pub const DEMO_CAMPAIGN_ID: &str = "demo-campaign";
@@ -37,7 +38,7 @@ pub struct Application {
     addr: SocketAddr,
     acceptor: TcpAcceptor,
     state: AppState,
-    store: Arc<SledStore>,
+    store: Arc<dyn Store>,
     demo: Option<Demo>,
     grace: Duration,
     max_connections: usize,
@@ -57,7 +58,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         options.observer = Some(metrics.clone());
-        let store = Arc::new(SledStore::open(&config.data_dir, options)?);
+        let store = open_store(config, options).await?;
         let demo = bootstrap(store.as_ref(), clock.as_ref()).await?;
         let acceptor = TcpListener::bind(config.bind)
             .into_acceptor()
@@ -113,7 +114,7 @@ impl Application {
             .idle_timeout(self.idle_timeout)
             .run_with_graceful_shutdown(app, shutdown, Some(self.grace))
             .await;
-        if let Err(e) = self.store.close() {
+        if let Err(e) = self.store.close().await {
             tracing::error!(error = %e, "final flush failed");
         }
         result
@@ -122,6 +123,11 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         self.run_until(std::future::pending()).await
     }
+}
+
+/// The engine the config chooses: sled at `--data-dir` (the embedded default).
+pub async fn open_store(config: &Config, options: StoreOptions) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(SledStore::open(&config.data_dir, options)?))
 }
 
 async fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<Option<Demo>> {
@@ -175,7 +181,7 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
 
     let mut route = Route::new()
         .at("/", get(make_sync(|_| Redirect::see_other("/docs"))))
-        .at("/health", get(make_sync(|_| health())))
+        .at("/health", get(health))
         .at("/metrics", get(make_sync(move |_| metrics.render())))
         .nest("/docs", sends.swagger_ui())
         .at("/openapi.json", get(sends.spec_endpoint()))
@@ -214,8 +220,15 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
         .with(Tracing)
 }
 
-fn health() -> Response {
-    json_error(StatusCode::OK, "ok")
+#[poem::handler]
+async fn health(state: Data<&AppState>) -> Response {
+    match state.store.health().await {
+        Ok(()) => json_error(StatusCode::OK, "ok"),
+        Err(e) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("storage is unreachable: {e}"),
+        ),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT). The handlers are installed by this call, not on first

@@ -349,13 +349,17 @@ impl AdminApi {
         state: Data<&AppState>,
         id: Path<String>,
     ) -> GetWorkspaceResponse {
-        let workspace = match state.store.workspace(&id.0) {
+        let workspace = match state.store.workspace(&id.0).await {
             Ok(Some(w)) => w,
             Ok(None) => return GetWorkspaceResponse::NotFound(not_found("workspace")),
             Err(e) => return GetWorkspaceResponse::storage(e),
         };
         let now = state.clock.now_seconds();
-        let used = match state.store.used_on(&workspace.id, UtcDay::containing(now)) {
+        let used = match state
+            .store
+            .used_on(&workspace.id, UtcDay::containing(now))
+            .await
+        {
             Ok(u) => u,
             Err(e) => return GetWorkspaceResponse::storage(e),
         };
@@ -387,7 +391,7 @@ impl AdminApi {
         id: Path<String>,
         body: Json<CreateCampaignRequest>,
     ) -> CreateCampaignResponse {
-        match state.store.workspace(&id.0) {
+        match state.store.workspace(&id.0).await {
             Ok(Some(_)) => {}
             Ok(None) => return CreateCampaignResponse::NotFound(not_found("workspace")),
             Err(e) => return CreateCampaignResponse::storage(e),
@@ -435,7 +439,7 @@ impl AdminApi {
         id: Path<String>,
         body: Json<CreateApiKeyRequest>,
     ) -> CreateApiKeyResponse {
-        match state.store.workspace(&id.0) {
+        match state.store.workspace(&id.0).await {
             Ok(Some(_)) => {}
             Ok(None) => return CreateApiKeyResponse::NotFound(not_found("workspace")),
             Err(e) => return CreateApiKeyResponse::storage(e),
@@ -531,7 +535,7 @@ impl AdminApi {
                 ))
             }
         };
-        match state.store.campaign(&campaign_id.0) {
+        match state.store.campaign(&campaign_id.0).await {
             Ok(Some(c)) if c.workspace_id == id.0 => {}
             Ok(_) => {
                 return ListSendIdsResponse::NotFound(not_found("campaign (in this workspace)"))
@@ -539,7 +543,11 @@ impl AdminApi {
             Err(e) => return ListSendIdsResponse::storage(e),
         }
         let limit = limit.0.unwrap_or(100) as usize;
-        match state.store.list_send_ids(&campaign_id.0, after, limit) {
+        match state
+            .store
+            .list_send_ids(&campaign_id.0, after, limit)
+            .await
+        {
             Ok(page) => ListSendIdsResponse::Ok(Json(SendIdList {
                 send_ids: page
                     .entries

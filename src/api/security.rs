@@ -66,7 +66,7 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
         if req.method() != Method::POST || req.uri().path() != CREATE_PATH {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
-        let principal = match self.authenticate(&req) {
+        let principal = match self.authenticate(&req).await {
             Ok(p) => p,
             Err(resp) => return Ok(drain_body(&mut req, *resp).await),
         };
@@ -88,6 +88,7 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
                 .state
                 .store
                 .used_on(&workspace_id, UtcDay::containing(now))
+                .await
             {
                 set_rate_limit_headers(&mut resp, &QuotaStatus::new(limit, used, now));
             }
@@ -97,7 +98,7 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
 }
 
 impl<E> SendsGate<E> {
-    fn authenticate(&self, req: &Request) -> Result<Principal, Box<Response>> {
+    async fn authenticate(&self, req: &Request) -> Result<Principal, Box<Response>> {
         let Some(token) = bearer_token(req) else {
             return Err(Box::new(unauthorized(
                 "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`",
@@ -110,13 +111,16 @@ impl<E> SendsGate<E> {
                 "Storage is unavailable; retry later",
             )
         };
-        let key = store
-            .api_key_by_hash(&hash_secret(&token))
-            .map_err(unavailable)?;
+        let hash = hash_secret(&token);
+        let key = store.api_key_by_hash(&hash).await.map_err(unavailable)?;
         let Some(key) = key else {
             return Err(Box::new(unauthorized("Invalid API key")));
         };
-        let Some(workspace) = store.workspace(&key.workspace_id).map_err(unavailable)? else {
+        let Some(workspace) = store
+            .workspace(&key.workspace_id)
+            .await
+            .map_err(unavailable)?
+        else {
             return Err(Box::new(unauthorized("Invalid API key")));
         };
         if !key.permissions.iter().any(|p| p == SENDS_ID_CREATE) {

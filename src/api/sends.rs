@@ -277,7 +277,7 @@ impl SendsApi {
         body: CreateSendIdBody,
     ) -> CreateSendIdResponse {
         let request = body.0;
-        let campaign = match state.store.campaign(&request.campaign_id) {
+        let campaign = match state.store.campaign(&request.campaign_id).await {
             Ok(c) => c,
             Err(e) => return unavailable(e),
         };

@@ -6,5 +6,5 @@ mod send_id;
 
 pub use api_key::{hash_secret, ApiKey, KeyHash, Permission, SENDS_ID_CREATE};
 pub use campaign_id::{CampaignId, CampaignIdError};
-pub use quota::{QuotaStatus, UtcDay};
+pub use quota::{decide_pair, PairDecision, PairLedger, PairRequest, QuotaStatus, UtcDay};
 pub use send_id::{SendId, SendIdError};

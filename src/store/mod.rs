@@ -1,17 +1,32 @@
-//! The storage trait and the records it keeps. The sled implementation lives in `sled_store.rs`;
-//! group commit (how a write becomes durable) lives in `group_commit.rs`.
-mod directory;
-mod group_commit;
-mod pair_writer;
-mod sled_store;
+//! The storage seam: the records sendid keeps and the [`Store`] trait every engine implements.
+//! Nothing here knows an engine: the embedded default lives in `sled/`, the shared one in
+//! `postgres/`. Rules 6–8 are decided by `domain::quota::PairLedger`; an engine only finds what
+//! it needs for the decision and applies it atomically.
+pub mod sled;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{KeyHash, QuotaStatus, SendId, UtcDay};
 
-pub use group_commit::{FlushObserver, GroupCommit};
-pub use sled_store::{SledStore, StoreOptions};
+pub use self::sled::SledStore;
+
+/// Told about every group commit (one durable write releasing a batch of writers), for metrics.
+pub trait FlushObserver: Send + Sync {
+    fn flushed(&self, batch: usize, elapsed: std::time::Duration, ok: bool);
+}
+
+/// Knobs for tests and operations, the same for every engine.
+#[derive(Clone, Default)]
+pub struct StoreOptions {
+    /// When set to true, every commit of new pairs fails (fault injection for the 503 path).
+    pub fail_flush: Option<Arc<AtomicBool>>,
+    /// Told about every group commit (metrics).
+    pub observer: Option<Arc<dyn FlushObserver>>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workspace {
@@ -91,22 +106,13 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        match e {
-            sled::Error::Corruption { .. } => StoreError::Corrupt(format!("data is corrupt: {e}")),
-            other => StoreError::Unavailable(other.to_string()),
-        }
-    }
-}
-
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything sendid keeps. Reads are synchronous (sled reads are memory-speed); writes are
-/// futures that resolve only once the write is on disk.
+/// Everything sendid keeps. Every method is a future: an engine may need the network for any of
+/// them. Writes resolve only once the write is durable (on disk, or committed).
 pub trait Store: Send + Sync + 'static {
-    /// Creates the demo workspace, campaign and key on a new data directory, atomically.
-    /// Returns `false` (and writes nothing) when the directory was set up before.
+    /// Creates the demo workspace, campaign and key on a new store, atomically. Returns `false`
+    /// (and writes nothing) when the store was set up before (by this or another instance).
     fn bootstrap<'a>(
         &'a self,
         workspace: &'a Workspace,
@@ -115,33 +121,44 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<bool>>;
 
     fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>>;
-    fn workspace(&self, id: &str) -> StoreResult<Option<Workspace>>;
+    fn workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<Workspace>>>;
     /// Quota units spent by `workspace_id` on `day`.
-    fn used_on(&self, workspace_id: &str, day: UtcDay) -> StoreResult<u64>;
+    fn used_on<'a>(&'a self, workspace_id: &'a str, day: UtcDay)
+        -> BoxFuture<'a, StoreResult<u64>>;
 
     /// Fails with `Conflict` when the campaign id exists (in any workspace).
     fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>>;
-    fn campaign(&self, campaign_id: &str) -> StoreResult<Option<Campaign>>;
+    fn campaign<'a>(&'a self, campaign_id: &'a str)
+        -> BoxFuture<'a, StoreResult<Option<Campaign>>>;
 
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>>;
-    fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>>;
+    fn api_key_by_hash<'a>(
+        &'a self,
+        hash: &'a KeyHash,
+    ) -> BoxFuture<'a, StoreResult<Option<ApiKeyRecord>>>;
     /// Returns `false` when no such key exists.
     fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
 
-    /// Rules 6–8 of CONTRACT §1 in one atomic step: find the pair, or spend one unit of today's
-    /// quota and create it, or refuse. Resolves only when the answer is backed by disk.
+    /// Rules 6–8 of the contract in one atomic step: find the pair, or spend one unit of today's
+    /// quota and create it, or refuse. Resolves only when the answer is durable.
     fn create_send_id<'a>(
         &'a self,
         request: NewSendId<'a>,
     ) -> BoxFuture<'a, StoreResult<CreateOutcome>>;
 
     /// Pairs of a campaign in creation order, after the cursor `after`.
-    fn list_send_ids(
-        &self,
-        campaign_id: &str,
+    fn list_send_ids<'a>(
+        &'a self,
+        campaign_id: &'a str,
         after: Option<u64>,
         limit: usize,
-    ) -> StoreResult<SendIdPage>;
+    ) -> BoxFuture<'a, StoreResult<SendIdPage>>;
+
+    /// Whether the store can answer now (`/health`).
+    fn health(&self) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// Makes everything durable and stops the engine's background work; used at shutdown.
+    fn close(&self) -> BoxFuture<'_, StoreResult<()>>;
 }
 
 mod hash_hex {

@@ -1,5 +1,6 @@
 //! Where the quota is spent: one thread owns every creation of a (campaign_id, send_id) pair.
-//! It takes all requests waiting at once, decides rules 6–8 for each in arrival order, and
+//! It takes all requests waiting at once, decides rules 6–8 for each in arrival order (through
+//! the engine-independent `domain::PairLedger`), and
 //! writes the whole group as one atomic sled batch — one usage counter update per workspace and
 //! one sequence update per campaign, however many pairs the group creates. Being the only
 //! writer of those keys is what keeps the quota from ever being over-spent.
@@ -13,9 +14,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 
 use super::group_commit::GroupCommit;
-use super::sled_store::{decode_u64, log_key, pair_key, seq_key, to_json, usage_key, PairRecord};
-use super::{CreateOutcome, SendIdEntry, StoreError, StoreResult};
-use crate::domain::{QuotaStatus, UtcDay};
+use super::layout::{decode_u64, log_key, pair_key, seq_key, to_json, usage_key, PairRecord};
+use crate::domain::{PairDecision, PairLedger, PairRequest};
+use crate::store::{CreateOutcome, SendIdEntry, StoreError, StoreResult};
 
 /// The most requests decided and written together.
 const MAX_GROUP: usize = 512;
@@ -50,7 +51,7 @@ pub(crate) struct PairWriter {
 }
 
 impl PairWriter {
-    pub fn start(tree: sled::Tree, commit: Arc<GroupCommit>) -> Self {
+    pub fn start(tree: ::sled::Tree, commit: Arc<GroupCommit>) -> Self {
         let (tx, rx) = mpsc::channel::<(Job, Reply)>();
         let pending: Pending = Arc::default();
         let thread = {
@@ -117,15 +118,15 @@ enum Wait {
 }
 
 fn decide_and_write(
-    tree: &sled::Tree,
+    tree: &::sled::Tree,
     commit: &GroupCommit,
     pending: &Pending,
     jobs: Vec<(Job, Reply)>,
 ) {
-    let mut usage: HashMap<Vec<u8>, (u64, bool)> = HashMap::new();
+    let mut ledger = PairLedger::default();
     let mut seqs: HashMap<String, (u64, bool)> = HashMap::new();
     let mut created: HashSet<Vec<u8>> = HashSet::new();
-    let mut batch = sled::Batch::default();
+    let mut batch = ::sled::Batch::default();
     let mut decided: Vec<(Reply, StoreResult<(CreateOutcome, Wait)>)> =
         Vec::with_capacity(jobs.len());
 
@@ -134,7 +135,7 @@ fn decide_and_write(
             tree,
             pending,
             &job,
-            &mut usage,
+            &mut ledger,
             &mut seqs,
             &mut created,
             &mut batch,
@@ -146,10 +147,8 @@ fn decide_and_write(
     let mut batch_seq = None;
     let mut batch_error = None;
     if !created.is_empty() {
-        for (key, (used, dirty)) in &usage {
-            if *dirty {
-                batch.insert(key.clone(), &used.to_be_bytes()[..]);
-            }
+        for (workspace_id, day, _, used) in ledger.changed_usage() {
+            batch.insert(usage_key(workspace_id, day), &used.to_be_bytes()[..]);
         }
         for (campaign, (seq, dirty)) in &seqs {
             if *dirty {
@@ -230,78 +229,79 @@ fn decide_and_write(
 
 #[allow(clippy::too_many_arguments)]
 fn decide(
-    tree: &sled::Tree,
+    tree: &::sled::Tree,
     pending: &Pending,
     job: &Job,
-    usage: &mut HashMap<Vec<u8>, (u64, bool)>,
+    ledger: &mut PairLedger,
     seqs: &mut HashMap<String, (u64, bool)>,
     created: &mut HashSet<Vec<u8>>,
-    batch: &mut sled::Batch,
+    batch: &mut ::sled::Batch,
     commit: &GroupCommit,
 ) -> StoreResult<(CreateOutcome, Wait)> {
     let now_seconds = job.now_millis.div_euclid(1000);
-    let day = UtcDay::containing(now_seconds);
-    let uk = usage_key(&job.workspace_id, day);
-    let used = match usage.entry(uk) {
-        Entry::Occupied(e) => e.into_mut(),
-        Entry::Vacant(e) => {
-            let current = match tree.get(e.key())? {
-                Some(v) => decode_u64(&v)?,
-                None => 0,
-            };
-            e.insert((current, false))
-        }
-    };
-    let status = |used: u64| QuotaStatus::new(job.limit, used, now_seconds);
     let pk = pair_key(&job.campaign_id, &job.send_id);
-
-    // Rule 6: the pair exists — 200, no quota (once its write is durable).
-    if created.contains(&pk) {
-        return Ok((CreateOutcome::Existing(status(used.0)), Wait::ThisBatch));
-    }
-    if tree.contains_key(&pk)? {
-        let waiting = pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&pk)
-            .copied()
-            .filter(|seq| !commit.is_durable(*seq));
-        let wait = waiting.map_or(Wait::Nothing, Wait::Seq);
-        return Ok((CreateOutcome::Existing(status(used.0)), wait));
-    }
-    // Rule 7: new, and today's quota is used up.
-    if used.0 >= job.limit {
-        return Ok((CreateOutcome::QuotaExhausted(status(used.0)), Wait::Nothing));
-    }
-    // Rule 8: create it.
-    let seq = match seqs.entry(job.campaign_id.clone()) {
-        Entry::Occupied(e) => e.into_mut(),
-        Entry::Vacant(e) => {
-            let current = match tree.get(seq_key(e.key()))? {
-                Some(v) => decode_u64(&v)?,
-                None => 0,
-            };
-            e.insert((current, false))
-        }
+    let request = PairRequest {
+        workspace_id: &job.workspace_id,
+        limit: job.limit,
+        campaign_id: &job.campaign_id,
+        send_id: &job.send_id,
+        now_seconds,
     };
-    seq.0 += 1;
-    seq.1 = true;
-    batch.insert(
-        pk.clone(),
-        to_json(&PairRecord {
-            seq: seq.0,
-            created_at: job.now_millis,
-        })?,
-    );
-    batch.insert(
-        log_key(&job.campaign_id, seq.0),
-        to_json(&SendIdEntry {
-            send_id: job.send_id.clone(),
-            created_at: job.now_millis,
-        })?,
-    );
-    used.0 += 1;
-    used.1 = true;
-    created.insert(pk);
-    Ok((CreateOutcome::Created(status(used.0)), Wait::ThisBatch))
+    let (decision, status) = ledger.decide(
+        request,
+        || Ok::<_, StoreError>(tree.contains_key(&pk)?),
+        || match tree.get(usage_key(&job.workspace_id, request.day()))? {
+            Some(v) => decode_u64(&v),
+            None => Ok(0),
+        },
+    )?;
+    match decision {
+        // Rule 6: the pair exists — 200, no quota (once its write is durable).
+        PairDecision::Existing if created.contains(&pk) => {
+            Ok((CreateOutcome::Existing(status), Wait::ThisBatch))
+        }
+        PairDecision::Existing => {
+            let waiting = pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&pk)
+                .copied()
+                .filter(|seq| !commit.is_durable(*seq));
+            let wait = waiting.map_or(Wait::Nothing, Wait::Seq);
+            Ok((CreateOutcome::Existing(status), wait))
+        }
+        // Rule 7: new, and today's quota is used up.
+        PairDecision::Exhausted => Ok((CreateOutcome::QuotaExhausted(status), Wait::Nothing)),
+        // Rule 8: create it.
+        PairDecision::Create => {
+            let seq = match seqs.entry(job.campaign_id.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let current = match tree.get(seq_key(e.key()))? {
+                        Some(v) => decode_u64(&v)?,
+                        None => 0,
+                    };
+                    e.insert((current, false))
+                }
+            };
+            seq.0 += 1;
+            seq.1 = true;
+            batch.insert(
+                pk.clone(),
+                to_json(&PairRecord {
+                    seq: seq.0,
+                    created_at: job.now_millis,
+                })?,
+            );
+            batch.insert(
+                log_key(&job.campaign_id, seq.0),
+                to_json(&SendIdEntry {
+                    send_id: job.send_id.clone(),
+                    created_at: job.now_millis,
+                })?,
+            );
+            created.insert(pk);
+            Ok((CreateOutcome::Created(status), Wait::ThisBatch))
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use super::StoreError;
+use crate::store::{FlushObserver, StoreError};
 
 /// Who to tell when a write is durable: one waiting task, or a callback for a whole group of
 /// writers (the pair writer hands over its group in one message, saving a wake-up per request).
@@ -35,11 +35,6 @@ impl Notify {
 }
 
 type Waiter = (u64, Notify);
-
-/// Told about every flush (for metrics), from the flusher thread.
-pub trait FlushObserver: Send + Sync {
-    fn flushed(&self, batch: usize, elapsed: std::time::Duration, ok: bool);
-}
 
 pub struct GroupCommit {
     /// Highest sequence number whose write has been applied to sled.

@@ -1,39 +1,47 @@
-//! The sled implementation of [`Store`]. Everything lives in one tree under tagged keys, so every
-//! logical change is a single atomic `apply_batch`; pairs and quota are written by one thread
-//! (`pair_writer.rs`), admin changes under one lock, so check-then-write steps never race
-//! (that is what keeps the quota from being over-spent).
-use super::directory::Directory;
-use super::pair_writer::{Job, PairWriter};
+//! The embedded engine: [`Store`] on sled. Pairs and quota are written by one thread
+//! (`pair_writer.rs`), admin changes under one lock, so check-then-write steps never race (that
+//! is what keeps the quota from being over-spent); group commit (`group_commit.rs`) makes them
+//! durable with one fsync for many writers. The key layout is in `layout.rs`.
+mod directory;
+mod group_commit;
+mod layout;
+mod pair_writer;
+
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
+use self::directory::Directory;
+use self::group_commit::GroupCommit;
+use self::layout::*;
+use self::pair_writer::{Job, PairWriter};
 use super::{
-    ApiKeyRecord, Campaign, CreateOutcome, FlushObserver, GroupCommit, NewSendId, SendIdEntry,
-    SendIdPage, Store, StoreError, StoreResult, Workspace,
+    ApiKeyRecord, Campaign, CreateOutcome, NewSendId, SendIdEntry, SendIdPage, Store, StoreError,
+    StoreOptions, StoreResult, Workspace,
 };
 use crate::domain::{KeyHash, QuotaStatus, UtcDay};
 
-/// Written on a new data directory; a directory without it is not ours.
-const FORMAT_KEY: &[u8] = b"meta:format";
-const FORMAT: &[u8] = b"sendid/1";
-const BOOTSTRAPPED_KEY: &[u8] = b"meta:bootstrapped";
+/// An answer known without waiting, as the trait's future.
+fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+    futures_util::future::ready(value).boxed()
+}
 
-/// Knobs for tests and operations.
-#[derive(Clone, Default)]
-pub struct StoreOptions {
-    /// When set to true, every flush fails (fault injection for tests of the 503 path).
-    pub fail_flush: Option<Arc<AtomicBool>>,
-    /// Told about every group-commit flush (metrics).
-    pub observer: Option<Arc<dyn FlushObserver>>,
+impl From<::sled::Error> for StoreError {
+    fn from(e: ::sled::Error) -> Self {
+        match e {
+            ::sled::Error::Corruption { .. } => {
+                StoreError::Corrupt(format!("data is corrupt: {e}"))
+            }
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
 }
 
 pub struct SledStore {
-    db: sled::Db,
-    tree: sled::Tree,
+    db: ::sled::Db,
+    tree: ::sled::Tree,
     commit: Arc<GroupCommit>,
     /// The only writer of pairs, usage counters and campaign sequences.
     pairs: PairWriter,
@@ -41,75 +49,6 @@ pub struct SledStore {
     admin: Mutex<()>,
     /// Workspaces, campaigns and keys in memory, changed with the tree under `admin`.
     directory: RwLock<Directory>,
-}
-
-fn key(tag: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(64);
-    k.extend_from_slice(tag.as_bytes());
-    k.push(b':');
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            k.push(0);
-        }
-        k.extend_from_slice(p);
-    }
-    k
-}
-
-fn workspace_key(id: &str) -> Vec<u8> {
-    key("w", &[id.as_bytes()])
-}
-fn campaign_key(id: &str) -> Vec<u8> {
-    key("c", &[id.as_bytes()])
-}
-fn api_key_key(hash: &[u8; 32]) -> Vec<u8> {
-    key("k", &[hash])
-}
-fn key_id_key(key_id: &str) -> Vec<u8> {
-    key("i", &[key_id.as_bytes()])
-}
-pub(crate) fn pair_key(campaign_id: &str, send_id: &str) -> Vec<u8> {
-    key("p", &[campaign_id.as_bytes(), send_id.as_bytes()])
-}
-fn log_prefix(campaign_id: &str) -> Vec<u8> {
-    let mut k = key("l", &[campaign_id.as_bytes()]);
-    k.push(0);
-    k
-}
-pub(crate) fn seq_key(campaign_id: &str) -> Vec<u8> {
-    key("s", &[campaign_id.as_bytes()])
-}
-pub(crate) fn usage_key(workspace_id: &str, day: UtcDay) -> Vec<u8> {
-    key("u", &[workspace_id.as_bytes(), &day.number().to_be_bytes()])
-}
-
-pub(crate) fn decode_u64(v: &[u8]) -> StoreResult<u64> {
-    let bytes: [u8; 8] = v
-        .try_into()
-        .map_err(|_| StoreError::Corrupt("a counter in the data directory is malformed".into()))?;
-    Ok(u64::from_be_bytes(bytes))
-}
-
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Unavailable(format!("encoding a record: {e}")))
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: &[u8]) -> StoreResult<T> {
-    serde_json::from_slice(v).map_err(|e| {
-        StoreError::Corrupt(format!("a record in the data directory is malformed: {e}"))
-    })
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct PairRecord {
-    pub seq: u64,
-    pub created_at: i64,
-}
-
-pub(crate) fn log_key(campaign_id: &str, seq: u64) -> Vec<u8> {
-    let mut k = log_prefix(campaign_id);
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
 }
 
 impl SledStore {
@@ -132,9 +71,9 @@ impl SledStore {
         // sled recovers a damaged log by dropping what it cannot read, so a database file full of
         // garbage opens as an empty database; knowing it held something lets us refuse instead.
         let had_data = std::fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
-        let db = sled::Config::new()
+        let db = ::sled::Config::new()
             .path(path)
-            .mode(sled::Mode::HighThroughput)
+            .mode(::sled::Mode::HighThroughput)
             // sled's default page cache is 1 GiB; the working set here is small, and a bounded
             // cache keeps the resident size predictable.
             .cache_capacity(8 * 1024 * 1024)
@@ -201,7 +140,7 @@ impl SledStore {
         change(&mut self.directory.write().unwrap_or_else(|p| p.into_inner()));
     }
 
-    fn apply(&self, batch: sled::Batch) -> StoreResult<u64> {
+    fn apply(&self, batch: ::sled::Batch) -> StoreResult<u64> {
         self.tree.apply_batch(batch)?;
         Ok(self.commit.applied())
     }
@@ -213,8 +152,8 @@ impl SledStore {
         }
     }
 
-    /// Flushes everything and stops the flusher; used at shutdown.
-    pub fn close(&self) -> StoreResult<()> {
+    /// Flushes everything and stops the writer and the flusher; used at shutdown.
+    pub fn close_now(&self) -> StoreResult<()> {
         self.pairs.shutdown();
         self.db.flush()?;
         self.commit.shutdown();
@@ -234,7 +173,7 @@ impl SledStore {
             if self.tree.contains_key(&k)? {
                 return Err(StoreError::Conflict(what));
             }
-            let mut batch = sled::Batch::default();
+            let mut batch = ::sled::Batch::default();
             batch.insert(k, v);
             if let Some((k2, v2)) = extra {
                 batch.insert(k2, v2);
@@ -281,11 +220,11 @@ fn refuse_foreign_files(path: &Path) -> StoreResult<()> {
     }
 }
 
-fn open_error(path: &Path, e: sled::Error) -> StoreError {
+fn open_error(path: &Path, e: ::sled::Error) -> StoreError {
     match e {
         // sled 0.34 takes an exclusive `flock` on `<dir>/db` and reports a failure to get it as
         // `ErrorKind::Other` "could not acquire lock on …" wrapping EWOULDBLOCK.
-        sled::Error::Io(io)
+        ::sled::Error::Io(io)
             if io.kind() == std::io::ErrorKind::WouldBlock
                 || io.to_string().contains("could not acquire lock") =>
         {
@@ -294,11 +233,11 @@ fn open_error(path: &Path, e: sled::Error) -> StoreError {
                 path.display()
             ))
         }
-        sled::Error::Io(io) => StoreError::Unavailable(format!(
+        ::sled::Error::Io(io) => StoreError::Unavailable(format!(
             "cannot open data directory {}: {io}",
             path.display()
         )),
-        sled::Error::Corruption { .. } => StoreError::Corrupt(format!(
+        ::sled::Error::Corruption { .. } => StoreError::Corrupt(format!(
             "{} is corrupt or not a sendid data directory: {e}",
             path.display()
         )),
@@ -322,7 +261,7 @@ impl Store for SledStore {
                 if self.tree.contains_key(BOOTSTRAPPED_KEY)? {
                     return Ok(false);
                 }
-                let mut batch = sled::Batch::default();
+                let mut batch = ::sled::Batch::default();
                 batch.insert(workspace_key(&workspace.id), to_json(workspace)?);
                 batch.insert(campaign_key(&campaign.campaign_id), to_json(campaign)?);
                 batch.insert(api_key_key(&key.hash), to_json(key)?);
@@ -359,12 +298,16 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn workspace(&self, id: &str) -> StoreResult<Option<Workspace>> {
-        Ok(self.directory().workspaces.get(id).cloned())
+    fn workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<Workspace>>> {
+        ready(Ok(self.directory().workspaces.get(id).cloned()))
     }
 
-    fn used_on(&self, workspace_id: &str, day: UtcDay) -> StoreResult<u64> {
-        self.used(workspace_id, day)
+    fn used_on<'a>(
+        &'a self,
+        workspace_id: &'a str,
+        day: UtcDay,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        ready(self.used(workspace_id, day))
     }
 
     fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
@@ -384,8 +327,11 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn campaign(&self, campaign_id: &str) -> StoreResult<Option<Campaign>> {
-        Ok(self.directory().campaigns.get(campaign_id).cloned())
+    fn campaign<'a>(
+        &'a self,
+        campaign_id: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Campaign>>> {
+        ready(Ok(self.directory().campaigns.get(campaign_id).cloned()))
     }
 
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
@@ -404,13 +350,16 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>> {
-        Ok(self
+    fn api_key_by_hash<'a>(
+        &'a self,
+        hash: &'a KeyHash,
+    ) -> BoxFuture<'a, StoreResult<Option<ApiKeyRecord>>> {
+        ready(Ok(self
             .directory()
             .keys
             .get(&hash.0)
             .filter(|record| record.key_hash().ct_eq(hash))
-            .cloned())
+            .cloned()))
     }
 
     fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
@@ -420,11 +369,9 @@ impl Store for SledStore {
                 let Some(hash) = self.tree.get(key_id_key(key_id))? else {
                     return Ok(false);
                 };
-                let mut batch = sled::Batch::default();
+                let mut batch = ::sled::Batch::default();
                 batch.remove(key_id_key(key_id));
-                let mut k = b"k:".to_vec();
-                k.extend_from_slice(&hash);
-                batch.remove(k);
+                batch.remove(api_key_key_raw(&hash));
                 let seq = self.apply(batch)?;
                 // Gone from memory before the 204: from then on the key answers 401.
                 self.change_directory(|d| d.keys.retain(|h, _| h[..] != hash[..]));
@@ -472,7 +419,26 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn list_send_ids(
+    fn list_send_ids<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<SendIdPage>> {
+        ready(self.list_send_ids_now(campaign_id, after, limit))
+    }
+
+    fn health(&self) -> BoxFuture<'_, StoreResult<()>> {
+        ready(Ok(()))
+    }
+
+    fn close(&self) -> BoxFuture<'_, StoreResult<()>> {
+        ready(self.close_now())
+    }
+}
+
+impl SledStore {
+    fn list_send_ids_now(
         &self,
         campaign_id: &str,
         after: Option<u64>,

@@ -10,6 +10,10 @@ pub struct Config {
     /// Directory of the embedded sled database (created when missing).
     #[arg(long, env = "SENDID_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database shared by any number of instances (`postgres://user:pass@host/db`;
+    /// `?sslmode=require` for TLS). When set, it replaces the sled directory at --data-dir.
+    #[arg(long, env = "SENDID_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Turns on the admin API under /admin; callers send it as `Authorization: Bearer <token>`.
     #[arg(long, env = "SENDID_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -41,6 +45,7 @@ impl Config {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.into(),
+            database_url: None,
             admin_token: None,
             log: "warn".into(),
             shutdown_grace_seconds: 5,

@@ -20,7 +20,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{hash_secret, ApiKey, SENDS_ID_CREATE};
 use crate::net::GuardedAcceptor;
-use crate::store::{ApiKeyRecord, Campaign, SledStore, Store, StoreOptions, Workspace};
+use crate::store::postgres::describe_url;
+use crate::store::{ApiKeyRecord, Campaign, PgStore, SledStore, Store, StoreOptions, Workspace};
 use poem::web::Data;
 
 /// The campaign id of the demo workspace created on a new data directory.
@@ -125,9 +126,21 @@ impl Application {
     }
 }
 
-/// The engine the config chooses: sled at `--data-dir` (the embedded default).
+/// The engine the config chooses: PostgreSQL with `--database-url`, otherwise sled at
+/// `--data-dir` (the embedded default).
 pub async fn open_store(config: &Config, options: StoreOptions) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(Arc::new(SledStore::open(&config.data_dir, options)?))
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(PgStore::open(url, options).await?),
+        None => Arc::new(SledStore::open(&config.data_dir, options)?),
+    })
+}
+
+/// Where the data lives, safe to print (a database URL's password is left out).
+pub fn describe_storage(config: &Config) -> String {
+    match &config.database_url {
+        Some(url) => describe_url(url),
+        None => config.data_dir.display().to_string(),
+    }
 }
 
 async fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<Option<Demo>> {
@@ -278,12 +291,12 @@ pub fn print_banner(app: &Application, config: &Config) {
     };
     println!(
         "sendid is listening on http://{addr} (data in {})",
-        config.data_dir.display()
+        describe_storage(config)
     );
     println!("  Swagger UI:  http://{host}/docs");
     match app.demo() {
         Some(demo) => {
-            println!("  A new data directory: a demo workspace was created.");
+            println!("  A new store: a demo workspace was created.");
             println!("    API key:     {}   (shown this once; click \"Authorize\" and paste it)", demo.api_key);
             println!("    campaign_id: {}", demo.campaign_id);
             println!("  Or from a shell:");
@@ -292,6 +305,9 @@ pub fn print_banner(app: &Application, config: &Config) {
                 demo.api_key, demo.campaign_id
             );
         }
+        None if config.database_url.is_some() => println!(
+            "  The demo key was shown by the instance that set this database up; mint a key with the admin API."
+        ),
         None => println!(
             "  The demo key was shown when {} was created; start with a new --data-dir for a new one.",
             config.data_dir.display()

@@ -2,6 +2,8 @@
 //! Nothing here knows an engine: the embedded default lives in `sled/`, the shared one in
 //! `postgres/`. Rules 6–8 are decided by `domain::quota::PairLedger`; an engine only finds what
 //! it needs for the decision and applies it atomically.
+mod directory;
+pub mod postgres;
 pub mod sled;
 
 use std::sync::atomic::AtomicBool;
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{KeyHash, QuotaStatus, SendId, UtcDay};
 
+pub use self::postgres::PgStore;
 pub use self::sled::SledStore;
 
 /// Told about every group commit (one durable write releasing a batch of writers), for metrics.

@@ -1,4 +1,5 @@
-//! The one place that spawns the app for tests.
+//! The one place that spawns the app for tests. `SENDID_TEST_ENGINE=postgres` runs the whole
+//! suite on PostgreSQL (a new database per app, see `tests/support/pg.rs`); sled otherwise.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,9 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+#[path = "../support/pg.rs"]
+pub mod pg;
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 /// 2026-11-27T12:00:00Z: the tests' "now" unless a test moves the clock.
 pub const NOON: i64 = 1_795_780_800;
@@ -28,6 +32,8 @@ pub struct TestApp {
     /// Set on the first start of a data directory.
     pub demo: Option<Demo>,
     pub data_dir: PathBuf,
+    /// Set when the app runs on PostgreSQL.
+    pub database_url: Option<String>,
     pub fail_flush: Arc<AtomicBool>,
     dir: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -56,14 +62,33 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let data_dir = dir.path().join("data");
     let clock = Arc::new(ManualClock::at_seconds(options.clock_seconds));
-    let mut app = start(&data_dir, clock, options.admin_token).await;
+    let database_url = match engine_is_postgres() {
+        true => Some(
+            pg::database_url()
+                .await
+                .expect("SENDID_TEST_ENGINE=postgres needs PostgreSQL"),
+        ),
+        false => None,
+    };
+    let mut app = start(&data_dir, database_url, clock, options.admin_token).await;
     app.dir = Some(dir);
     app
 }
 
-async fn start(data_dir: &Path, clock: Arc<ManualClock>, admin_token: Option<String>) -> TestApp {
+/// Whether this run tests the PostgreSQL engine (`SENDID_TEST_ENGINE=postgres`).
+pub fn engine_is_postgres() -> bool {
+    std::env::var("SENDID_TEST_ENGINE").is_ok_and(|v| v == "postgres")
+}
+
+pub async fn start(
+    data_dir: &Path,
+    database_url: Option<String>,
+    clock: Arc<ManualClock>,
+    admin_token: Option<String>,
+) -> TestApp {
     let mut config = Config::for_tests(data_dir);
     config.admin_token = admin_token;
+    config.database_url = database_url.clone();
     let fail_flush = Arc::new(AtomicBool::new(false));
     let options = StoreOptions {
         fail_flush: Some(fail_flush.clone()),
@@ -98,6 +123,7 @@ async fn start(data_dir: &Path, clock: Arc<ManualClock>, admin_token: Option<Str
         clock,
         demo,
         data_dir: data_dir.to_path_buf(),
+        database_url,
         fail_flush,
         dir: None,
         shutdown: Some(tx),
@@ -132,7 +158,8 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         let admin = Some(ADMIN_TOKEN.to_string());
-        let mut next = start(&self.data_dir, self.clock.clone(), admin).await;
+        let url = self.database_url.clone();
+        let mut next = start(&self.data_dir, url, self.clock.clone(), admin).await;
         next.dir = self.dir.take();
         next
     }

@@ -1,4 +1,5 @@
-//! Integration tests: HTTP against the app spawned on port 0 with a temporary sled directory.
+//! Integration tests: HTTP against the app spawned on port 0 with a temporary sled directory
+//! (or a new PostgreSQL database with SENDID_TEST_ENGINE=postgres).
 //! One test binary (one link) with a module per area.
 mod admin;
 mod concurrency;

@@ -179,7 +179,10 @@ async fn api_keys_are_stored_only_as_hashes() {
         .await;
     let key = key["api_key"].as_str().unwrap().to_string();
     app.stop().await;
-    let files = data_files(&app.data_dir);
+    let files = match &app.database_url {
+        Some(url) => vec![crate::helpers::pg::dump(url).await],
+        None => data_files(&app.data_dir),
+    };
     // The scan does see what is stored in the clear…
     assert!(files.iter().any(|f| contains(f, marker.as_bytes())));
     // …and no key is among it.

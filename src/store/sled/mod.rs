@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use self::directory::Directory;
 use self::group_commit::GroupCommit;
 use self::layout::*;
 use self::pair_writer::{Job, PairWriter};
@@ -22,6 +21,7 @@ use super::{
     StoreOptions, StoreResult, Workspace,
 };
 use crate::domain::{KeyHash, QuotaStatus, UtcDay};
+use crate::store::directory::Directory;
 
 /// An answer known without waiting, as the trait's future.
 fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
@@ -117,7 +117,7 @@ impl SledStore {
             options.observer,
         ));
         let pairs = PairWriter::start(tree.clone(), commit.clone());
-        let directory = RwLock::new(Directory::load(&tree)?);
+        let directory = RwLock::new(directory::load(&tree)?);
         Ok(Self {
             db,
             tree,

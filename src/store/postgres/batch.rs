@@ -1,0 +1,338 @@
+//! Group commit on PostgreSQL: requests for pairs wait in a queue; a worker takes every request
+//! waiting at once and decides and writes them in ONE transaction of four round trips:
+//!
+//! 1. `BEGIN`
+//! 2. one statement that locks the (workspace, day) usage rows of the group (an upsert that
+//!    inserts a missing row at 0 and otherwise rewrites the row unchanged, in a fixed order so
+//!    two instances cannot deadlock) and returns their `used`, together with the pairs of the
+//!    group that already exist;
+//! 3. rules 6–8 decided in memory by `domain::PairLedger`, then one statement that inserts the
+//!    new pairs (`INSERT … SELECT FROM UNNEST … ON CONFLICT DO NOTHING`) and moves each usage
+//!    row from the value read to the new one (`UPDATE … WHERE used = <value read>`): both
+//!    counts are checked, and any surprise rolls the whole group back and decides it again;
+//! 4. `COMMIT` — only then is anyone answered.
+//!
+//! The usage row lock is what makes the quota exact across instances: two instances deciding
+//! for the same workspace and day take turns. Serialization failures and deadlocks (SQLSTATE
+//! 40001, 40P01, as CockroachDB and YugabyteDB report contention) are retried transparently.
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::{PgPool, Row};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::db_error;
+use crate::domain::{PairDecision, PairLedger, PairRequest};
+use crate::store::{CreateOutcome, FlushObserver, StoreError, StoreResult};
+
+/// The most requests decided and written in one transaction.
+const MAX_GROUP: usize = 512;
+/// How often a group is decided again after a serialization failure, deadlock or surprise.
+const MAX_RETRIES: u32 = 20;
+
+pub(crate) struct Job {
+    pub workspace_id: String,
+    pub limit: u64,
+    pub campaign_id: String,
+    pub send_id: String,
+    pub now_millis: i64,
+}
+
+type Reply = oneshot::Sender<StoreResult<CreateOutcome>>;
+
+pub(crate) struct Batcher {
+    tx: std::sync::Mutex<Option<mpsc::UnboundedSender<(Job, Reply)>>>,
+    workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct BatchConfig {
+    pub fail_commit: Option<Arc<AtomicBool>>,
+    pub observer: Option<Arc<dyn FlushObserver>>,
+}
+
+impl Batcher {
+    /// `workers` transactions may be in flight at once (they take turns on a usage row, but
+    /// one's round trips overlap another's commit).
+    pub fn start(pool: PgPool, workers: usize, config: BatchConfig) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel::<(Job, Reply)>();
+        let rx = Arc::new(Mutex::new(rx));
+        let handles = (0..workers.max(1))
+            .map(|_| {
+                let rx = rx.clone();
+                let pool = pool.clone();
+                let config = config.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let jobs = {
+                            let mut rx = rx.lock().await;
+                            let Some(first) = rx.recv().await else {
+                                return;
+                            };
+                            let mut jobs = vec![first];
+                            while jobs.len() < MAX_GROUP {
+                                match rx.try_recv() {
+                                    Ok(job) => jobs.push(job),
+                                    Err(_) => break,
+                                }
+                            }
+                            jobs
+                        };
+                        run_group(&pool, &config, jobs).await;
+                    }
+                })
+            })
+            .collect();
+        Self {
+            tx: std::sync::Mutex::new(Some(tx)),
+            workers: std::sync::Mutex::new(handles),
+        }
+    }
+
+    pub async fn submit(&self, job: Job) -> StoreResult<CreateOutcome> {
+        let (reply, rx) = oneshot::channel();
+        {
+            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(tx) = tx.as_ref() else {
+                return Err(StoreError::Unavailable("storage is shutting down".into()));
+            };
+            tx.send((job, reply))
+                .map_err(|_| StoreError::Unavailable("the pair writer has stopped".into()))?;
+        }
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the pair writer has stopped".into()))?
+    }
+
+    /// Stops taking requests and waits for the groups in flight to be answered.
+    pub async fn shutdown(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in handles {
+            let _ = handle.await;
+        }
+    }
+}
+
+enum GroupError {
+    /// Contention: decide the whole group again.
+    Retry(String),
+    Fail(StoreError),
+}
+
+impl From<sqlx::Error> for GroupError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_retryable(&e) {
+            GroupError::Retry(e.to_string())
+        } else {
+            GroupError::Fail(db_error(e))
+        }
+    }
+}
+
+/// SQLSTATE 40001 (serialization failure) and 40P01 (deadlock detected).
+pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "40001" || c == "40P01")
+}
+
+async fn run_group(pool: &PgPool, config: &BatchConfig, group: Vec<(Job, Reply)>) {
+    let (jobs, replies): (Vec<Job>, Vec<Reply>) = group.into_iter().unzip();
+    let started = Instant::now();
+    let mut attempt = 0;
+    let result = loop {
+        match decide_and_write(pool, config, &jobs).await {
+            Ok(outcomes) => break Ok(outcomes),
+            Err(GroupError::Retry(why)) if attempt < MAX_RETRIES => {
+                attempt += 1;
+                tracing::debug!(attempt, reason = %why, "group of pairs decided again");
+                let jitter = u64::from(rand_u16() % 5);
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt) + jitter)).await;
+            }
+            Err(GroupError::Retry(why)) => {
+                break Err(StoreError::Unavailable(format!(
+                    "gave up after {MAX_RETRIES} retries: {why}"
+                )))
+            }
+            Err(GroupError::Fail(e)) => break Err(e),
+        }
+    };
+    if let Some(o) = &config.observer {
+        o.flushed(jobs.len(), started.elapsed(), result.is_ok());
+    }
+    match result {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a group of pairs was not committed; none of it is acknowledged");
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Unavailable(e.to_string())));
+            }
+        }
+    }
+}
+
+fn rand_u16() -> u16 {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    u16::from_le_bytes([bytes[0], bytes[1]])
+}
+
+const LOCK_AND_FIND: &str = "
+WITH locked AS (
+    INSERT INTO quota_usage (workspace_id, utc_day, used)
+    SELECT w, d, 0 FROM UNNEST($1::TEXT[], $2::INT8[]) AS t(w, d) ORDER BY w, d
+    ON CONFLICT (workspace_id, utc_day) DO UPDATE SET used = quota_usage.used
+    RETURNING workspace_id, utc_day, used
+)
+SELECT true AS is_usage, workspace_id AS a, '' AS b, utc_day, used FROM locked
+UNION ALL
+SELECT false, p.campaign_id, p.send_id, 0::INT8, 0::INT8
+FROM pairs p JOIN UNNEST($3::TEXT[], $4::TEXT[]) AS q(c, s)
+    ON p.campaign_id = q.c AND p.send_id = q.s";
+
+const WRITE: &str = "
+WITH ins AS (
+    INSERT INTO pairs (campaign_id, send_id, created_at)
+    SELECT c, s, t FROM UNNEST($1::TEXT[], $2::TEXT[], $3::INT8[]) AS n(c, s, t)
+    ON CONFLICT (campaign_id, send_id) DO NOTHING
+    RETURNING 1
+), upd AS (
+    UPDATE quota_usage SET used = u.after
+    FROM UNNEST($4::TEXT[], $5::INT8[], $6::INT8[], $7::INT8[]) AS u(w, d, before, after)
+    WHERE quota_usage.workspace_id = u.w AND quota_usage.utc_day = u.d
+      AND quota_usage.used = u.before
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)";
+
+async fn decide_and_write(
+    pool: &PgPool,
+    config: &BatchConfig,
+    jobs: &[Job],
+) -> Result<Vec<CreateOutcome>, GroupError> {
+    let requests: Vec<PairRequest<'_>> = jobs
+        .iter()
+        .map(|j| PairRequest {
+            workspace_id: &j.workspace_id,
+            limit: j.limit,
+            campaign_id: &j.campaign_id,
+            send_id: &j.send_id,
+            now_seconds: j.now_millis.div_euclid(1000),
+        })
+        .collect();
+    let mut days: Vec<(&str, i64)> = requests
+        .iter()
+        .map(|r| (r.workspace_id, r.day().number()))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    let mut pairs: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| (r.campaign_id, r.send_id))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(LOCK_AND_FIND)
+        .bind(days.iter().map(|d| d.0).collect::<Vec<_>>())
+        .bind(days.iter().map(|d| d.1).collect::<Vec<_>>())
+        .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
+        .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut used: HashMap<(String, i64), u64> = HashMap::new();
+    let mut existing: HashSet<(String, String)> = HashSet::new();
+    for row in rows {
+        let is_usage: bool = row.try_get(0)?;
+        let a: String = row.try_get(1)?;
+        if is_usage {
+            let day: i64 = row.try_get(3)?;
+            let n: i64 = row.try_get(4)?;
+            used.insert((a, day), n.max(0) as u64);
+        } else {
+            existing.insert((a, row.try_get(2)?));
+        }
+    }
+
+    let mut ledger = PairLedger::default();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut new_c = Vec::new();
+    let mut new_s = Vec::new();
+    let mut new_t = Vec::new();
+    for (job, req) in jobs.iter().zip(&requests) {
+        let (decision, status) = ledger.decide::<GroupError>(
+            *req,
+            || Ok(existing.contains(&(req.campaign_id.to_string(), req.send_id.to_string()))),
+            || {
+                used.get(&(req.workspace_id.to_string(), req.day().number()))
+                    .copied()
+                    .ok_or_else(|| GroupError::Retry("a usage row was not locked".into()))
+            },
+        )?;
+        outcomes.push(match decision {
+            PairDecision::Existing => CreateOutcome::Existing(status),
+            PairDecision::Exhausted => CreateOutcome::QuotaExhausted(status),
+            PairDecision::Create => {
+                new_c.push(req.campaign_id);
+                new_s.push(req.send_id);
+                new_t.push(job.now_millis);
+                CreateOutcome::Created(status)
+            }
+        });
+    }
+    if ledger.is_empty() {
+        // Nothing to write: every answer rests on committed rows.
+        tx.rollback().await?;
+        return Ok(outcomes);
+    }
+
+    let mut uw = Vec::new();
+    let mut ud = Vec::new();
+    let mut ubefore = Vec::new();
+    let mut uafter = Vec::new();
+    for (workspace_id, day, before, after) in ledger.changed_usage() {
+        uw.push(workspace_id);
+        ud.push(day.number());
+        ubefore.push(before as i64);
+        uafter.push(after as i64);
+    }
+    let row = sqlx::query(WRITE)
+        .bind(&new_c)
+        .bind(&new_s)
+        .bind(&new_t)
+        .bind(&uw)
+        .bind(&ud)
+        .bind(&ubefore)
+        .bind(&uafter)
+        .fetch_one(&mut *tx)
+        .await?;
+    let inserted: i64 = row.try_get(0)?;
+    let updated: i64 = row.try_get(1)?;
+    if inserted as usize != new_c.len() || updated as usize != uw.len() {
+        tx.rollback().await?;
+        return Err(GroupError::Retry(format!(
+            "another instance wrote a pair of this group ({inserted} of {} inserted, {updated} of {} counters moved)",
+            new_c.len(),
+            uw.len()
+        )));
+    }
+    if config
+        .fail_commit
+        .as_ref()
+        .is_some_and(|f| f.load(Ordering::SeqCst))
+    {
+        tx.rollback().await?;
+        return Err(GroupError::Fail(StoreError::Unavailable(
+            "injected commit failure".into(),
+        )));
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}

@@ -1,0 +1,561 @@
+//! The shared engine: [`Store`] on PostgreSQL (or a PostgreSQL-wire database), for any number of
+//! sendid instances on one database.
+//!
+//! - Pairs and quota: group commit in one transaction per group (`batch.rs`); a 200 only after
+//!   `COMMIT` returned.
+//! - Workspaces, campaigns and keys: held in memory like on sled, changed with every local
+//!   commit, and reloaded when another instance changed them: every admin change increments
+//!   the `changes` counter in its own transaction, and each instance polls that counter twice a
+//!   second, so an admin change reaches every instance within a second.
+//! - The database unreachable: every call fails with `Unavailable` (503) until it is back; the
+//!   pool reconnects by itself.
+mod batch;
+mod schema;
+
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use self::batch::{BatchConfig, Batcher, Job};
+use super::directory::Directory;
+use super::{
+    ApiKeyRecord, Campaign, CreateOutcome, NewSendId, SendIdEntry, SendIdPage, Store, StoreError,
+    StoreOptions, StoreResult, Workspace,
+};
+use crate::domain::{KeyHash, UtcDay};
+
+/// How often each instance looks for admin changes made by the others.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a request waits for a database connection before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Transactions of pairs in flight at once per instance.
+const PAIR_WORKERS: usize = 2;
+
+pub struct PgStore {
+    pool: PgPool,
+    directory: Arc<RwLock<Directory>>,
+    batcher: Batcher,
+    poller: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Where a database URL points, without its password: safe to print.
+pub fn describe_url(url: &str) -> String {
+    match PgConnectOptions::from_str(url) {
+        Ok(o) => format!(
+            "PostgreSQL at {}:{}/{}",
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or("(default database)")
+        ),
+        Err(_) => "PostgreSQL".into(),
+    }
+}
+
+pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
+            StoreError::Conflict("record")
+        }
+        sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => {
+            StoreError::Corrupt(format!("a record in the database is malformed: {e}"))
+        }
+        _ => StoreError::Unavailable(format!("database: {e}")),
+    }
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Unavailable(format!("encoding a record: {e}")))
+}
+
+fn from_json_text<T: serde::de::DeserializeOwned>(v: &str) -> StoreResult<T> {
+    serde_json::from_str(v)
+        .map_err(|e| StoreError::Corrupt(format!("a record in the database is malformed: {e}")))
+}
+
+impl PgStore {
+    /// Connects, applies the schema (safe when other instances start at the same moment) and
+    /// loads the directory. Fails when the database cannot be reached.
+    pub async fn open(url: &str, options: StoreOptions) -> StoreResult<Self> {
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("the database URL is not valid: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(0)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection broken while the database was down is found out and replaced.
+            .test_before_acquire(false)
+            .connect_with(connect)
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot connect to {}: {e}", describe_url(url)))
+            })?;
+        schema::migrate(&pool).await?;
+        let (counter, loaded) = load_directory(&pool).await.map_err(db_error)?;
+        let directory = Arc::new(RwLock::new(loaded));
+        let batcher = Batcher::start(
+            pool.clone(),
+            PAIR_WORKERS,
+            BatchConfig {
+                fail_commit: options.fail_flush,
+                observer: options.observer,
+            },
+        );
+        let poller = tokio::spawn(poll_changes(pool.clone(), directory.clone(), counter));
+        Ok(Self {
+            pool,
+            directory,
+            batcher,
+            poller: std::sync::Mutex::new(Some(poller)),
+        })
+    }
+
+    fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        self.directory.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn change_directory(&self, change: impl FnOnce(&mut Directory)) {
+        change(&mut self.directory.write().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
+
+/// Ends an admin change: when it changed something, bumps the change counter in the same
+/// transaction (so the other instances reload) and commits; otherwise rolls back.
+async fn finish_change(
+    mut tx: Transaction<'static, Postgres>,
+    changed: bool,
+) -> Result<bool, sqlx::Error> {
+    if changed {
+        sqlx::query("UPDATE sendid_meta SET v = v + 1 WHERE k = 'changes'")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(changed)
+}
+
+/// Runs an `async` block of database work again on serialization failures and deadlocks.
+macro_rules! with_retry {
+    ($work:expr) => {{
+        let mut attempt = 0u32;
+        loop {
+            match $work.await {
+                Err(e) if batch::is_retryable(&e) && attempt < 20 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+                }
+                other => break other.map_err(db_error),
+            }
+        }
+    }};
+}
+
+/// Reads the change counter, then the directory: a change committed in between is in the
+/// directory and is read again at the next poll (the counter moved), never missed.
+async fn load_directory(pool: &PgPool) -> Result<(i64, Directory), sqlx::Error> {
+    let counter: i64 = sqlx::query("SELECT v FROM sendid_meta WHERE k = 'changes'")
+        .fetch_one(pool)
+        .await?
+        .try_get(0)?;
+    let mut dir = Directory::default();
+    for row in sqlx::query("SELECT id, name, daily_send_id_quota, created_at FROM workspaces")
+        .fetch_all(pool)
+        .await?
+    {
+        let w = Workspace {
+            id: row.try_get(0)?,
+            name: row.try_get(1)?,
+            daily_send_id_quota: row.try_get::<i64, _>(2)?.max(0) as u64,
+            created_at: row.try_get(3)?,
+        };
+        dir.workspaces.insert(w.id.clone(), w);
+    }
+    for row in sqlx::query("SELECT campaign_id, workspace_id, name, created_at FROM campaigns")
+        .fetch_all(pool)
+        .await?
+    {
+        let c = Campaign {
+            campaign_id: row.try_get(0)?,
+            workspace_id: row.try_get(1)?,
+            name: row.try_get(2)?,
+            created_at: row.try_get(3)?,
+        };
+        dir.campaigns.insert(c.campaign_id.clone(), c);
+    }
+    for row in sqlx::query(
+        "SELECT key_id, hash, workspace_id, name, permissions, allowed_ips, created_at \
+         FROM api_keys WHERE NOT revoked",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        match key_from_row(&row) {
+            Ok(k) => {
+                dir.keys.insert(k.hash, k);
+            }
+            Err(e) => tracing::error!(error = %e, "skipping a malformed API key record"),
+        }
+    }
+    Ok((counter, dir))
+}
+
+fn key_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ApiKeyRecord> {
+    let get_err = |e: sqlx::Error| StoreError::Corrupt(format!("an API key record: {e}"));
+    let hash: Vec<u8> = row.try_get(1).map_err(get_err)?;
+    let permissions: String = row.try_get(4).map_err(get_err)?;
+    let allowed_ips: String = row.try_get(5).map_err(get_err)?;
+    Ok(ApiKeyRecord {
+        key_id: row.try_get(0).map_err(get_err)?,
+        hash: hash
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("an API key hash is not 32 bytes".into()))?,
+        workspace_id: row.try_get(2).map_err(get_err)?,
+        name: row.try_get(3).map_err(get_err)?,
+        permissions: from_json_text(&permissions)?,
+        allowed_ips: from_json_text(&allowed_ips)?,
+        created_at: row.try_get(6).map_err(get_err)?,
+    })
+}
+
+async fn poll_changes(pool: PgPool, directory: Arc<RwLock<Directory>>, mut seen: i64) {
+    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let counter = sqlx::query("SELECT v FROM sendid_meta WHERE k = 'changes'")
+            .fetch_one(&pool)
+            .await
+            .and_then(|r| r.try_get::<i64, _>(0));
+        match counter {
+            Ok(c) if c == seen => {}
+            Ok(_) => match load_directory(&pool).await {
+                Ok((c, dir)) => {
+                    *directory.write().unwrap_or_else(|p| p.into_inner()) = dir;
+                    seen = c;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reloading workspaces, campaigns and keys failed")
+                }
+            },
+            Err(e) => tracing::debug!(error = %e, "polling for admin changes failed"),
+        }
+    }
+}
+
+async fn insert_key(
+    tx: &mut Transaction<'static, Postgres>,
+    key: &ApiKeyRecord,
+    permissions: &str,
+    allowed_ips: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO api_keys (key_id, hash, workspace_id, name, permissions, allowed_ips, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(&key.key_id)
+    .bind(&key.hash[..])
+    .bind(&key.workspace_id)
+    .bind(&key.name)
+    .bind(permissions)
+    .bind(allowed_ips)
+    .bind(key.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+impl Store for PgStore {
+    fn bootstrap<'a>(
+        &'a self,
+        workspace: &'a Workspace,
+        campaign: &'a Campaign,
+        key: &'a ApiKeyRecord,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        async move {
+            let permissions = json_text(&key.permissions)?;
+            let allowed_ips = json_text(&key.allowed_ips)?;
+            let created = with_retry!(async {
+                let mut tx = self.begin().await?;
+                // The first instance to insert the marker sets the database up; the others
+                // wait for its commit here and then find the marker.
+                let marked = sqlx::query(
+                    "INSERT INTO sendid_meta (k, v) VALUES ('bootstrapped', 1) \
+                     ON CONFLICT (k) DO NOTHING",
+                )
+                .execute(&mut *tx)
+                .await?;
+                if marked.rows_affected() == 0 {
+                    return finish_change(tx, false).await;
+                }
+                insert_workspace(&mut tx, workspace).await?;
+                insert_campaign(&mut tx, campaign).await?;
+                insert_key(&mut tx, key, &permissions, &allowed_ips).await?;
+                finish_change(tx, true).await
+            })?;
+            if created {
+                self.change_directory(|d| {
+                    d.workspaces.insert(workspace.id.clone(), workspace.clone());
+                    d.campaigns
+                        .insert(campaign.campaign_id.clone(), campaign.clone());
+                    d.keys.insert(key.hash, key.clone());
+                });
+            }
+            Ok(created)
+        }
+        .boxed()
+    }
+
+    fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>> {
+        async move {
+            let created = with_retry!(async {
+                let mut tx = self.begin().await?;
+                let created = insert_workspace(&mut tx, workspace).await?;
+                finish_change(tx, created).await
+            })?;
+            if !created {
+                return Err(StoreError::Conflict("workspace"));
+            }
+            self.change_directory(|d| {
+                d.workspaces.insert(workspace.id.clone(), workspace.clone());
+            });
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<Workspace>>> {
+        let found = self.directory().workspaces.get(id).cloned();
+        futures_util::future::ready(Ok(found)).boxed()
+    }
+
+    fn used_on<'a>(
+        &'a self,
+        workspace_id: &'a str,
+        day: UtcDay,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        async move {
+            let row = sqlx::query(
+                "SELECT used FROM quota_usage WHERE workspace_id = $1 AND utc_day = $2",
+            )
+            .bind(workspace_id)
+            .bind(day.number())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+            Ok(match row {
+                Some(r) => r.try_get::<i64, _>(0).map_err(db_error)?.max(0) as u64,
+                None => 0,
+            })
+        }
+        .boxed()
+    }
+
+    fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
+        async move {
+            let created = with_retry!(async {
+                let mut tx = self.begin().await?;
+                let created = insert_campaign(&mut tx, campaign).await?;
+                finish_change(tx, created).await
+            })?;
+            if !created {
+                return Err(StoreError::Conflict("campaign"));
+            }
+            self.change_directory(|d| {
+                d.campaigns
+                    .insert(campaign.campaign_id.clone(), campaign.clone());
+            });
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn campaign<'a>(
+        &'a self,
+        campaign_id: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Campaign>>> {
+        let found = self.directory().campaigns.get(campaign_id).cloned();
+        futures_util::future::ready(Ok(found)).boxed()
+    }
+
+    fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
+        async move {
+            let permissions = json_text(&key.permissions)?;
+            let allowed_ips = json_text(&key.allowed_ips)?;
+            let created = with_retry!(async {
+                let mut tx = self.begin().await?;
+                let created = insert_key(&mut tx, key, &permissions, &allowed_ips).await?;
+                finish_change(tx, created).await
+            })?;
+            if !created {
+                return Err(StoreError::Conflict("api key"));
+            }
+            self.change_directory(|d| {
+                d.keys.insert(key.hash, key.clone());
+            });
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn api_key_by_hash<'a>(
+        &'a self,
+        hash: &'a KeyHash,
+    ) -> BoxFuture<'a, StoreResult<Option<ApiKeyRecord>>> {
+        let found = self
+            .directory()
+            .keys
+            .get(&hash.0)
+            .filter(|record| record.key_hash().ct_eq(hash))
+            .cloned();
+        futures_util::future::ready(Ok(found)).boxed()
+    }
+
+    fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        async move {
+            let revoked: Option<Vec<u8>> = with_retry!(async {
+                let mut tx = self.begin().await?;
+                let row = sqlx::query(
+                    "UPDATE api_keys SET revoked = true \
+                     WHERE key_id = $1 AND NOT revoked RETURNING hash",
+                )
+                .bind(key_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let hash = row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose()?;
+                finish_change(tx, hash.is_some()).await?;
+                Ok::<_, sqlx::Error>(hash)
+            })?;
+            let Some(hash) = revoked else {
+                return Ok(false);
+            };
+            // Gone from this instance's memory before the 204; the others drop it at their
+            // next poll.
+            self.change_directory(|d| d.keys.retain(|h, _| h[..] != hash[..]));
+            Ok(true)
+        }
+        .boxed()
+    }
+
+    fn create_send_id<'a>(
+        &'a self,
+        req: NewSendId<'a>,
+    ) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
+        async move {
+            self.batcher
+                .submit(Job {
+                    workspace_id: req.workspace.id.clone(),
+                    limit: req.workspace.daily_send_id_quota,
+                    campaign_id: req.campaign_id.to_string(),
+                    send_id: req.send_id.as_str().to_string(),
+                    now_millis: req.now_millis,
+                })
+                .await
+        }
+        .boxed()
+    }
+
+    fn list_send_ids<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<SendIdPage>> {
+        async move {
+            let rows = sqlx::query(
+                "SELECT send_id, created_at, seq FROM pairs \
+                 WHERE campaign_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(campaign_id)
+            .bind(after.map_or(0, |a| a.min(i64::MAX as u64) as i64))
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+            let more = rows.len() > limit;
+            let mut entries = Vec::with_capacity(rows.len().min(limit));
+            let mut last = None;
+            for row in rows.into_iter().take(limit) {
+                entries.push(SendIdEntry {
+                    send_id: row.try_get(0).map_err(db_error)?,
+                    created_at: row.try_get(1).map_err(db_error)?,
+                });
+                last = Some(row.try_get::<i64, _>(2).map_err(db_error)? as u64);
+            }
+            Ok(SendIdPage {
+                entries,
+                next: if more { last } else { None },
+            })
+        }
+        .boxed()
+    }
+
+    fn health(&self) -> BoxFuture<'_, StoreResult<()>> {
+        async move {
+            let ping = sqlx::query("SELECT 1").execute(&self.pool);
+            match tokio::time::timeout(Duration::from_secs(2), ping).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(db_error(e)),
+                Err(_) => Err(StoreError::Unavailable(
+                    "the database did not answer within 2 s".into(),
+                )),
+            }
+        }
+        .boxed()
+    }
+
+    fn close(&self) -> BoxFuture<'_, StoreResult<()>> {
+        async move {
+            self.batcher.shutdown().await;
+            if let Some(poller) = self.poller.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                poller.abort();
+            }
+            self.pool.close().await;
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+async fn insert_workspace(
+    tx: &mut Transaction<'static, Postgres>,
+    w: &Workspace,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO workspaces (id, name, daily_send_id_quota, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(&w.id)
+    .bind(&w.name)
+    .bind(w.daily_send_id_quota.min(i64::MAX as u64) as i64)
+    .bind(w.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn insert_campaign(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Campaign,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO campaigns (campaign_id, workspace_id, name, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(&c.campaign_id)
+    .bind(&c.workspace_id)
+    .bind(&c.name)
+    .bind(c.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

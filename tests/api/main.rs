@@ -2,6 +2,7 @@
 //! One test binary (one link) with a module per area.
 mod admin;
 mod concurrency;
+mod first_minutes;
 mod fuzz;
 mod helpers;
 mod openapi_drift;

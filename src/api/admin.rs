@@ -1,4 +1,4 @@
-//! The admin API (CONTRACT §2): workspaces, campaigns, API keys and the send identifiers of a
+//! The admin API (docs/contract.md §2): workspaces, campaigns, API keys and the send identifiers of a
 //! campaign. Not part of Braze; it lets an operator set the service up without a restart.
 //! The token check and the body limit happen before these handlers (see `security.rs`).
 use std::borrow::Cow;

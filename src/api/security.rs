@@ -1,4 +1,4 @@
-//! Authentication and authorization: steps 2 and 3 of CONTRACT §1, decided before the body is
+//! Authentication and authorization: steps 2 and 3 of docs/contract.md §1, decided before the body is
 //! looked at (a bad key with a bad body gets 401, not 400), plus the admin token.
 use std::net::IpAddr;
 

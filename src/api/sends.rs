@@ -1,4 +1,4 @@
-//! The public operation, `POST /sends/id/create` (CONTRACT §1), steps 4–8. Steps 1–3 and the
+//! The public operation, `POST /sends/id/create` (docs/contract.md §1), steps 4–8. Steps 1–3 and the
 //! body limit are decided before this handler runs (see `security.rs`).
 use poem::error::ResponseError;
 use poem::http::StatusCode;

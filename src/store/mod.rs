@@ -233,7 +233,7 @@ pub trait Store: Send + Sync + 'static {
         now_millis: i64,
     ) -> BoxFuture<'a, StoreResult<bool>>;
 
-    /// Rules 6–8 of CONTRACT §1 in one atomic step: find the pair, or spend one unit of today's
+    /// Rules 6–8 of docs/contract.md §1 in one atomic step: find the pair, or spend one unit of today's
     /// quota and create it, or refuse. Resolves only when the answer is backed by disk.
     fn create_send_id<'a>(
         &'a self,

@@ -1,4 +1,4 @@
-//! The admin API (CONTRACT §2).
+//! The admin API (docs/contract.md §2).
 use serde_json::{json, Value};
 
 use crate::helpers::{

@@ -7,5 +7,6 @@ mod fuzz;
 mod helpers;
 mod openapi_drift;
 mod quota;
+mod readme_links;
 mod restart;
 mod sends;

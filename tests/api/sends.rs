@@ -1,5 +1,5 @@
 //! `POST /sends/id/create`: the request rules, the order of decisions and the responses of
-//! CONTRACT §1 (quota and the UTC day are in `quota.rs`).
+//! docs/contract.md §1 (quota and the UTC day are in `quota.rs`).
 use std::collections::HashSet;
 
 use serde_json::{json, Value};

@@ -4,11 +4,48 @@
 //! lock; PostgreSQL: changed with each local commit and reloaded when another instance commits).
 use std::collections::HashMap;
 
-use super::{ApiKeyRecord, Campaign, Workspace};
+use super::{ApiKeyRecord, Campaign, ListCursor, Page, Workspace};
 
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
     pub workspaces: HashMap<String, Workspace>,
     pub campaigns: HashMap<String, Campaign>,
     pub keys: HashMap<[u8; 32], ApiKeyRecord>,
+}
+
+impl Directory {
+    pub fn list_workspaces(&self, after: Option<&ListCursor>, limit: usize) -> Page<Workspace> {
+        let items = self.workspaces.values().cloned().collect();
+        Page::of(items, Workspace::cursor, after, limit)
+    }
+
+    pub fn list_campaigns(
+        &self,
+        workspace_id: &str,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Page<Campaign> {
+        let items = self
+            .campaigns
+            .values()
+            .filter(|c| c.workspace_id == workspace_id)
+            .cloned()
+            .collect();
+        Page::of(items, Campaign::cursor, after, limit)
+    }
+
+    pub fn list_api_keys(
+        &self,
+        workspace_id: &str,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Page<ApiKeyRecord> {
+        let items = self
+            .keys
+            .values()
+            .filter(|k| k.workspace_id == workspace_id)
+            .cloned()
+            .collect();
+        Page::of(items, ApiKeyRecord::cursor, after, limit)
+    }
 }

@@ -24,8 +24,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use self::batch::{BatchConfig, Batcher, Job};
 use super::directory::Directory;
 use super::{
-    ApiKeyRecord, Campaign, CreateOutcome, NewSendId, SendIdEntry, SendIdPage, Store, StoreError,
-    StoreOptions, StoreResult, Workspace,
+    ApiKeyRecord, Campaign, CreateOutcome, ListCursor, NewSendId, Page, SendIdEntry, SendIdPage,
+    Store, StoreError, StoreOptions, StoreResult, Workspace,
 };
 use crate::domain::{KeyHash, UtcDay};
 
@@ -168,7 +168,7 @@ async fn load_directory(pool: &PgPool) -> Result<(i64, Directory), sqlx::Error> 
         .await?
         .try_get(0)?;
     let mut dir = Directory::default();
-    for row in sqlx::query("SELECT id, name, daily_send_id_quota, created_at FROM workspaces")
+    for row in sqlx::query("SELECT id, name, daily_send_id_quota, created_at, seq FROM workspaces")
         .fetch_all(pool)
         .await?
     {
@@ -177,10 +177,11 @@ async fn load_directory(pool: &PgPool) -> Result<(i64, Directory), sqlx::Error> 
             name: row.try_get(1)?,
             daily_send_id_quota: row.try_get::<i64, _>(2)?.max(0) as u64,
             created_at: row.try_get(3)?,
+            seq: row.try_get::<i64, _>(4)?.max(0) as u64,
         };
         dir.workspaces.insert(w.id.clone(), w);
     }
-    for row in sqlx::query("SELECT campaign_id, workspace_id, name, created_at FROM campaigns")
+    for row in sqlx::query("SELECT campaign_id, workspace_id, name, created_at, seq FROM campaigns")
         .fetch_all(pool)
         .await?
     {
@@ -189,12 +190,13 @@ async fn load_directory(pool: &PgPool) -> Result<(i64, Directory), sqlx::Error> 
             workspace_id: row.try_get(1)?,
             name: row.try_get(2)?,
             created_at: row.try_get(3)?,
+            seq: row.try_get::<i64, _>(4)?.max(0) as u64,
         };
         dir.campaigns.insert(c.campaign_id.clone(), c);
     }
     for row in sqlx::query(
-        "SELECT key_id, hash, workspace_id, name, permissions, allowed_ips, created_at \
-         FROM api_keys WHERE NOT revoked",
+        "SELECT key_id, hash, workspace_id, name, permissions, allowed_ips, created_at, \
+         revoked_at, seq FROM api_keys",
     )
     .fetch_all(pool)
     .await?
@@ -224,6 +226,8 @@ fn key_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ApiKeyRecord> {
         permissions: from_json_text(&permissions)?,
         allowed_ips: from_json_text(&allowed_ips)?,
         created_at: row.try_get(6).map_err(get_err)?,
+        revoked_at: row.try_get(7).map_err(get_err)?,
+        seq: row.try_get::<i64, _>(8).map_err(get_err)?.max(0) as u64,
     })
 }
 
@@ -252,15 +256,16 @@ async fn poll_changes(pool: PgPool, directory: Arc<RwLock<Directory>>, mut seen:
     }
 }
 
+/// Inserts the key; its creation sequence, or `None` when it exists.
 async fn insert_key(
     tx: &mut Transaction<'static, Postgres>,
     key: &ApiKeyRecord,
     permissions: &str,
     allowed_ips: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<u64>, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO api_keys (key_id, hash, workspace_id, name, permissions, allowed_ips, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING seq",
     )
     .bind(&key.key_id)
     .bind(&key.hash[..])
@@ -269,9 +274,14 @@ async fn insert_key(
     .bind(permissions)
     .bind(allowed_ips)
     .bind(key.created_at)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    seq_of(done)
+}
+
+fn seq_of(row: Option<sqlx::postgres::PgRow>) -> Result<Option<u64>, sqlx::Error> {
+    row.map(|r| r.try_get::<i64, _>(0).map(|s| s.max(0) as u64))
+        .transpose()
 }
 
 impl Store for PgStore {
@@ -295,22 +305,39 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
                 if marked.rows_affected() == 0 {
-                    return finish_change(tx, false).await;
+                    finish_change(tx, false).await?;
+                    return Ok(None);
                 }
-                insert_workspace(&mut tx, workspace).await?;
-                insert_campaign(&mut tx, campaign).await?;
-                insert_key(&mut tx, key, &permissions, &allowed_ips).await?;
-                finish_change(tx, true).await
+                let w = insert_workspace(&mut tx, workspace).await?;
+                let c = insert_campaign(&mut tx, campaign).await?;
+                let k = insert_key(&mut tx, key, &permissions, &allowed_ips).await?;
+                finish_change(tx, true).await?;
+                Ok::<_, sqlx::Error>(Some((w, c, k)))
             })?;
-            if created {
-                self.change_directory(|d| {
-                    d.workspaces.insert(workspace.id.clone(), workspace.clone());
-                    d.campaigns
-                        .insert(campaign.campaign_id.clone(), campaign.clone());
-                    d.keys.insert(key.hash, key.clone());
-                });
-            }
-            Ok(created)
+            let Some((w, c, k)) = created else {
+                return Ok(false);
+            };
+            self.change_directory(|d| {
+                let seq = w.unwrap_or_default();
+                d.workspaces.insert(
+                    workspace.id.clone(),
+                    Workspace {
+                        seq,
+                        ..workspace.clone()
+                    },
+                );
+                let seq = c.unwrap_or_default();
+                d.campaigns.insert(
+                    campaign.campaign_id.clone(),
+                    Campaign {
+                        seq,
+                        ..campaign.clone()
+                    },
+                );
+                let seq = k.unwrap_or_default();
+                d.keys.insert(key.hash, ApiKeyRecord { seq, ..key.clone() });
+            });
+            Ok(true)
         }
         .boxed()
     }
@@ -320,13 +347,18 @@ impl Store for PgStore {
             let created = with_retry!(async {
                 let mut tx = self.begin().await?;
                 let created = insert_workspace(&mut tx, workspace).await?;
-                finish_change(tx, created).await
+                finish_change(tx, created.is_some()).await?;
+                Ok::<_, sqlx::Error>(created)
             })?;
-            if !created {
+            let Some(seq) = created else {
                 return Err(StoreError::Conflict("workspace"));
-            }
+            };
             self.change_directory(|d| {
-                d.workspaces.insert(workspace.id.clone(), workspace.clone());
+                let w = Workspace {
+                    seq,
+                    ..workspace.clone()
+                };
+                d.workspaces.insert(workspace.id.clone(), w);
             });
             Ok(())
         }
@@ -365,14 +397,18 @@ impl Store for PgStore {
             let created = with_retry!(async {
                 let mut tx = self.begin().await?;
                 let created = insert_campaign(&mut tx, campaign).await?;
-                finish_change(tx, created).await
+                finish_change(tx, created.is_some()).await?;
+                Ok::<_, sqlx::Error>(created)
             })?;
-            if !created {
+            let Some(seq) = created else {
                 return Err(StoreError::Conflict("campaign"));
-            }
+            };
             self.change_directory(|d| {
-                d.campaigns
-                    .insert(campaign.campaign_id.clone(), campaign.clone());
+                let c = Campaign {
+                    seq,
+                    ..campaign.clone()
+                };
+                d.campaigns.insert(campaign.campaign_id.clone(), c);
             });
             Ok(())
         }
@@ -394,13 +430,14 @@ impl Store for PgStore {
             let created = with_retry!(async {
                 let mut tx = self.begin().await?;
                 let created = insert_key(&mut tx, key, &permissions, &allowed_ips).await?;
-                finish_change(tx, created).await
+                finish_change(tx, created.is_some()).await?;
+                Ok::<_, sqlx::Error>(created)
             })?;
-            if !created {
+            let Some(seq) = created else {
                 return Err(StoreError::Conflict("api key"));
-            }
+            };
             self.change_directory(|d| {
-                d.keys.insert(key.hash, key.clone());
+                d.keys.insert(key.hash, ApiKeyRecord { seq, ..key.clone() });
             });
             Ok(())
         }
@@ -415,20 +452,25 @@ impl Store for PgStore {
             .directory()
             .keys
             .get(&hash.0)
-            .filter(|record| record.key_hash().ct_eq(hash))
+            .filter(|record| record.revoked_at.is_none() && record.key_hash().ct_eq(hash))
             .cloned();
         futures_util::future::ready(Ok(found)).boxed()
     }
 
-    fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+    fn revoke_api_key<'a>(
+        &'a self,
+        key_id: &'a str,
+        now_millis: i64,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
         async move {
             let revoked: Option<Vec<u8>> = with_retry!(async {
                 let mut tx = self.begin().await?;
                 let row = sqlx::query(
-                    "UPDATE api_keys SET revoked = true \
-                     WHERE key_id = $1 AND NOT revoked RETURNING hash",
+                    "UPDATE api_keys SET revoked_at = $2 \
+                     WHERE key_id = $1 AND revoked_at IS NULL RETURNING hash",
                 )
                 .bind(key_id)
+                .bind(now_millis)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let hash = row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose()?;
@@ -438,9 +480,13 @@ impl Store for PgStore {
             let Some(hash) = revoked else {
                 return Ok(false);
             };
-            // Gone from this instance's memory before the 204; the others drop it at their
+            // Revoked in this instance's memory before the 204; the others reload it at their
             // next poll.
-            self.change_directory(|d| d.keys.retain(|h, _| h[..] != hash[..]));
+            self.change_directory(|d| {
+                if let Some(k) = d.keys.values_mut().find(|k| k.hash[..] == hash[..]) {
+                    k.revoked_at = Some(now_millis);
+                }
+            });
             Ok(true)
         }
         .boxed()
@@ -462,6 +508,35 @@ impl Store for PgStore {
                 .await
         }
         .boxed()
+    }
+
+    fn list_workspaces<'a>(
+        &'a self,
+        after: Option<&'a ListCursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<Page<Workspace>>> {
+        let page = self.directory().list_workspaces(after, limit);
+        futures_util::future::ready(Ok(page)).boxed()
+    }
+
+    fn list_campaigns<'a>(
+        &'a self,
+        workspace_id: &'a str,
+        after: Option<&'a ListCursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<Page<Campaign>>> {
+        let page = self.directory().list_campaigns(workspace_id, after, limit);
+        futures_util::future::ready(Ok(page)).boxed()
+    }
+
+    fn list_api_keys<'a>(
+        &'a self,
+        workspace_id: &'a str,
+        after: Option<&'a ListCursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<Page<ApiKeyRecord>>> {
+        let page = self.directory().list_api_keys(workspace_id, after, limit);
+        futures_util::future::ready(Ok(page)).boxed()
     }
 
     fn list_send_ids<'a>(
@@ -529,33 +604,33 @@ impl Store for PgStore {
 async fn insert_workspace(
     tx: &mut Transaction<'static, Postgres>,
     w: &Workspace,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<u64>, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO workspaces (id, name, daily_send_id_quota, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING seq",
     )
     .bind(&w.id)
     .bind(&w.name)
     .bind(w.daily_send_id_quota.min(i64::MAX as u64) as i64)
     .bind(w.created_at)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    seq_of(done)
 }
 
 async fn insert_campaign(
     tx: &mut Transaction<'static, Postgres>,
     c: &Campaign,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<u64>, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO campaigns (campaign_id, workspace_id, name, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING seq",
     )
     .bind(&c.campaign_id)
     .bind(&c.workspace_id)
     .bind(&c.name)
     .bind(c.created_at)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    seq_of(done)
 }

@@ -41,7 +41,7 @@ const STATEMENTS: &[&str] = &[
         permissions TEXT NOT NULL,
         allowed_ips TEXT NOT NULL,
         created_at BIGINT NOT NULL,
-        revoked BOOLEAN NOT NULL DEFAULT false,
+        revoked_at BIGINT,
         seq BIGSERIAL NOT NULL UNIQUE
     )",
     // A pair, once; `seq` orders a campaign's pairs for listing.

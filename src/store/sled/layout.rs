@@ -32,10 +32,6 @@ pub(crate) fn campaign_key(id: &str) -> Vec<u8> {
 pub(crate) fn api_key_key(hash: &[u8; 32]) -> Vec<u8> {
     key("k", &[hash])
 }
-/// The key record's key, from the hash stored under its key id.
-pub(crate) fn api_key_key_raw(hash: &[u8]) -> Vec<u8> {
-    key("k", &[hash])
-}
 pub(crate) fn key_id_key(key_id: &str) -> Vec<u8> {
     key("i", &[key_id.as_bytes()])
 }

@@ -39,6 +39,7 @@ async fn the_banner_knows_the_demo_workspace_on_every_start() {
     let app = spawn_app().await;
     let demo = app.demo.clone().unwrap();
     let mut config = Config::for_tests(&app.data_dir);
+    config.database_url = app.database_url.clone();
     let data_dir = app.data_dir.clone();
     let mut app = app;
     app.stop().await;
@@ -67,6 +68,7 @@ fn sendid(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sendid"))
         .args(args)
         .env_remove("SENDID_DATA_DIR")
+        .env_remove("SENDID_DATABASE_URL")
         .output()
         .expect("sendid runs")
 }
@@ -89,23 +91,29 @@ fn minted_key(out: &std::process::Output) -> String {
 #[tokio::test]
 async fn keys_create_mints_a_working_key_and_refuses_while_a_server_holds_the_directory() {
     let mut app = spawn_app().await;
-    let data_dir = app.data_dir.to_str().unwrap().to_string();
+    // On PostgreSQL the store is shared: the command works beside running servers.
+    let (store_flag, data_dir) = match &app.database_url {
+        Some(url) => ("--database-url", url.clone()),
+        None => ("--data-dir", app.data_dir.to_str().unwrap().to_string()),
+    };
 
-    let held = sendid(&[
-        "keys",
-        "create",
-        "--workspace",
-        "demo",
-        "--data-dir",
-        &data_dir,
-    ]);
-    assert_eq!(held.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&held.stderr);
-    assert!(
-        stderr.contains("in use") && stderr.contains("admin API"),
-        "{stderr}"
-    );
-    assert!(!String::from_utf8_lossy(&held.stdout).contains("API key:"));
+    if app.database_url.is_none() {
+        let held = sendid(&[
+            "keys",
+            "create",
+            "--workspace",
+            "demo",
+            "--data-dir",
+            &data_dir,
+        ]);
+        assert_eq!(held.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&held.stderr);
+        assert!(
+            stderr.contains("in use") && stderr.contains("admin API"),
+            "{stderr}"
+        );
+        assert!(!String::from_utf8_lossy(&held.stdout).contains("API key:"));
+    }
 
     app.stop().await;
     let by_alias = minted_key(&sendid(&[
@@ -113,7 +121,7 @@ async fn keys_create_mints_a_working_key_and_refuses_while_a_server_holds_the_di
         "create",
         "--workspace",
         "demo",
-        "--data-dir",
+        store_flag,
         &data_dir,
     ]));
     let workspace_id = app.demo.as_ref().unwrap().workspace_id.clone();
@@ -122,7 +130,7 @@ async fn keys_create_mints_a_working_key_and_refuses_while_a_server_holds_the_di
         "create",
         "--workspace",
         &workspace_id,
-        "--data-dir",
+        store_flag,
         &data_dir,
     ]));
     let typo = sendid(&[
@@ -132,7 +140,7 @@ async fn keys_create_mints_a_working_key_and_refuses_while_a_server_holds_the_di
         "demo",
         "--permission",
         "sends.id.creat",
-        "--data-dir",
+        store_flag,
         &data_dir,
     ]);
     assert_eq!(typo.status.code(), Some(1));
@@ -142,7 +150,7 @@ async fn keys_create_mints_a_working_key_and_refuses_while_a_server_holds_the_di
         "create",
         "--workspace",
         "nope",
-        "--data-dir",
+        store_flag,
         &data_dir,
     ]);
     assert_eq!(unknown.status.code(), Some(1));

@@ -1,10 +1,12 @@
-//! Faults and abuse: every promise of docs/contract.md §1 attacked (issue #4). Process-level tests run
+//! Faults and abuse: every promise of docs/contract.md §1 attacked (issue #4), and several instances
+//! on one PostgreSQL database (issue #10, `scale.rs`). Process-level tests run
 //! the real `sendid` binary; the rest spawn the app in-process.
 mod fuzz;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod http;
 mod kill9;
+mod scale;
 mod secrets;
 mod shutdown;
 mod storage;

@@ -27,6 +27,7 @@ fn command(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
     for var in [
         "SENDID_BIND",
         "SENDID_DATA_DIR",
+        "SENDID_DATABASE_URL",
         "SENDID_ADMIN_TOKEN",
         "SENDID_LOG",
         "SENDID_SHUTDOWN_GRACE_SECONDS",

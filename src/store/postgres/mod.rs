@@ -13,6 +13,7 @@ mod batch;
 mod schema;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ const PAIR_WORKERS: usize = 2;
 
 pub struct PgStore {
     pool: PgPool,
-    directory: Arc<RwLock<Directory>>,
+    directory: Arc<Cache>,
     batcher: Batcher,
     poller: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -96,7 +97,10 @@ impl PgStore {
             })?;
         schema::migrate(&pool).await?;
         let (counter, loaded) = load_directory(&pool).await.map_err(db_error)?;
-        let directory = Arc::new(RwLock::new(loaded));
+        let directory = Arc::new(Cache {
+            directory: RwLock::new(loaded),
+            local_changes: AtomicU64::new(0),
+        });
         let batcher = Batcher::start(
             pool.clone(),
             PAIR_WORKERS,
@@ -115,11 +119,20 @@ impl PgStore {
     }
 
     fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
-        self.directory.read().unwrap_or_else(|p| p.into_inner())
+        self.directory
+            .directory
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn change_directory(&self, change: impl FnOnce(&mut Directory)) {
-        change(&mut self.directory.write().unwrap_or_else(|p| p.into_inner()));
+        let mut dir = self
+            .directory
+            .directory
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        change(&mut dir);
+        self.directory.local_changes.fetch_add(1, Ordering::SeqCst);
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
@@ -231,7 +244,14 @@ fn key_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ApiKeyRecord> {
     })
 }
 
-async fn poll_changes(pool: PgPool, directory: Arc<RwLock<Directory>>, mut seen: i64) {
+/// The directory and how often this instance changed it itself: a reload that started before a
+/// local change must not overwrite it (the next poll reloads instead).
+struct Cache {
+    directory: RwLock<Directory>,
+    local_changes: AtomicU64,
+}
+
+async fn poll_changes(pool: PgPool, cache: Arc<Cache>, mut seen: i64) {
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -242,15 +262,22 @@ async fn poll_changes(pool: PgPool, directory: Arc<RwLock<Directory>>, mut seen:
             .and_then(|r| r.try_get::<i64, _>(0));
         match counter {
             Ok(c) if c == seen => {}
-            Ok(_) => match load_directory(&pool).await {
-                Ok((c, dir)) => {
-                    *directory.write().unwrap_or_else(|p| p.into_inner()) = dir;
-                    seen = c;
+            Ok(_) => {
+                let before = cache.local_changes.load(Ordering::SeqCst);
+                match load_directory(&pool).await {
+                    Ok((c, dir)) => {
+                        let mut current =
+                            cache.directory.write().unwrap_or_else(|p| p.into_inner());
+                        if cache.local_changes.load(Ordering::SeqCst) == before {
+                            *current = dir;
+                            seen = c;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reloading workspaces, campaigns and keys failed")
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "reloading workspaces, campaigns and keys failed")
-                }
-            },
+            }
             Err(e) => tracing::debug!(error = %e, "polling for admin changes failed"),
         }
     }

@@ -1,0 +1,427 @@
+//! The store contract: one generic suite over `dyn Store`, run against every engine — sled in a
+//! temporary directory and PostgreSQL in a new database (`tests/support/pg.rs`; skipped with the
+//! reason printed when PostgreSQL is missing, failing under `CI=true`). Rules 6–8, concurrency,
+//! reopening, bootstrap, revocation, conflicts, listing order and pagination.
+#[path = "../support/pg.rs"]
+mod pg;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sendid::domain::{QuotaStatus, SendId, UtcDay};
+use sendid::store::{
+    ApiKeyRecord, Campaign, CreateOutcome, NewSendId, PgStore, SledStore, Store, StoreError,
+    StoreOptions, Workspace,
+};
+
+/// 2026-11-27T12:00:00Z
+const NOON_MS: i64 = 1_795_780_800_000;
+
+/// Where an engine keeps its data, so a test can open it again.
+enum Place {
+    Sled(tempfile::TempDir),
+    Pg(String),
+}
+
+impl Place {
+    async fn new(engine: &str) -> Option<Place> {
+        match engine {
+            "sled" => Some(Place::Sled(tempfile::tempdir().unwrap())),
+            _ => pg::database_url().await.map(Place::Pg),
+        }
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Place::Sled(dir) => Arc::new(
+                SledStore::open(&dir.path().join("data"), StoreOptions::default()).unwrap(),
+            ),
+            Place::Pg(url) => Arc::new(PgStore::open(url, StoreOptions::default()).await.unwrap()),
+        }
+    }
+}
+
+fn workspace(quota: u64) -> Workspace {
+    Workspace {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "w".into(),
+        daily_send_id_quota: quota,
+        created_at: NOON_MS,
+        seq: 0,
+    }
+}
+
+fn campaign(w: &Workspace, id: &str) -> Campaign {
+    Campaign {
+        campaign_id: id.into(),
+        workspace_id: w.id.clone(),
+        name: id.into(),
+        created_at: NOON_MS,
+        seq: 0,
+    }
+}
+
+fn key(w: &Workspace, n: u8) -> ApiKeyRecord {
+    ApiKeyRecord {
+        key_id: uuid::Uuid::new_v4().to_string(),
+        workspace_id: w.id.clone(),
+        name: Some(format!("key {n}")),
+        permissions: vec!["sends.id.create".into()],
+        allowed_ips: vec!["10.0.0.0/8".parse().unwrap()],
+        hash: [n; 32],
+        created_at: NOON_MS,
+        revoked_at: None,
+        seq: 0,
+    }
+}
+
+async fn create(
+    store: &dyn Store,
+    w: &Workspace,
+    c: &str,
+    s: &str,
+    now_ms: i64,
+) -> Result<CreateOutcome, StoreError> {
+    let send_id = SendId::parse(s).unwrap();
+    store
+        .create_send_id(NewSendId {
+            workspace: w,
+            campaign_id: c,
+            send_id: &send_id,
+            now_millis: now_ms,
+        })
+        .await
+}
+
+fn used(outcome: CreateOutcome) -> u64 {
+    match outcome {
+        CreateOutcome::Created(q)
+        | CreateOutcome::Existing(q)
+        | CreateOutcome::QuotaExhausted(q) => q.used,
+    }
+}
+
+async fn setup(store: &dyn Store, quota: u64, campaigns: &[&str]) -> Workspace {
+    let w = workspace(quota);
+    store.create_workspace(&w).await.unwrap();
+    for c in campaigns {
+        store.create_campaign(&campaign(&w, c)).await.unwrap();
+    }
+    w
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+// ---- the generic suite -------------------------------------------------------------------
+
+async fn rules_6_to_8(store: Arc<dyn Store>) {
+    let c = unique("c");
+    let w = setup(store.as_ref(), 2, &[&c]).await;
+    let q = |used| QuotaStatus::new(2, used, NOON_MS / 1000);
+    let s = store.as_ref();
+    assert_eq!(
+        create(s, &w, &c, "a", NOON_MS).await.unwrap(),
+        CreateOutcome::Created(q(1))
+    );
+    assert_eq!(
+        create(s, &w, &c, "a", NOON_MS).await.unwrap(),
+        CreateOutcome::Existing(q(1))
+    );
+    assert_eq!(
+        create(s, &w, &c, "b", NOON_MS).await.unwrap(),
+        CreateOutcome::Created(q(2))
+    );
+    assert_eq!(
+        create(s, &w, &c, "c", NOON_MS).await.unwrap(),
+        CreateOutcome::QuotaExhausted(q(2))
+    );
+    // Rule 6 wins over rule 7: an existing pair is 200 when the quota is used up.
+    assert_eq!(
+        create(s, &w, &c, "a", NOON_MS).await.unwrap(),
+        CreateOutcome::Existing(q(2))
+    );
+    // The next UTC day, the quota is back; an old pair still costs nothing.
+    let tomorrow = NOON_MS + 86_400_000;
+    let q2 = |used| QuotaStatus::new(2, used, tomorrow / 1000);
+    assert_eq!(
+        create(s, &w, &c, "a", tomorrow).await.unwrap(),
+        CreateOutcome::Existing(q2(0))
+    );
+    assert_eq!(
+        create(s, &w, &c, "c", tomorrow).await.unwrap(),
+        CreateOutcome::Created(q2(1))
+    );
+    let day = |ms: i64| UtcDay::containing(ms / 1000);
+    assert_eq!(s.used_on(&w.id, day(NOON_MS)).await.unwrap(), 2);
+    assert_eq!(s.used_on(&w.id, day(tomorrow)).await.unwrap(), 1);
+}
+
+async fn a_pair_is_per_campaign_and_the_quota_per_workspace(store: Arc<dyn Store>) {
+    let (c1, c2) = (unique("c"), unique("c"));
+    let w = setup(store.as_ref(), 3, &[&c1, &c2]).await;
+    let s = store.as_ref();
+    assert!(matches!(
+        create(s, &w, &c1, "x", NOON_MS).await.unwrap(),
+        CreateOutcome::Created(_)
+    ));
+    assert!(matches!(
+        create(s, &w, &c2, "x", NOON_MS).await.unwrap(),
+        CreateOutcome::Created(_)
+    ));
+    assert_eq!(used(create(s, &w, &c1, "y", NOON_MS).await.unwrap()), 3);
+    let other = setup(s, 1, &[]).await;
+    assert_eq!(
+        s.used_on(&other.id, UtcDay::containing(NOON_MS / 1000))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn concurrent_new_pairs_spend_exactly_what_is_left(store: Arc<dyn Store>) {
+    let c = unique("c");
+    let w = setup(store.as_ref(), 25, &[&c]).await;
+    let tasks: Vec<_> = (0..120)
+        .map(|i| {
+            let store = store.clone();
+            let (w, c) = (w.clone(), c.clone());
+            tokio::spawn(
+                async move { create(store.as_ref(), &w, &c, &format!("p{i}"), NOON_MS).await },
+            )
+        })
+        .collect();
+    let mut created = 0;
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            CreateOutcome::Created(_) => created += 1,
+            CreateOutcome::QuotaExhausted(_) => refused += 1,
+            CreateOutcome::Existing(_) => panic!("no pair was asked twice"),
+        }
+    }
+    assert_eq!((created, refused), (25, 95));
+    let page = store.list_send_ids(&c, None, 1000).await.unwrap();
+    assert_eq!(page.entries.len(), 25);
+}
+
+async fn one_new_pair_asked_at_once_is_created_once(store: Arc<dyn Store>) {
+    let c = unique("c");
+    let w = setup(store.as_ref(), 10, &[&c]).await;
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let store = store.clone();
+            let (w, c) = (w.clone(), c.clone());
+            tokio::spawn(async move { create(store.as_ref(), &w, &c, "same", NOON_MS).await })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            CreateOutcome::Created(_) => created += 1,
+            CreateOutcome::Existing(q) => assert_eq!(q.used, 1),
+            CreateOutcome::QuotaExhausted(_) => panic!("quota left"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(
+        store
+            .used_on(&w.id, UtcDay::containing(NOON_MS / 1000))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn listing_is_in_creation_order_and_pages_without_gaps(store: Arc<dyn Store>) {
+    let c = unique("c");
+    let w = setup(store.as_ref(), 1000, &[&c]).await;
+    let names: Vec<String> = (0..23).map(|i| format!("z{:02}-{}", 22 - i, i)).collect();
+    for (i, n) in names.iter().enumerate() {
+        create(store.as_ref(), &w, &c, n, NOON_MS + i as i64)
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list_send_ids(&c, after, 5).await.unwrap();
+        assert!(page.entries.len() <= 5);
+        seen.extend(page.entries.iter().map(|e| e.send_id.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen, names);
+    // Workspaces, campaigns and keys list in creation order too, paged.
+    let w2 = setup(store.as_ref(), 1, &[]).await;
+    let cs: Vec<String> = (0..7).map(|i| format!("{}-{i}", unique("k"))).collect();
+    for id in &cs {
+        store.create_campaign(&campaign(&w2, id)).await.unwrap();
+    }
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_campaigns(&w2.id, cursor.as_ref(), 3)
+            .await
+            .unwrap();
+        listed.extend(page.items.iter().map(|c| c.campaign_id.clone()));
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(listed, cs);
+    let all = store.list_workspaces(None, 100_000).await.unwrap().items;
+    let pos = |id: &str| all.iter().position(|x| x.id == id).unwrap();
+    assert!(pos(&w.id) < pos(&w2.id));
+}
+
+async fn keys_authenticate_until_revoked(store: Arc<dyn Store>) {
+    let w = setup(store.as_ref(), 1, &[]).await;
+    let n = (uuid::Uuid::new_v4().as_bytes()[0] % 200) + 20;
+    let k = key(&w, n);
+    store.create_api_key(&k).await.unwrap();
+    let found = store.api_key_by_hash(&k.key_hash()).await.unwrap().unwrap();
+    assert_eq!(found.allowed_ips, k.allowed_ips);
+    assert_eq!(found.permissions, k.permissions);
+    assert!(store.revoke_api_key(&k.key_id, NOON_MS).await.unwrap());
+    assert!(store
+        .api_key_by_hash(&k.key_hash())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!store.revoke_api_key(&k.key_id, NOON_MS).await.unwrap());
+    assert!(!store.revoke_api_key("no-such-key", NOON_MS).await.unwrap());
+    let listed = store.list_api_keys(&w.id, None, 10).await.unwrap().items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].revoked_at, Some(NOON_MS));
+}
+
+async fn a_campaign_id_exists_once_across_workspaces(store: Arc<dyn Store>) {
+    let c = unique("c");
+    let w = setup(store.as_ref(), 1, &[&c]).await;
+    let other = setup(store.as_ref(), 1, &[]).await;
+    assert!(matches!(
+        store.create_campaign(&campaign(&other, &c)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.campaign(&c).await.unwrap().unwrap().workspace_id,
+        w.id
+    );
+    assert!(store.workspace(&w.id).await.unwrap().is_some());
+    assert!(store.workspace("nope").await.unwrap().is_none());
+}
+
+async fn store_health_is_ok(store: Arc<dyn Store>) {
+    store.health().await.unwrap();
+}
+
+/// Everything written is there after closing and opening again; bootstrap happens once.
+async fn reopening_keeps_everything(place: &Place) {
+    let store = place.open().await;
+    let w = workspace(5);
+    let c = campaign(&w, "demo-campaign");
+    let k = key(&w, 7);
+    assert!(store.bootstrap(&w, &c, &k).await.unwrap());
+    let w2 = workspace(9);
+    assert!(!store
+        .bootstrap(&w2, &campaign(&w2, "x"), &key(&w2, 8))
+        .await
+        .unwrap());
+    create(store.as_ref(), &w, "demo-campaign", "kept", NOON_MS)
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    drop(store);
+
+    let store = place.open().await;
+    assert!(!store
+        .bootstrap(&w2, &campaign(&w2, "x"), &key(&w2, 8))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .workspace(&w.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .daily_send_id_quota,
+        5
+    );
+    assert!(store
+        .api_key_by_hash(&k.key_hash())
+        .await
+        .unwrap()
+        .is_some());
+    assert!(matches!(
+        create(store.as_ref(), &w, "demo-campaign", "kept", NOON_MS).await.unwrap(),
+        CreateOutcome::Existing(q) if q.used == 1
+    ));
+    let names: HashSet<_> = store
+        .list_send_ids("demo-campaign", None, 10)
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.send_id)
+        .collect();
+    assert_eq!(names, HashSet::from(["kept".to_string()]));
+    store.close().await.unwrap();
+}
+
+// ---- the suite, once per engine ----------------------------------------------------------
+
+macro_rules! suite {
+    ($engine:ident) => {
+        mod $engine {
+            use super::*;
+
+            async fn store() -> Option<(Place, Arc<dyn Store>)> {
+                let place = Place::new(stringify!($engine)).await?;
+                let store = place.open().await;
+                Some((place, store))
+            }
+
+            macro_rules! case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some((_place, store)) = store().await else {
+                            return;
+                        };
+                        super::$name(store.clone()).await;
+                        store.close().await.unwrap();
+                    }
+                };
+            }
+
+            case!(rules_6_to_8);
+            case!(a_pair_is_per_campaign_and_the_quota_per_workspace);
+            case!(concurrent_new_pairs_spend_exactly_what_is_left);
+            case!(one_new_pair_asked_at_once_is_created_once);
+            case!(listing_is_in_creation_order_and_pages_without_gaps);
+            case!(keys_authenticate_until_revoked);
+            case!(a_campaign_id_exists_once_across_workspaces);
+            case!(store_health_is_ok);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reopening_keeps_everything() {
+                let Some(place) = Place::new(stringify!($engine)).await else {
+                    return;
+                };
+                super::reopening_keeps_everything(&place).await;
+            }
+        }
+    };
+}
+
+suite!(sled);
+suite!(postgres);

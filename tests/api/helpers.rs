@@ -17,6 +17,8 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+#[path = "../support/admin.rs"]
+pub mod admin;
 #[path = "../support/pg.rs"]
 pub mod pg;
 
@@ -192,103 +194,35 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    /// The shared admin client (`tests/support/admin.rs`) for this app.
+    pub fn admin(&self) -> admin::Admin {
+        admin::Admin::new(&self.address, ADMIN_TOKEN, self.client.clone())
+    }
+
     pub async fn admin_post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
+        self.admin().post(path, body).await
     }
 
     pub async fn admin_get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("request sent")
+        self.admin().get(path).await
     }
 
     pub async fn admin_delete(&self, path: &str) -> reqwest::Response {
-        self.client
-            .delete(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("request sent")
+        self.admin().delete(path).await
     }
 
     /// A workspace with the given quota, one campaign and a key with `sends.id.create`.
     pub async fn workspace(&self, quota: u64) -> Tenant {
-        let ws: Value = expect_json(
-            self.admin_post(
-                "/admin/workspaces",
-                &json!({"name": "test", "daily_send_id_quota": quota}),
-            )
-            .await,
-            201,
-        )
-        .await;
-        let id = ws["id"].as_str().expect("workspace id").to_string();
-        let campaign: Value = expect_json(
-            self.admin_post(&format!("/admin/workspaces/{id}/campaigns"), &json!({}))
-                .await,
-            201,
-        )
-        .await;
-        let key: Value = expect_json(
-            self.admin_post(
-                &format!("/admin/workspaces/{id}/api-keys"),
-                &json!({"permissions": ["sends.id.create"]}),
-            )
-            .await,
-            201,
-        )
-        .await;
-        Tenant {
-            workspace_id: id,
-            campaign_id: campaign["campaign_id"]
-                .as_str()
-                .expect("campaign id")
-                .to_string(),
-            api_key: key["api_key"].as_str().expect("api key").to_string(),
-            key_id: key["key_id"].as_str().expect("key id").to_string(),
-        }
+        self.admin().tenant(quota).await
     }
 
-    /// `used_today` of a workspace, through the admin API.
     pub async fn used_today(&self, workspace_id: &str) -> u64 {
-        let ws = expect_json(
-            self.admin_get(&format!("/admin/workspaces/{workspace_id}"))
-                .await,
-            200,
-        )
-        .await;
-        ws["quota"]["used_today"].as_u64().expect("used_today")
+        self.admin().used_today(workspace_id).await
     }
 
     /// Every send_id of a campaign, through the paginated admin listing.
     pub async fn all_send_ids(&self, workspace_id: &str, campaign_id: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut path = format!(
-                "/admin/workspaces/{workspace_id}/campaigns/{campaign_id}/send-ids?limit=1000"
-            );
-            if let Some(a) = &after {
-                path.push_str(&format!("&after={a}"));
-            }
-            let page = expect_json(self.admin_get(&path).await, 200).await;
-            for item in page["send_ids"].as_array().expect("send_ids") {
-                out.push(item["send_id"].as_str().expect("send_id").to_string());
-            }
-            match page["next"].as_str() {
-                Some(n) => after = Some(n.to_string()),
-                None => return out,
-            }
-        }
+        self.admin().all_send_ids(workspace_id, campaign_id).await
     }
 }
 
@@ -300,13 +234,7 @@ impl Drop for TestApp {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Tenant {
-    pub workspace_id: String,
-    pub campaign_id: String,
-    pub api_key: String,
-    pub key_id: String,
-}
+pub use admin::Tenant;
 
 /// Asserts the status and that the body is JSON with a JSON content type; returns the body.
 pub async fn expect_json(resp: reqwest::Response, status: u16) -> Value {
@@ -386,7 +314,6 @@ impl RawResponse {
     }
 }
 
-impl TestApp {
     /// A key for a workspace with the given permissions and allow-list; returns the admin answer.
     pub async fn api_key(
         &self,
@@ -394,29 +321,14 @@ impl TestApp {
         permissions: &[&str],
         allowed_ips: Option<&[&str]>,
     ) -> Value {
-        let mut body = json!({ "permissions": permissions });
-        if let Some(ips) = allowed_ips {
-            body["allowed_ips"] = json!(ips);
-        }
-        expect_json(
-            self.admin_post(&format!("/admin/workspaces/{workspace_id}/api-keys"), &body)
-                .await,
-            201,
-        )
-        .await
+        self.admin()
+            .api_key(workspace_id, permissions, allowed_ips)
+            .await
     }
 
     /// A campaign with the given id in a workspace.
     pub async fn campaign(&self, workspace_id: &str, campaign_id: &str) {
-        expect_json(
-            self.admin_post(
-                &format!("/admin/workspaces/{workspace_id}/campaigns"),
-                &json!({ "campaign_id": campaign_id }),
-            )
-            .await,
-            201,
-        )
-        .await;
+        self.admin().campaign(workspace_id, Some(campaign_id)).await;
     }
 
     /// Sends `head` (request line and headers, without the blank line) and then `body` over a

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::helpers::admin::Admin;
+
 pub const ADMIN_TOKEN: &str = "hardening-admin-token-5f1c0e9a7b";
 pub const BIN: &str = env!("CARGO_BIN_EXE_sendid");
 
@@ -222,13 +224,7 @@ pub fn run_to_exit(
     (status, out, err)
 }
 
-#[derive(Debug, Clone)]
-pub struct Tenant {
-    pub workspace_id: String,
-    pub campaign_id: String,
-    pub api_key: String,
-    pub key_id: String,
-}
+pub use crate::helpers::admin::Tenant;
 
 /// The admin and public API of one running instance.
 #[derive(Clone)]
@@ -253,87 +249,30 @@ impl Api {
         format!("{}{}", self.base, path)
     }
 
+    /// The shared admin client (`tests/support/admin.rs`) for this instance.
+    pub fn admin(&self) -> Admin {
+        Admin::new(&self.base, ADMIN_TOKEN, self.client.clone())
+    }
+
     pub async fn admin_post(&self, path: &str, body: &Value) -> Value {
-        let resp = self
-            .client
-            .post(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(body)
-            .send()
-            .await
-            .expect("admin request");
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.expect("admin JSON");
-        assert_eq!(status, 201, "POST {path}: {body}");
-        body
+        self.admin().created(path, body).await
     }
 
     pub async fn admin_get(&self, path: &str) -> Value {
-        let resp = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("admin request");
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.expect("admin JSON");
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
+        self.admin().fetched(path).await
     }
 
     /// A workspace with the given quota, a campaign and a key with `sends.id.create`.
     pub async fn tenant(&self, quota: u64) -> Tenant {
-        let ws = self
-            .admin_post(
-                "/admin/workspaces",
-                &json!({"name": "hardening", "daily_send_id_quota": quota}),
-            )
-            .await;
-        let id = ws["id"].as_str().unwrap().to_string();
-        let campaign = self
-            .admin_post(&format!("/admin/workspaces/{id}/campaigns"), &json!({}))
-            .await;
-        let key = self
-            .admin_post(
-                &format!("/admin/workspaces/{id}/api-keys"),
-                &json!({"permissions": ["sends.id.create"]}),
-            )
-            .await;
-        Tenant {
-            workspace_id: id,
-            campaign_id: campaign["campaign_id"].as_str().unwrap().to_string(),
-            api_key: key["api_key"].as_str().unwrap().to_string(),
-            key_id: key["key_id"].as_str().unwrap().to_string(),
-        }
+        self.admin().tenant_named("hardening", quota, None).await
     }
 
     pub async fn used_today(&self, workspace_id: &str) -> u64 {
-        let ws = self
-            .admin_get(&format!("/admin/workspaces/{workspace_id}"))
-            .await;
-        ws["quota"]["used_today"].as_u64().expect("used_today")
+        self.admin().used_today(workspace_id).await
     }
 
     pub async fn all_send_ids(&self, workspace_id: &str, campaign_id: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut path = format!(
-                "/admin/workspaces/{workspace_id}/campaigns/{campaign_id}/send-ids?limit=1000"
-            );
-            if let Some(a) = &after {
-                path.push_str(&format!("&after={a}"));
-            }
-            let page = self.admin_get(&path).await;
-            for item in page["send_ids"].as_array().expect("send_ids") {
-                out.push(item["send_id"].as_str().unwrap().to_string());
-            }
-            match page["next"].as_str() {
-                Some(n) => after = Some(n.to_string()),
-                None => return out,
-            }
-        }
+        self.admin().all_send_ids(workspace_id, campaign_id).await
     }
 
     /// `POST /sends/id/create`; `Err` when no answer came (connection refused, reset…).

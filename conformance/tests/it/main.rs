@@ -1,9 +1,13 @@
 //! Integration tests of the checker: against sendid, a deliberately broken server, a Prism mock,
 //! and the binary's exit codes.
+#[path = "../../../tests/support/admin.rs"]
+mod admin;
 mod broken_server;
 mod budget;
 mod cli;
 mod defects;
+#[path = "../../../tests/support/pg.rs"]
+mod pg;
 mod prism;
 mod sendid;
 mod support;

@@ -46,6 +46,30 @@ async fn sendid_is_conformant_in_the_strict_profile_when_exhausting_its_quota() 
     assert_eq!(app.used_today().await, 15);
 }
 
+/// The same run against sendid on PostgreSQL (issue #10): the quota driven to 0 through the
+/// shared engine, 429 rules included. Skipped with the reason printed without PostgreSQL;
+/// failing under CI=true.
+#[tokio::test]
+async fn sendid_on_postgresql_is_conformant_when_exhausting_its_quota() {
+    let Some(url) = crate::pg::database_url().await else {
+        return;
+    };
+    let app = Sendid::spawn_on(15, Some(url)).await;
+    let mut args = app.args();
+    args.extend(["--forbidden-api-key".into(), app.forbidden_api_key.clone()]);
+    let outcome = check(args, &["--cases", "12", "--seed", "12", "--exhaust-quota"]).await;
+    assert_conformant(&outcome);
+    let report = outcome.report.expect("a report");
+    assert!(
+        report
+            .check("new_pair_over_quota_is_429")
+            .expect("the 429 check")
+            .passed
+            > 0
+    );
+    assert_eq!(app.used_today().await, 15);
+}
+
 #[tokio::test]
 async fn sendid_is_conformant_in_the_braze_profile() {
     let app = Sendid::spawn(100).await;

@@ -7,7 +7,7 @@ use sendid::clock::SystemClock;
 use sendid::config::Config;
 use sendid::startup::Application;
 use sendid_conformance::{cli, Exit, Outcome};
-use serde_json::{json, Value};
+use crate::admin::Admin;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -20,16 +20,22 @@ pub struct Sendid {
     pub forbidden_api_key: String,
     pub campaign_id: String,
     pub workspace_id: String,
-    client: reqwest::Client,
+    admin: Admin,
     _dir: TempDir,
     _shutdown: oneshot::Sender<()>,
 }
 
 impl Sendid {
     pub async fn spawn(quota: u64) -> Sendid {
+        Self::spawn_on(quota, None).await
+    }
+
+    /// On PostgreSQL when `database_url` is set, on sled otherwise.
+    pub async fn spawn_on(quota: u64, database_url: Option<String>) -> Sendid {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut config = Config::for_tests(dir.path().join("data"));
         config.admin_token = Some(ADMIN_TOKEN.into());
+        config.database_url = database_url;
         let app = Application::build(&config, Arc::new(SystemClock))
             .await
             .expect("sendid starts");
@@ -39,48 +45,17 @@ impl Sendid {
             let _ = rx.await;
         }));
         let client = reqwest::Client::new();
-        let admin = |path: &str, body: Value| {
-            let req = client
-                .post(format!("{address}{path}"))
-                .bearer_auth(ADMIN_TOKEN)
-                .json(&body);
-            async move {
-                let resp = req.send().await.expect("admin request");
-                assert_eq!(resp.status().as_u16(), 201, "admin {body}");
-                resp.json::<Value>().await.expect("admin JSON")
-            }
-        };
-        let ws = admin(
-            "/admin/workspaces",
-            json!({"name": "conformance", "daily_send_id_quota": quota}),
-        )
-        .await;
-        let id = ws["id"].as_str().expect("workspace id").to_string();
-        let campaign = admin(
-            &format!("/admin/workspaces/{id}/campaigns"),
-            json!({"campaign_id": "welcome-series"}),
-        )
-        .await;
-        let key = admin(
-            &format!("/admin/workspaces/{id}/api-keys"),
-            json!({"permissions": ["sends.id.create"]}),
-        )
-        .await;
-        let forbidden = admin(
-            &format!("/admin/workspaces/{id}/api-keys"),
-            json!({"permissions": []}),
-        )
-        .await;
+        let admin = Admin::new(&address, ADMIN_TOKEN, client.clone());
+        let tenant = admin
+            .tenant_named("conformance", quota, Some("welcome-series"))
+            .await;
+        let forbidden = admin.api_key(&tenant.workspace_id, &[], None).await;
         Sendid {
-            api_key: key["api_key"].as_str().expect("key").to_string(),
+            api_key: tenant.api_key,
             forbidden_api_key: forbidden["api_key"].as_str().expect("key").to_string(),
-            campaign_id: campaign["campaign_id"]
-                .as_str()
-                .expect("campaign")
-                .to_string(),
-            workspace_id: id,
-            address,
-            client,
+            campaign_id: tenant.campaign_id,
+            workspace_id: tenant.workspace_id,
+            admin,
             _dir: dir,
             _shutdown: tx,
         }
@@ -88,20 +63,7 @@ impl Sendid {
 
     /// `used_today` of the workspace, through the admin API.
     pub async fn used_today(&self) -> u64 {
-        let ws: Value = self
-            .client
-            .get(format!(
-                "{}/admin/workspaces/{}",
-                self.address, self.workspace_id
-            ))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("admin request")
-            .json()
-            .await
-            .expect("admin JSON");
-        ws["quota"]["used_today"].as_u64().expect("used_today")
+        self.admin.used_today(&self.workspace_id).await
     }
 
     pub fn args(&self) -> Vec<String> {

@@ -88,7 +88,8 @@ impl PgStore {
             .max_connections(16)
             .min_connections(0)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // A connection broken while the database was down is found out and replaced.
+            // No ping before every use (it would be a round trip per query): a connection broken
+            // while the database was down fails its next query (503) and is replaced.
             .test_before_acquire(false)
             .connect_with(connect)
             .await

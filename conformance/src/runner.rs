@@ -27,6 +27,9 @@ pub struct Outcome {
 /// Runs the checker as the binary would, printing as it goes.
 pub async fn run(cli: Cli) -> Outcome {
     let reports = cli.reports.clone();
+    if let Err(fatal) = report::check_writable(&reports) {
+        return fail(fatal);
+    }
     match Runner::new(cli).await {
         Err(fatal) => fail(fatal),
         Ok(runner) => match runner.execute().await {

@@ -93,6 +93,33 @@ impl Report {
     }
 }
 
+/// Before anything is sent: every report path must be writable, so a run never ends unable to
+/// save what it found. A file that does not exist yet is created and removed again.
+pub fn check_writable(targets: &[ReportTarget]) -> Result<(), Fatal> {
+    for t in targets {
+        let bad = |e: std::io::Error| Fatal::Report {
+            path: t.path.display().to_string(),
+            reason: e.to_string(),
+        };
+        if t.path.is_dir() {
+            return Err(Fatal::Report {
+                path: t.path.display().to_string(),
+                reason: "it is a directory".into(),
+            });
+        }
+        let existed = t.path.exists();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&t.path)
+            .map_err(bad)?;
+        if !existed {
+            std::fs::remove_file(&t.path).map_err(bad)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn write(targets: &[ReportTarget], report: &Report) -> Result<(), Fatal> {
     for t in targets {
         let text = match t.format {

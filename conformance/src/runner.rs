@@ -12,9 +12,13 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use crate::budget::Budget;
 use crate::cli::{Cli, Profile};
 use crate::exit::{Exit, Fatal};
-use crate::http::{excerpt, now_epoch_seconds, Request, Response, Target, TransportError};
+use crate::http::{
+    excerpt, now_epoch_seconds, Request, Response, RetryPolicy, Target, TransportError,
+};
 use crate::oracle::{self, Ctx, Exchange, Verdict, ANSWERS_EVERY_REQUEST};
-use crate::report::{self, CheckResult, Failure, QuotaReport, Report, ResponseSummary};
+use crate::report::{
+    self, CheckResult, Failure, QuotaReport, Report, ResponseSummary, ServerError,
+};
 use crate::spec::Spec;
 use crate::strategies::{self, Case, NewPair, RequestContext, SendIdField};
 
@@ -38,7 +42,9 @@ pub async fn run(cli: Cli) -> Outcome {
                 if let Err(fatal) = report::write(&reports, &report) {
                     return fail(fatal);
                 }
-                let exit = if report.failed() {
+                let exit = if report.answered_only_server_errors() {
+                    Exit::Unreachable
+                } else if report.failed() {
                     Exit::Violation
                 } else {
                     Exit::Conformant
@@ -88,6 +94,10 @@ struct Runner {
     shrunk: HashSet<&'static str>,
     failures: Vec<Failure>,
     notes: Vec<String>,
+    /// `--profile braze`: tolerances used, and how often.
+    tolerances: BTreeMap<String, u64>,
+    /// `--profile braze`: cases still busy after every retry.
+    server_errors: Vec<ServerError>,
     requests: u64,
     cases: u64,
     planned_new: u64,
@@ -98,12 +108,20 @@ struct Runner {
 
 impl Runner {
     async fn new(cli: Cli) -> Result<Self, Fatal> {
-        let target = Target::new(
+        let mut target = Target::new(
             cli.base_url.clone(),
             cli.timeout(),
             cli.api_key.clone(),
             cli.forbidden_api_key.clone(),
         );
+        if cli.profile == Profile::Braze {
+            // Braze: 5XX means busy or in maintenance, retry with exponential backoff.
+            target = target.with_retries(RetryPolicy {
+                retries: cli.retries,
+                backoff: cli.retry_backoff(),
+                max_wait: std::time::Duration::from_secs(60),
+            });
+        }
         if cli.api_key.trim().is_empty() {
             return Err(Fatal::Usage(
                 "--api-key (or SENDID_API_KEY) is empty".into(),
@@ -128,6 +146,8 @@ impl Runner {
             shrunk: HashSet::new(),
             failures: Vec::new(),
             notes: Vec::new(),
+            tolerances: BTreeMap::new(),
+            server_errors: Vec::new(),
             requests: 0,
             cases: 0,
             planned_new: 0,
@@ -207,6 +227,15 @@ impl Runner {
         let harmless = Case::Invalid(strategies::Invalid::MissingCampaignId);
         let step = self.probe_step(harmless).await?;
         if let Ok(resp) = &step.result {
+            if resp.busy().is_some() && !self.strict() {
+                return Err(Fatal::ServerErrors {
+                    url: self.target.url(&step.request.path),
+                    status: resp.status,
+                    attempts: resp.retried.len() as u32 + 1,
+                });
+            }
+        }
+        if let Ok(resp) = &step.result {
             if let Some(r) = resp.remaining() {
                 self.remaining = Some(r);
                 self.budget.fix(Some(r), false);
@@ -232,7 +261,7 @@ impl Runner {
         if let Some(r) = resp.remaining() {
             self.remaining = Some(r);
             if self.budget.remaining_at_start.is_none() {
-                self.budget.fix(Some(r), resp.status == 200);
+                self.budget.fix(Some(r), self.succeeded(resp));
             }
         } else if self.budget.remaining_at_start.is_none() {
             self.budget.fix(None, false);
@@ -241,16 +270,16 @@ impl Runner {
                     .into(),
             );
         }
-        match (resp.status, resp.send_id()) {
-            (200, Some(id)) => self.rctx.existing_send_id = Some(id.to_string()),
-            (status, _) if !self.cli.exhaust_quota => {
+        match (self.succeeded(resp), resp.status, resp.send_id()) {
+            (true, _, Some(id)) => self.rctx.existing_send_id = Some(id.to_string()),
+            (_, status, _) if !self.cli.exhaust_quota => {
                 self.budget.close();
                 self.note(format!(
                     "the first new pair was answered {status} (check --api-key and \
                      --campaign-id): no further new pairs are sent"
                 ));
             }
-            (status, _) => self.note(format!("the first new pair was answered {status}")),
+            (_, status, _) => self.note(format!("the first new pair was answered {status}")),
         }
         Ok(())
     }
@@ -545,7 +574,9 @@ impl Runner {
                 failing += usize::from(!fails.is_empty());
                 self.report_new_failures(name, &step, fails, 0);
             }
-            if status != Some(200) || before == Some(0) {
+            if !status.is_some_and(|s| s == 200 || (!self.strict() && (200..300).contains(&s)))
+                || before == Some(0)
+            {
                 break;
             }
         }
@@ -577,6 +608,30 @@ impl Runner {
             Err(_) => "no answer".to_string(),
         };
         *self.statuses.entry(key).or_default() += 1;
+        let Ok(resp) = result else {
+            return;
+        };
+        // Busy answers that were retried are answers too, and tolerances of `braze`.
+        for retry in &resp.retried {
+            self.requests += 1;
+            *self.statuses.entry(retry.status.to_string()).or_default() += 1;
+            self.tolerate(format!("{} retried", retry.kind.describe()));
+            if retry.retry_after {
+                self.tolerate("Retry-After honoured".into());
+            }
+        }
+        if !resp.retried.is_empty() && resp.busy().is_none() {
+            self.tolerate("busy answer then success on a retry".into());
+        }
+    }
+
+    fn tolerate(&mut self, what: String) {
+        *self.tolerances.entry(what).or_default() += 1;
+    }
+
+    /// A pair created or returned: 200, or under `braze` any 2XX with message "success".
+    fn succeeded(&self, resp: &Response) -> bool {
+        oracle::is_success(self.cli.profile, resp)
     }
 
     /// Sends a case (and, for a new pair answered 200, its repeat); judges each exchange.
@@ -595,7 +650,7 @@ impl Runner {
             let fails = self.judge_step(&step, record);
             self.observe(&step);
             if let (Case::New(pair), Ok(resp)) = (&step.case, &step.result) {
-                if resp.status == 200 {
+                if self.succeeded(resp) {
                     if let Some(id) = resp.send_id() {
                         next = Some(Case::Repeat {
                             send_id: id.to_string(),
@@ -622,6 +677,23 @@ impl Runner {
         if record {
             self.tally(ANSWERS_EVERY_REQUEST, true);
         }
+        if let (Some(busy), false) = (resp.busy(), self.strict()) {
+            // Braze: busy or in maintenance, even after the retries: not a verdict on the
+            // request; listed as a server error.
+            if record {
+                self.tolerate(format!(
+                    "{} after every retry: case listed as a server error",
+                    busy.describe()
+                ));
+                self.server_errors.push(ServerError {
+                    case: step.case.label(),
+                    request: step.request.describe(&self.target),
+                    status: resp.status,
+                    attempts: resp.retried.len() as u32 + 1,
+                });
+            }
+            return Vec::new();
+        }
         let ctx = Ctx {
             spec: &self.spec,
             profile: self.cli.profile,
@@ -636,6 +708,11 @@ impl Runner {
             generated_before: &self.generated,
         };
         let verdicts = oracle::judge(&ctx, &ex);
+        if record {
+            for t in oracle::tolerances_used(&ctx, &ex) {
+                *self.tolerances.entry(t).or_default() += 1;
+            }
+        }
         let mut fails = Vec::new();
         for (name, verdict) in verdicts {
             match verdict {
@@ -663,7 +740,7 @@ impl Runner {
         };
         match &step.case {
             Case::New(pair) => {
-                if resp.status == 200
+                if self.succeeded(resp)
                     && matches!(pair.send_id, SendIdField::Absent | SendIdField::Null)
                 {
                     if let Some(id) = resp.send_id() {
@@ -868,6 +945,8 @@ impl Runner {
             statuses: self.statuses.clone(),
             failures: self.failures.clone(),
             notes: self.notes.clone(),
+            tolerances: self.tolerances.clone(),
+            server_errors: self.server_errors.clone(),
         };
         println!();
         print!("{}", report::summary::render(&report));

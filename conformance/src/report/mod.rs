@@ -28,6 +28,19 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Notes for people: skipped properties, budget cuts.
     pub notes: Vec<String>,
+    /// `--profile braze`: each tolerance used, and how often.
+    pub tolerances: std::collections::BTreeMap<String, u64>,
+    /// `--profile braze`: cases still answered 5XX (or a 429 that is not the quota) after every
+    /// retry; not violations.
+    pub server_errors: Vec<ServerError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerError {
+    pub case: String,
+    pub request: String,
+    pub status: u16,
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +101,21 @@ impl Report {
             .collect()
     }
 
+    /// Every answer was a 5XX (or none came): the target is down, not judged.
+    pub fn answered_only_server_errors(&self) -> bool {
+        let answered: u64 = self
+            .statuses
+            .iter()
+            .filter(|(s, _)| s.as_str() != "no answer")
+            .map(|(_, n)| n)
+            .sum();
+        answered > 0
+            && self
+                .statuses
+                .keys()
+                .all(|s| s == "no answer" || s.starts_with('5'))
+    }
+
     pub fn check(&self, name: &str) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.name == name)
     }
@@ -118,6 +146,15 @@ pub fn check_writable(targets: &[ReportTarget]) -> Result<(), Fatal> {
         }
     }
     Ok(())
+}
+
+/// `n` with the word in the number it takes: "1 case", "2 cases".
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 pub fn write(targets: &[ReportTarget], report: &Report) -> Result<(), Fatal> {

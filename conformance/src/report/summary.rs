@@ -63,5 +63,39 @@ pub fn render(report: &Report) -> String {
         remaining(q.remaining_at_start),
         remaining(q.remaining_at_end)
     );
+    if !report.tolerances.is_empty() {
+        let _ = writeln!(out, "tolerances of --profile braze used:");
+        for (what, n) in &report.tolerances {
+            let _ = writeln!(out, "  {what}: {}", times(*n));
+        }
+    }
+    if !report.server_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "server errors (busy or in maintenance after every retry; not violations under \
+             --profile braze): {}",
+            super::plural(report.server_errors.len() as u64, "case", "cases")
+        );
+        for e in report.server_errors.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "  {}: {} after {}",
+                e.case,
+                e.status,
+                super::plural(u64::from(e.attempts), "attempt", "attempts")
+            );
+        }
+        if report.server_errors.len() > 10 {
+            let _ = writeln!(out, "  … and {} more", report.server_errors.len() - 10);
+        }
+    }
     out
+}
+
+fn times(n: u64) -> String {
+    if n == 1 {
+        "once".into()
+    } else {
+        format!("{n} times")
+    }
 }

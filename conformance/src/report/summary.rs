@@ -63,6 +63,9 @@ pub fn render(report: &Report) -> String {
         remaining(q.remaining_at_start),
         remaining(q.remaining_at_end)
     );
+    if let Some(hint) = base_url_hint(report) {
+        let _ = writeln!(out, "{hint}");
+    }
     if !report.tolerances.is_empty() {
         let _ = writeln!(out, "tolerances of --profile braze used:");
         for (what, n) in &report.tolerances {
@@ -98,4 +101,23 @@ fn times(n: u64) -> String {
     } else {
         format!("{n} times")
     }
+}
+
+/// Most answers 404: the requests probably go to the wrong place.
+pub fn base_url_hint(report: &Report) -> Option<String> {
+    let answered: u64 = report
+        .statuses
+        .iter()
+        .filter(|(s, _)| s.as_str() != "no answer")
+        .map(|(_, n)| n)
+        .sum();
+    let not_found = report.statuses.get("404").copied().unwrap_or(0);
+    (answered > 0 && not_found * 2 > answered).then(|| {
+        format!(
+            "hint: {not_found} of {answered} answers were 404 Not Found: check --base-url ({}). \
+             It is the API's root, e.g. https://rest.iad-01.braze.com, without \
+             /sends/id/create; the checker adds the path.",
+            report.target
+        )
+    })
 }

@@ -9,3 +9,4 @@ mod defects;
 mod prism;
 mod sendid;
 mod support;
+mod ux;

@@ -80,6 +80,8 @@ pub enum Busy {
     ServerError,
     /// 429 without `X-RateLimit-Remaining: 0`: another rate limit than the send-ID quota.
     RateLimited,
+    /// 2XX `{"message": "queued"}`: received during maintenance, not processed yet.
+    Queued,
 }
 
 impl Busy {
@@ -87,6 +89,7 @@ impl Busy {
         match self {
             Busy::ServerError => "5XX",
             Busy::RateLimited => "429 without X-RateLimit-Remaining: 0",
+            Busy::Queued => "2XX {\"message\": \"queued\"}",
         }
     }
 }
@@ -149,6 +152,7 @@ impl Response {
         match self.status {
             500..=599 => Some(Busy::ServerError),
             429 if self.remaining() != Some(0) => Some(Busy::RateLimited),
+            200..=299 if self.message() == Some("queued") => Some(Busy::Queued),
             _ => None,
         }
     }

@@ -227,7 +227,7 @@ impl Runner {
         let harmless = Case::Invalid(strategies::Invalid::MissingCampaignId);
         let step = self.probe_step(harmless).await?;
         if let Ok(resp) = &step.result {
-            if resp.busy().is_some() && !self.strict() {
+            if resp.status >= 500 && !self.strict() {
                 return Err(Fatal::ServerErrors {
                     url: self.target.url(&step.request.path),
                     status: resp.status,

@@ -977,21 +977,18 @@ fn render_failure(f: &Failure, cli: &Cli) -> String {
         None => out.push_str("  response: none\n"),
     }
     out.push_str(&format!("  curl:     {}\n", f.curl));
-    out.push_str(&format!(
-        "  replay:   sendid-conformance --base-url {} --campaign-id {} --profile {} --cases {} --max-creates {}{}{} --seed {}\n",
-        cli.base_url,
-        crate::http::shell_quote(cli.campaign_id.as_bytes()),
-        cli.profile.name(),
-        cli.cases,
-        cli.max_creates,
-        if cli.exhaust_quota { " --exhaust-quota" } else { "" },
-        cli.spec
-            .as_deref()
-            .map(|s| format!(" --spec {}", crate::http::shell_quote(s.as_bytes())))
-            .unwrap_or_default(),
-        f.seed
-    ));
+    out.push_str(&format!("  replay:   {}\n", cli.replay_command(f.seed)));
+    out.push_str(&format!("  keys:     {}\n", export_line(cli)));
     out
+}
+
+/// The line that names the variables curl and replay read the keys from.
+pub fn export_line(cli: &Cli) -> String {
+    let vars = cli.secret_env_vars();
+    format!(
+        "export {} first (the keys are never printed; curl and replay read them from there)",
+        vars.join(" and ")
+    )
 }
 
 /// A property's own 32-byte seed: the run's seed and the property's name, mixed.

@@ -222,7 +222,7 @@ fn parse_base_url(s: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(s).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {
         "http" | "https" => Ok(url),
-        other => Err(format!("scheme {other:?}: use http or https")),
+        other => Err(format!("scheme {other}: use http or https")),
     }
 }
 
@@ -233,11 +233,7 @@ fn parse_report(s: &str) -> Result<ReportTarget, String> {
     let format = match format {
         "junit" => ReportFormat::Junit,
         "json" => ReportFormat::Json,
-        other => {
-            return Err(format!(
-                "unknown report format {other:?}: use junit or json"
-            ))
-        }
+        other => return Err(format!("unknown report format {other}: use junit or json")),
     };
     if path.is_empty() {
         return Err("the report path is empty".into());
@@ -252,7 +248,7 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
     let secs: f64 = s
         .trim_end_matches('s')
         .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+        .map_err(|_| format!("{s} is not a number of seconds"))?;
     if secs.is_finite() && (TIMEOUT_MIN..=TIMEOUT_MAX).contains(&secs) {
         Ok(secs)
     } else {
@@ -266,7 +262,7 @@ fn parse_backoff(s: &str) -> Result<f64, String> {
     let secs: f64 = s
         .trim_end_matches('s')
         .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+        .map_err(|_| format!("{s} is not a number of seconds"))?;
     if secs.is_finite() && (0.0..=60.0).contains(&secs) {
         Ok(secs)
     } else {

@@ -384,7 +384,10 @@ impl Target {
             let mut raw = Vec::new();
             let read = stream.read_to_end(&mut raw).await;
             if raw.is_empty() {
-                return Err(format!("no answer: {read:?}"));
+                return Err(match read {
+                    Ok(_) => "no answer: the connection closed".to_string(),
+                    Err(e) => format!("no answer: {e}"),
+                });
             }
             Ok::<_, String>(raw)
         };
@@ -446,10 +449,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// A value for people, in double quotes with JSON's escapes (never Rust's debug form).
+pub fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+/// An optional text for people: quoted, or what its absence means.
+pub fn quote_or(s: Option<&str>, absent: &str) -> String {
+    s.map_or_else(|| absent.to_string(), quote)
+}
+
 /// A body as text for people: UTF-8 with escapes, cut to `max` bytes.
 pub fn excerpt(bytes: &[u8], max: usize) -> String {
     let shown = &bytes[..bytes.len().min(max)];
-    let mut text = String::from_utf8_lossy(shown).escape_debug().to_string();
+    let mut text = String::new();
+    // On one line, as written: only control characters are escaped (JSON's way).
+    for c in String::from_utf8_lossy(shown).chars() {
+        match c {
+            '\n' => text.push_str("\\n"),
+            '\r' => text.push_str("\\r"),
+            '\t' => text.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(text, "\\u{:04x}", c as u32);
+            }
+            c => text.push(c),
+        }
+    }
     if bytes.len() > max {
         let _ = write!(text, "… ({} bytes in all)", bytes.len());
     }
@@ -470,11 +495,11 @@ impl Request {
                 );
             }
             Auth::Literal(v) => {
-                let _ = write!(out, "\n  Authorization: {}", v.escape_debug());
+                let _ = write!(out, "\n  Authorization: {}", excerpt(v.as_bytes(), 200));
             }
         }
         if let Some(ct) = &self.content_type {
-            let _ = write!(out, "\n  Content-Type: {}", ct.escape_debug());
+            let _ = write!(out, "\n  Content-Type: {}", excerpt(ct.as_bytes(), 200));
         }
         match &self.body {
             Some(body) => {
@@ -584,6 +609,22 @@ pub fn shell_quote(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpts_show_bodies_as_written() {
+        assert_eq!(
+            excerpt(br#"{"message":"a	b"}"#, 100),
+            r#"{"message":"a\tb"}"#
+        );
+        assert_eq!(
+            excerpt(
+                b"a
+b", 100
+            ),
+            r"a\nb\u0001"
+        );
+        assert_eq!(excerpt(b"abcdef", 3), "abc… (6 bytes in all)");
+    }
 
     #[test]
     fn quoting_keeps_every_byte() {

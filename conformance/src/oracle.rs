@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::cli::Profile;
-use crate::http::{Auth, Request, Response, Secret};
+use crate::http::{quote, quote_or, Auth, Request, Response, Secret};
 use crate::spec::{essence, typed_header_value, Spec};
 use crate::strategies::{AuthVariant, Case, SendIdField};
 
@@ -254,14 +254,15 @@ pub fn content_type_is_json(ctx: &Ctx, ex: &Exchange) -> Verdict {
     };
     let got = essence(ct);
     if got != "application/json" {
-        return Verdict::Fail(format!("Content-Type {ct:?}, not application/json"));
+        return Verdict::Fail(format!("Content-Type {}, not application/json", quote(ct)));
     }
     if is_operation(ex) {
         if let Some(doc) = documented(ctx, ex) {
             let documented = doc.media_types();
             if !documented.is_empty() && !documented.contains(&got.as_str()) {
                 return Verdict::Fail(format!(
-                    "Content-Type {ct:?} is not documented for {} ({})",
+                    "Content-Type {} is not documented for {} ({})",
+                    quote(ct),
                     ex.response.status,
                     documented.join(", ")
                 ));
@@ -329,7 +330,7 @@ pub fn documented_headers_present_and_typed(ctx: &Ctx, ex: &Exchange) -> Verdict
                 Ok(value) => {
                     if let Some(v) = &h.validator {
                         if let Some(e) = v.iter_errors(&value).next() {
-                            problems.push(format!("{}: {raw:?}: {e}", h.name));
+                            problems.push(format!("{}: {}: {e}", h.name, quote(raw)));
                         }
                     }
                 }
@@ -391,7 +392,7 @@ pub fn wrong_method_is_405_with_allow(_: &Ctx, ex: &Exchange) -> Verdict {
         .split(',')
         .any(|m| m.trim().eq_ignore_ascii_case("POST"));
     pass_if(has_post, || {
-        format!("405 with Allow {allow:?}, not listing POST")
+        format!("405 with Allow {}, not listing POST", quote(allow))
     })
 }
 
@@ -412,7 +413,7 @@ pub fn bad_key_is_401(_: &Ctx, ex: &Exchange) -> Verdict {
     }
     let s = ex.response.status;
     pass_if(s == 401, || {
-        format!("{:?} answered {s}, not 401", a.variant)
+        format!("{} answered {s}, not 401", a.variant.label())
     })
 }
 
@@ -479,7 +480,7 @@ pub fn error_names_the_field(_: &Ctx, ex: &Exchange) -> Verdict {
         })
         .unwrap_or_default();
     pass_if(text.contains(field), || {
-        format!("the message {text:?} does not name {field}")
+        format!("the message {} does not name {field}", quote(&text))
     })
 }
 
@@ -493,7 +494,7 @@ pub fn unknown_campaign_is_400(_: &Ctx, ex: &Exchange) -> Verdict {
     }
     let m = ex.response.message().unwrap_or("");
     pass_if(m == "Invalid campaign_id", || {
-        format!("message {m:?}, not \"Invalid campaign_id\"")
+        format!("message {}, not \"Invalid campaign_id\"", quote(m))
     })
 }
 
@@ -571,7 +572,7 @@ pub fn message_is_success(ctx: &Ctx, ex: &Exchange) -> Verdict {
     }
     let m = ex.response.message();
     pass_if(m == Some("success"), || {
-        format!("message {m:?}, not \"success\"")
+        format!("message {}, not \"success\"", quote_or(m, "absent"))
     })
 }
 
@@ -584,7 +585,11 @@ pub fn send_id_is_echoed(ctx: &Ctx, ex: &Exchange) -> Verdict {
     };
     let got = ex.response.send_id();
     pass_if(got == Some(given), || {
-        format!("sent send_id {given:?}, answered {got:?}")
+        format!(
+            "sent send_id {}, answered {}",
+            quote(given),
+            quote_or(got, "no send_id")
+        )
     })
 }
 
@@ -602,7 +607,7 @@ pub fn send_id_is_printable_ascii(ctx: &Ctx, ex: &Exchange) -> Verdict {
         id.is_ascii()
     };
     pass_if(ok_chars && !id.is_empty() && id.len() <= max, || {
-        format!("send_id {id:?} is not 1 to {max} ASCII characters")
+        format!("send_id {} is not 1 to {max} ASCII characters", quote(id))
     })
 }
 
@@ -614,7 +619,10 @@ pub fn generated_id_is_unique(ctx: &Ctx, ex: &Exchange) -> Verdict {
         return Verdict::Skip;
     };
     pass_if(!ex.generated_before.contains(id), || {
-        format!("generated send_id {id:?} was generated before in this run")
+        format!(
+            "generated send_id {} was generated before in this run",
+            quote(id)
+        )
     })
 }
 
@@ -691,7 +699,10 @@ pub fn over_quota_answer_has_retry_after(_: &Ctx, ex: &Exchange) -> Verdict {
         return Verdict::Fail("429 without Retry-After".into());
     };
     let Ok(retry) = raw.trim().parse::<i64>() else {
-        return Verdict::Fail(format!("Retry-After {raw:?} is not a number of seconds"));
+        return Verdict::Fail(format!(
+            "Retry-After {} is not a number of seconds",
+            quote(raw)
+        ));
     };
     if let Some(r) = ex.response.remaining() {
         if r != 0 {

@@ -333,9 +333,9 @@ impl Runner {
             None => "budget unlimited (--exhaust-quota)".into(),
         };
         println!(
-            "quota plan: {} new pairs = probe {probe} + generated ids {generated} + given ids \
+            "quota plan: {} = probe {probe} + generated ids {generated} + given ids \
              {given}{}; {budget}",
-            self.planned_new,
+            report::plural(self.planned_new, "new pair", "new pairs"),
             if self.cli.exhaust_quota {
                 format!(" + exhaustion {exhaust} (then one 429)")
             } else {
@@ -462,8 +462,9 @@ impl Runner {
         }
         if held_back > 0 {
             self.note(format!(
-                "{name}: {held_back} cases held back: a server that wrongly accepted them could \
-                 spend quota, and the budget has none left"
+                "{name}: {} held back: a server that wrongly accepted them could \
+                 spend quota, and the budget has none left",
+                report::plural(held_back as u64, "case", "cases")
             ));
         }
         self.progress.done(name, cases, failing);
@@ -873,11 +874,11 @@ impl Runner {
         reason: String,
         shrink_steps: u32,
     ) {
-        let response = step.result.as_ref().ok().map(|r| ResponseSummary {
-            status: r.status,
-            headers: r.headers.clone(),
-            body_excerpt: excerpt(&r.body, 500),
-        });
+        let response = step
+            .result
+            .as_ref()
+            .ok()
+            .map(|r| ResponseSummary::new(r.status, r.headers.clone(), &r.body));
         let failure = Failure {
             check,
             property,
@@ -891,6 +892,7 @@ impl Runner {
                 .map(|b| String::from_utf8_lossy(&b[..b.len().min(2048)]).into_owned()),
             response,
             curl: step.request.curl(&self.target),
+            replay: self.cli.replay_command(self.seed),
             seed: self.seed,
             shrink_steps,
         };
@@ -957,10 +959,10 @@ impl Runner {
 fn render_failure(f: &Failure, cli: &Cli) -> String {
     let indent = |s: &str| s.replace('\n', "\n            ");
     let mut out = format!(
-        "\nFAIL {} (property {}, shrunk in {} steps)\n  rule:     {}\n  why:      {}\n  case:     {}\n  request:  {}\n",
+        "\nFAIL {} (property {}, shrunk in {})\n  rule:     {}\n  why:      {}\n  case:     {}\n  request:  {}\n",
         f.check,
         f.property,
-        f.shrink_steps,
+        report::plural(u64::from(f.shrink_steps), "step", "steps"),
         oracle::rule_of(f.check),
         f.reason,
         f.case,
@@ -972,12 +974,15 @@ fn render_failure(f: &Failure, cli: &Cli) -> String {
             for (n, v) in r.headers.iter().take(16) {
                 out.push_str(&format!("\n            {n}: {v}"));
             }
-            out.push_str(&format!("\n            body: {}\n", r.body_excerpt));
+            out.push_str(&format!(
+                "\n            body: {}\n",
+                excerpt(r.body.as_bytes(), 500)
+            ));
         }
         None => out.push_str("  response: none\n"),
     }
     out.push_str(&format!("  curl:     {}\n", f.curl));
-    out.push_str(&format!("  replay:   {}\n", cli.replay_command(f.seed)));
+    out.push_str(&format!("  replay:   {}\n", f.replay));
     out.push_str(&format!("  keys:     {}\n", export_line(cli)));
     out
 }
@@ -1059,7 +1064,8 @@ impl Progress {
 
     fn done(&self, name: &str, cases: u32, failing: usize) {
         self.println(&format!(
-            "property {name}: {cases} cases, {failing} with a violation"
+            "property {name}: {}, {failing} with a violation",
+            report::plural(u64::from(cases), "case", "cases")
         ));
     }
 

@@ -74,7 +74,8 @@ impl Spec {
         let version = doc.get("openapi").and_then(Value::as_str).unwrap_or("");
         if !version.starts_with("3.") {
             return Err(bad(format!(
-                "not an OpenAPI 3 document (openapi: {version:?})"
+                "not an OpenAPI 3 document (openapi: {})",
+                crate::http::quote(version)
             )));
         }
         let op = doc
@@ -192,12 +193,15 @@ fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> Result<&'a Value, String
         match value.get("$ref").and_then(Value::as_str) {
             None => return Ok(value),
             Some(r) => {
-                let pointer = r
-                    .strip_prefix('#')
-                    .ok_or_else(|| format!("only local $refs are supported, not {r:?}"))?;
+                let pointer = r.strip_prefix('#').ok_or_else(|| {
+                    format!(
+                        "only local $refs are supported, not {}",
+                        crate::http::quote(r)
+                    )
+                })?;
                 value = doc
                     .pointer(pointer)
-                    .ok_or_else(|| format!("$ref {r:?} points at nothing"))?;
+                    .ok_or_else(|| format!("$ref {} points at nothing", crate::http::quote(r)))?;
             }
         }
     }
@@ -229,7 +233,10 @@ pub fn to_json_schema(schema: &Value) -> Result<Value, String> {
                     "$ref" => {
                         let r = value.as_str().ok_or("a $ref that is not a string")?;
                         let name = r.strip_prefix("#/components/schemas/").ok_or_else(|| {
-                            format!("schema $ref {r:?} is not into #/components/schemas")
+                            format!(
+                                "schema $ref {} is not into #/components/schemas",
+                                crate::http::quote(r)
+                            )
                         })?;
                         Value::String(format!("#/definitions/{name}"))
                     }
@@ -374,7 +381,7 @@ pub fn typed_header_value(ty: Option<&str>, raw: &str) -> Result<Value, String> 
             } else if let Ok(n) = raw.parse::<u64>() {
                 Ok(json!(n))
             } else {
-                Err(format!("{raw:?} is not an integer"))
+                Err(format!("{} is not an integer", crate::http::quote(raw)))
             }
         }
         Some("number") => raw
@@ -382,11 +389,11 @@ pub fn typed_header_value(ty: Option<&str>, raw: &str) -> Result<Value, String> 
             .ok()
             .filter(|f| f.is_finite())
             .map(|f| json!(f))
-            .ok_or_else(|| format!("{raw:?} is not a number")),
+            .ok_or_else(|| format!("{} is not a number", crate::http::quote(raw))),
         Some("boolean") => match raw {
             "true" => Ok(json!(true)),
             "false" => Ok(json!(false)),
-            _ => Err(format!("{raw:?} is not a boolean")),
+            _ => Err(format!("{} is not a boolean", crate::http::quote(raw))),
         },
         _ => Ok(Value::String(raw.to_string())),
     }

@@ -59,6 +59,18 @@ pub enum AuthVariant {
     Forbidden,
 }
 
+impl AuthVariant {
+    pub fn label(&self) -> String {
+        match self {
+            AuthVariant::Missing => "no Authorization".into(),
+            AuthVariant::Garbage(_) => "an invented key".into(),
+            AuthVariant::WrongScheme(s) => format!("the key under scheme {s}"),
+            AuthVariant::EmptyBearer => "an empty Bearer".into(),
+            AuthVariant::Forbidden => "the key without sends.id.create".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthBody {
     /// The run's existing pair: valid, and free even if the server ignores auth.
@@ -355,7 +367,7 @@ impl Case {
             },
             Case::Repeat { .. } => "repeat of an existing pair".into(),
             Case::Invalid(i) => i.class().into(),
-            Case::Auth(a) => format!("auth: {:?}", a.variant),
+            Case::Auth(a) => format!("auth: {}", a.variant.label()),
             Case::WrongMethod(m) => format!("method {m}"),
             Case::UnknownPath(p) => format!("unknown path {p}"),
             Case::UnknownCampaign(_) => "unknown campaign".into(),

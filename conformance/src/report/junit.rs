@@ -38,9 +38,20 @@ pub fn render(report: &Report) -> String {
                 .iter()
                 .filter(|f| f.check == c.name)
                 .map(|f| {
+                    let response = match &f.response {
+                        Some(r) => {
+                            let headers: String = r
+                                .headers
+                                .iter()
+                                .map(|(n, v)| format!("\n  {n}: {v}"))
+                                .collect();
+                            format!("{}{headers}\n  body: {}", r.status, r.body)
+                        }
+                        None => "none".into(),
+                    };
                     format!(
-                        "{}\ncase: {}\nrequest: {}\ncurl: {}\nseed: {}",
-                        f.reason, f.case, f.request, f.curl, f.seed
+                        "{}\ncase: {}\nrequest: {}\nresponse: {response}\ncurl: {}\nreplay: {}\nseed: {}",
+                        f.reason, f.case, f.request, f.curl, f.replay, f.seed
                     )
                 })
                 .collect();

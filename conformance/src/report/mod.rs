@@ -77,6 +77,8 @@ pub struct Failure {
     pub request_body: Option<String>,
     pub response: Option<ResponseSummary>,
     pub curl: String,
+    /// The command line that runs the checker again with the same seed (no secret in it).
+    pub replay: String,
     pub seed: u64,
     pub shrink_steps: u32,
 }
@@ -85,7 +87,24 @@ pub struct Failure {
 pub struct ResponseSummary {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body_excerpt: String,
+    /// The body as received, as plain text (lossy UTF-8, at most [`BODY_LIMIT`] bytes).
+    pub body: String,
+    /// The body was longer and is cut.
+    pub body_truncated: bool,
+}
+
+/// The most of a response body a failure keeps.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+impl ResponseSummary {
+    pub fn new(status: u16, headers: Vec<(String, String)>, body: &[u8]) -> Self {
+        Self {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body[..body.len().min(BODY_LIMIT)]).into_owned(),
+            body_truncated: body.len() > BODY_LIMIT,
+        }
+    }
 }
 
 impl Report {

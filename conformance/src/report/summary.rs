@@ -31,9 +31,9 @@ pub fn render(report: &Report) -> String {
     let q = &report.quota;
     let _ = writeln!(
         out,
-        "\n{} cases, {} requests in {:.2} s ({:.0} requests/s); seed {}",
-        report.cases,
-        report.requests,
+        "\n{}, {} in {:.2} s ({:.0} requests/s); seed {}",
+        super::plural(report.cases, "case", "cases"),
+        super::plural(report.requests, "request", "requests"),
         report.duration_seconds,
         report.requests as f64 / report.duration_seconds.max(1e-9),
         report.seed
@@ -52,11 +52,18 @@ pub fn render(report: &Report) -> String {
     let remaining = |r: Option<i64>| r.map_or("?".to_string(), |r| r.to_string());
     let _ = writeln!(
         out,
-        "quota: planned {} new pairs, budget {budget}, sent {} new-pair requests{}; X-RateLimit-Remaining {} → {}",
-        q.planned_new_pairs,
-        q.new_pair_requests,
+        "quota: planned {}, budget {budget}, sent {}{}; X-RateLimit-Remaining {} → {}",
+        super::plural(q.planned_new_pairs, "new pair", "new pairs"),
+        super::plural(q.new_pair_requests, "new-pair request", "new-pair requests"),
         if q.unexpected_successes > 0 {
-            format!(" (+{} refused-class requests answered 2xx)", q.unexpected_successes)
+            format!(
+                " (+{} answered 2xx)",
+                super::plural(
+                    q.unexpected_successes,
+                    "refused-class request",
+                    "refused-class requests"
+                )
+            )
         } else {
             String::new()
         },

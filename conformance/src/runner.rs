@@ -17,7 +17,7 @@ use crate::http::{
 };
 use crate::oracle::{self, Ctx, Exchange, Verdict, ANSWERS_EVERY_REQUEST};
 use crate::report::{
-    self, CheckResult, Failure, QuotaReport, Report, ResponseSummary, ServerError,
+    self, BrokenCheck, CheckResult, Failure, QuotaReport, Report, ResponseSummary, ServerError,
 };
 use crate::spec::Spec;
 use crate::strategies::{self, Case, NewPair, RequestContext, SendIdField};
@@ -539,7 +539,7 @@ impl Runner {
                  {baseline} to {now} (shown: the repeat that read it)"
             );
             if self.shrunk.insert(check) {
-                self.record_failure(check, "checkpoint", &step, reason, 0);
+                self.record_failure(check, "checkpoint", &step, reason, 0, Vec::new());
             }
         }
         self.remaining = Some(now);
@@ -775,7 +775,8 @@ impl Runner {
         }
     }
 
-    /// Shrinks each check that fails here for the first time in the run, and shows it.
+    /// Shrinks each check that fails here for the first time in the run, and shows it once
+    /// with every other new check its minimal request breaks.
     async fn shrink_new_failures(
         &mut self,
         property: &'static str,
@@ -783,15 +784,36 @@ impl Runner {
         step: Step,
         fails: Vec<(&'static str, String)>,
     ) {
-        for (check, reason) in fails {
-            if !self.shrunk.insert(check) {
-                continue;
-            }
+        let mut pending: Vec<(&'static str, String)> = fails
+            .iter()
+            .filter(|(c, _)| !self.shrunk.contains(c))
+            .cloned()
+            .collect();
+        while !pending.is_empty() {
+            let (check, reason) = pending.remove(0);
+            self.shrunk.insert(check);
             // Only the case that was generated shrinks; a failing repeat is shrunk through the
             // new pair that led to it.
-            let (best, reason, steps) = self.shrink(tree, check, step.clone(), reason).await;
-            self.record_failure(check, property, &best, reason, steps);
+            let (best, reason, steps, best_fails) = self
+                .shrink(tree, check, step.clone(), reason, fails.clone())
+                .await;
+            let others = self.new_checks_besides(check, best_fails);
+            pending.retain(|(c, _)| !self.shrunk.contains(c));
+            self.record_failure(check, property, &best, reason, steps, others);
         }
+    }
+
+    /// The checks of `fails` other than `shown` not shown before; from now on shown.
+    fn new_checks_besides(
+        &mut self,
+        shown: &'static str,
+        fails: Vec<(&'static str, String)>,
+    ) -> Vec<BrokenCheck> {
+        fails
+            .into_iter()
+            .filter(|(c, _)| *c != shown && self.shrunk.insert(c))
+            .map(|(check, reason)| BrokenCheck { check, reason })
+            .collect()
     }
 
     /// proptest's shrinking loop, by hand because each attempt is an async request. Attempts
@@ -802,11 +824,12 @@ impl Runner {
         check: &'static str,
         mut best: Step,
         mut reason: String,
-    ) -> (Step, String, u32) {
+        mut best_fails: Vec<(&'static str, String)>,
+    ) -> (Step, String, u32, Vec<(&'static str, String)>) {
         let mut steps = 0;
         let accepted = matches!(&best.result, Ok(r) if (200..300).contains(&r.status));
         if !tree.simplify() {
-            return (best, reason, steps);
+            return (best, reason, steps, best_fails);
         }
         loop {
             if steps >= self.cli.max_shrinks {
@@ -829,15 +852,14 @@ impl Runner {
             steps += 1;
             let judged = self.run_case(&case, false).await;
             let hit = judged.into_iter().find_map(|(step, fails)| {
-                fails
-                    .into_iter()
-                    .find(|(c, _)| *c == check)
-                    .map(|(_, r)| (step, r))
+                let r = fails.iter().find(|(c, _)| *c == check)?.1.clone();
+                Some((step, r, fails))
             });
             match hit {
-                Some((step, r)) => {
+                Some((step, r, fails)) => {
                     best = step;
                     reason = r;
+                    best_fails = fails;
                     if !tree.simplify() {
                         break;
                     }
@@ -849,7 +871,7 @@ impl Runner {
                 }
             }
         }
-        (best, reason, steps)
+        (best, reason, steps, best_fails)
     }
 
     fn report_new_failures(
@@ -859,11 +881,16 @@ impl Runner {
         fails: Vec<(&'static str, String)>,
         steps: u32,
     ) {
-        for (check, reason) in fails {
-            if self.shrunk.insert(check) {
-                self.record_failure(check, property, step, reason, steps);
-            }
-        }
+        let Some((check, reason)) = fails
+            .iter()
+            .find(|(c, _)| !self.shrunk.contains(c))
+            .cloned()
+        else {
+            return;
+        };
+        self.shrunk.insert(check);
+        let others = self.new_checks_besides(check, fails);
+        self.record_failure(check, property, step, reason, steps, others);
     }
 
     fn record_failure(
@@ -873,6 +900,7 @@ impl Runner {
         step: &Step,
         reason: String,
         shrink_steps: u32,
+        other_checks: Vec<BrokenCheck>,
     ) {
         let response = step
             .result
@@ -883,6 +911,7 @@ impl Runner {
             check,
             property,
             reason,
+            other_checks,
             case: step.case.label(),
             request: step.request.describe(&self.target),
             request_body: step
@@ -896,6 +925,19 @@ impl Runner {
             seed: self.seed,
             shrink_steps,
         };
+        // One block per distinct request and answer: a check that a request shown before also
+        // breaks joins that block.
+        if let Some(shown) = self.failures.iter_mut().find(|f| f.same_exchange(&failure)) {
+            let joined: Vec<&str> = failure.broken().map(|b| b.check).collect();
+            self.progress.println(&format!(
+                "\nFAIL {} (property {}): the same request and answer as FAIL {} above",
+                joined.join(", "),
+                failure.property,
+                shown.check
+            ));
+            shown.other_checks.extend(failure.broken());
+            return;
+        }
         self.progress.println(&render_failure(&failure, &self.cli));
         self.failures.push(failure);
     }
@@ -958,16 +1000,29 @@ impl Runner {
 
 fn render_failure(f: &Failure, cli: &Cli) -> String {
     let indent = |s: &str| s.replace('\n', "\n            ");
+    let broken: Vec<BrokenCheck> = f.broken().collect();
+    let names: Vec<&str> = broken.iter().map(|b| b.check).collect();
     let mut out = format!(
-        "\nFAIL {} (property {}, shrunk in {})\n  rule:     {}\n  why:      {}\n  case:     {}\n  request:  {}\n",
-        f.check,
+        "\nFAIL {} (property {}, shrunk in {})\n",
+        names.join(", "),
         f.property,
         report::plural(u64::from(f.shrink_steps), "step", "steps"),
-        oracle::rule_of(f.check),
-        f.reason,
+    );
+    for b in &broken {
+        if broken.len() > 1 {
+            out.push_str(&format!("  check:    {}\n", b.check));
+        }
+        out.push_str(&format!(
+            "  rule:     {}\n  why:      {}\n",
+            oracle::rule_of(b.check),
+            indent(&b.reason)
+        ));
+    }
+    out.push_str(&format!(
+        "  case:     {}\n  request:  {}\n",
         f.case,
         indent(&f.request)
-    );
+    ));
     match &f.response {
         Some(r) => {
             out.push_str(&format!("  response: {}", r.status));

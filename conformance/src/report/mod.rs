@@ -66,11 +66,15 @@ pub struct CheckResult {
     pub failed: u64,
 }
 
+/// One failing request: the check it was shrunk for (`check`, `reason`) and every other check
+/// the same request and answer broke (`other_checks`), shown once.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
     pub check: &'static str,
     pub property: &'static str,
     pub reason: String,
+    /// Further checks broken by the same request and answer.
+    pub other_checks: Vec<BrokenCheck>,
     pub case: String,
     pub request: String,
     /// The request body as text (lossy UTF-8, at most 2 KiB).
@@ -81,6 +85,35 @@ pub struct Failure {
     pub replay: String,
     pub seed: u64,
     pub shrink_steps: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenCheck {
+    pub check: &'static str,
+    pub reason: String,
+}
+
+impl Failure {
+    /// Every check this request broke, the one it was shrunk for first.
+    pub fn broken(&self) -> impl Iterator<Item = BrokenCheck> + '_ {
+        std::iter::once(BrokenCheck {
+            check: self.check,
+            reason: self.reason.clone(),
+        })
+        .chain(self.other_checks.iter().cloned())
+    }
+
+    pub fn breaks(&self, check: &str) -> bool {
+        self.broken().any(|b| b.check == check)
+    }
+
+    /// The same request and the same answer.
+    pub fn same_exchange(&self, other: &Failure) -> bool {
+        let answer = |f: &Failure| f.response.as_ref().map(|r| (r.status, r.body.clone()));
+        self.request == other.request
+            && self.request_body == other.request_body
+            && answer(self) == answer(other)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

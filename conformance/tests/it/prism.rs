@@ -17,7 +17,8 @@ fn failed_in(output: &str) -> Vec<String> {
     output
         .lines()
         .filter_map(|l| l.strip_prefix("FAIL "))
-        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|l| l.split(" (property").next())
+        .flat_map(|names| names.split(", "))
         .map(str::to_string)
         .collect()
 }

@@ -136,11 +136,161 @@ async fn a_yaml_spec_is_read() {
     let f = report
         .failures
         .iter()
-        .find(|f| f.check == "status_is_documented")
+        .flat_map(|f| f.broken())
+        .find(|b| b.check == "status_is_documented")
         .expect("status_is_documented fails");
     assert!(
         f.reason.contains("the document lists 200, 400"),
         "{}",
         f.reason
     );
+}
+
+/// Runs the binary against a server with `defect`; returns its exit code and standard output.
+async fn run_binary(defect: Defect, extra: &[&str]) -> (Option<i32>, String) {
+    let server = BrokenServer::spawn(defect, 1000).await;
+    let out = tokio::process::Command::new(BIN)
+        .args(&server.args()[1..])
+        .args(["--cases", "12", "--seed", "4"])
+        .args(extra)
+        .output()
+        .await
+        .expect("the checker runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn messages_read_as_plain_text_with_right_plurals() {
+    for defect in [
+        Defect::SuccessWithoutMessage,
+        Defect::MissingAuthAccepted,
+        Defect::SendIdNotEchoed,
+        Defect::ValidationIs422,
+    ] {
+        let (code, out) = run_binary(defect, &[]).await;
+        assert_eq!(code, Some(1), "{defect:?}: {out}");
+        for debug in [
+            "Some(",
+            "None",
+            "Garbage(",
+            "Missing,",
+            "WrongScheme(",
+            "\\\"",
+        ] {
+            assert!(
+                !out.contains(debug),
+                "{defect:?}: Rust debug formatting {debug:?} in: {out}"
+            );
+        }
+        for wrong in [
+            " 1 steps",
+            " 1 cases",
+            " 1 requests",
+            " 1 new pairs",
+            " 1 attempts",
+        ] {
+            assert!(!out.contains(wrong), "{defect:?}: {wrong:?} in: {out}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_block_per_failing_request_listing_every_check_it_broke() {
+    // A 200 without "message": one request breaks body_matches_schema and message_is_success.
+    let (code, out) = run_binary(Defect::SuccessWithoutMessage, &[]).await;
+    assert_eq!(code, Some(1), "{out}");
+    let blocks: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("FAIL ") && l.contains("message_is_success"))
+        .collect();
+    assert_eq!(blocks.len(), 1, "{out}");
+    assert!(
+        blocks[0].starts_with("FAIL body_matches_schema, message_is_success"),
+        "{out}"
+    );
+    // Every block shows a different request.
+    let requests: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("curl:"))
+        .collect();
+    let distinct: std::collections::HashSet<&&str> = requests.iter().collect();
+    assert_eq!(distinct.len(), requests.len(), "{out}");
+}
+
+#[tokio::test]
+async fn reports_hold_plain_bodies_and_everything_to_reproduce() {
+    let dir = tempfile::tempdir().expect("dir");
+    let json = dir.path().join("report.json");
+    let junit = dir.path().join("report.xml");
+    let (code, out) = run_binary(
+        Defect::SendIdNotEchoed,
+        &[
+            "--report",
+            &format!("json={}", json.display()),
+            "--report",
+            &format!("junit={}", junit.display()),
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{out}");
+
+    // The JSON report: each response body is the body as sent, a JSON string that parses.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json report")).expect("JSON");
+    let failure = report["failures"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["check"] == "send_id_is_echoed"))
+        .expect("the failure");
+    let body: serde_json::Value =
+        serde_json::from_str(failure["response"]["body"].as_str().expect("a string"))
+            .expect("the body is the server's JSON");
+    assert_eq!(body["message"], "success");
+    assert!(body["send_id"]
+        .as_str()
+        .expect("send_id")
+        .starts_with("not-"));
+    let sent: serde_json::Value =
+        serde_json::from_str(failure["request_body"].as_str().expect("a string")).expect("JSON");
+    assert!(sent["send_id"].is_string(), "{sent}");
+    assert!(failure["replay"]
+        .as_str()
+        .expect("replay")
+        .contains("--seed 4"));
+    // And the same through Python's json.loads, as a CI script would read it.
+    match std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys\n\
+             r=json.load(open(sys.argv[1]))\n\
+             n=0\n\
+             for f in r['failures']:\n\
+             \x20   if f['response']: json.loads(f['response']['body']); n+=1\n\
+             print(n)",
+            json.to_str().expect("path"),
+        ])
+        .output()
+    {
+        Ok(o) => assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => panic!("python3 is missing"),
+        Err(_) => eprintln!("SKIPPED the json.loads round trip: no python3"),
+    }
+
+    // JUnit: the failure carries request, response, curl and replay.
+    let xml = std::fs::read_to_string(&junit).expect("junit report");
+    let at = xml
+        .find("name=\"send_id_is_echoed\"")
+        .expect("the check's testcase");
+    let failure = &xml[at..xml[at..].find("</testcase>").map_or(xml.len(), |e| at + e)];
+    for part in [
+        "request: POST ",
+        "response: 200",
+        "curl: curl ",
+        "replay: ",
+        "--seed 4",
+    ] {
+        assert!(failure.contains(part), "{part:?} missing from: {failure}");
+    }
 }

@@ -102,3 +102,29 @@ async fn a_target_answering_only_503_exits_3_after_the_retries() {
     let statuses: Vec<u16> = fake.answers().iter().map(|(_, s)| *s).collect();
     assert_eq!(statuses, vec![503; 4]);
 }
+
+#[tokio::test]
+async fn cases_busy_after_every_retry_are_server_errors_not_violations() {
+    let fake = BrazeFake::spawn(Mode::GivenIdsUnavailable).await;
+    let mut extra = vec!["--profile", "braze", "--cases", "6", "--seed", "5"];
+    extra.extend_from_slice(FAST);
+    let outcome = check(fake.args(), &extra).await;
+    assert_eq!(
+        outcome.exit,
+        Exit::Conformant,
+        "failed: {:?}",
+        failed_checks(&outcome)
+    );
+    let report = outcome.report.expect("a report");
+    assert!(!report.server_errors.is_empty(), "{report:?}");
+    for e in &report.server_errors {
+        assert_eq!(e.status, 503);
+        assert_eq!(e.attempts, 4, "the request and its three retries: {e:?}");
+    }
+    let text = summary::render(&report);
+    assert!(
+        text.contains("server errors (busy or in maintenance after every retry"),
+        "{text}"
+    );
+    assert!(text.contains(": 503 after 4 attempts"), "{text}");
+}

@@ -23,6 +23,8 @@ pub enum Mode {
     TransientBusy,
     /// Every request: 503 (busy or in maintenance).
     AlwaysUnavailable,
+    /// Every request with a `send_id`: 503; the rest is answered.
+    GivenIdsUnavailable,
 }
 
 struct State {
@@ -139,27 +141,20 @@ async fn create(req: &Request, body: Body, Data(state): Data<&Arc<State>>) -> Re
         .and_then(|b| b.get("campaign_id"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let n = if campaign.as_deref() == Some(CAMPAIGN) {
-        let mut p = state.permitted.lock().expect("lock");
-        *p += 1;
-        *p
-    } else {
-        0
-    };
-    // Busy once, with Retry-After.
-    if n == 2 {
-        let mut resp = answer(state, 503, json!({"message": "Service Unavailable"}), false);
-        resp.headers_mut().insert("Retry-After", 1.into());
-        return resp;
-    }
-    // Another rate limit than the send-ID quota: a 429 without the quota's headers.
-    if n == 3 {
-        return answer(
-            state,
-            429,
-            json!({"message": "API rate limit exceeded", "errors": []}),
-            false,
-        );
+    let given = body
+        .as_ref()
+        .and_then(|b| b.get("send_id"))
+        .is_some_and(Value::is_string);
+    match state.mode {
+        Mode::GivenIdsUnavailable if given => {
+            return answer(state, 503, json!({"message": "Service Unavailable"}), false);
+        }
+        Mode::TransientBusy => {
+            if let Some(busy) = transient(state, campaign.as_deref()) {
+                return busy;
+            }
+        }
+        _ => {}
     }
     let Some(campaign) = campaign.filter(|c| c == CAMPAIGN) else {
         return answer(
@@ -204,4 +199,32 @@ async fn create(req: &Request, body: Body, Data(state): Data<&Arc<State>>) -> Re
         json!({"message": "success", "send_id": send_id, "errors": []}),
         true,
     )
+}
+
+/// `Mode::TransientBusy`: the second request for a pair gets a 503 with `Retry-After`, the third
+/// a 429 without the quota headers.
+fn transient(state: &State, campaign: Option<&str>) -> Option<Response> {
+    if campaign != Some(CAMPAIGN) {
+        return None;
+    }
+    let n = {
+        let mut p = state.permitted.lock().expect("lock");
+        *p += 1;
+        *p
+    };
+    match n {
+        2 => {
+            let mut resp = answer(state, 503, json!({"message": "Service Unavailable"}), false);
+            resp.headers_mut().insert("Retry-After", 1.into());
+            Some(resp)
+        }
+        // Another rate limit than the send-ID quota: a 429 without the quota's headers.
+        3 => Some(answer(
+            state,
+            429,
+            json!({"message": "API rate limit exceeded", "errors": []}),
+            false,
+        )),
+        _ => None,
+    }
 }

@@ -123,19 +123,22 @@ impl Target {
         api_key: String,
         forbidden: Option<String>,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("sendid-conformance/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let client = build_client(timeout);
         Self {
             base,
             client,
             api_key,
             forbidden_api_key: forbidden,
             timeout,
+        }
+    }
+
+    /// The same target over a client of its own: its requests use a connection no other
+    /// client shares (for bursts sent truly at once).
+    pub fn with_own_connection(&self) -> Target {
+        Target {
+            client: build_client(self.timeout),
+            ..self.clone()
         }
     }
 
@@ -308,6 +311,16 @@ impl Target {
             received_at: now_epoch_seconds(),
         })
     }
+}
+
+fn build_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("sendid-conformance/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 pub fn now_epoch_seconds() -> i64 {

@@ -2,10 +2,11 @@
 pub mod json;
 pub mod junit;
 pub mod summary;
+pub mod terminal;
 
 use serde::Serialize;
 
-use crate::cli::{ReportFormat, ReportTarget};
+use crate::cli::{Cli, ReportFormat, ReportTarget};
 use crate::exit::Fatal;
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +52,8 @@ pub struct CheckResult {
     pub rule: &'static str,
     pub passed: u64,
     pub failed: u64,
+    /// Why the check did not run at all, and what would turn it on.
+    pub not_run: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +66,10 @@ pub struct Failure {
     /// The request body as text (lossy UTF-8, at most 2 KiB).
     pub request_body: Option<String>,
     pub response: Option<ResponseSummary>,
+    /// The `curl` command (several lines, numbered, for a sequence; a shell loop for a burst).
     pub curl: String,
+    /// The command line that runs the checker again with the same seed.
+    pub replay: String,
     pub seed: u64,
     pub shrink_steps: u32,
 }
@@ -105,4 +111,28 @@ pub fn write(targets: &[ReportTarget], report: &Report) -> Result<(), Fatal> {
         })?;
     }
     Ok(())
+}
+
+/// The command that replays a run: every flag that shapes it, the seed, no secret.
+pub fn replay_line(cli: &Cli, seed: u64) -> String {
+    let q = |s: &str| crate::http::shell_quote(s.as_bytes());
+    let mut out = format!("sendid-conformance --base-url {}", q(cli.base_url.as_str()));
+    for c in &cli.campaign_ids {
+        out.push_str(&format!(" --campaign-id {}", q(c)));
+    }
+    out.push_str(&format!(
+        " --profile {} --cases {} --max-creates {} --concurrency {}",
+        cli.profile.name(),
+        cli.cases,
+        cli.max_creates,
+        cli.concurrency
+    ));
+    if cli.exhaust_quota {
+        out.push_str(" --exhaust-quota");
+    }
+    if let Some(s) = &cli.spec {
+        out.push_str(&format!(" --spec {}", q(s)));
+    }
+    out.push_str(&format!(" --seed {seed}"));
+    out
 }

@@ -23,9 +23,10 @@ pub struct Cli {
     #[arg(long, env = "SENDID_API_KEY", hide_env_values = true)]
     pub api_key: String,
 
-    /// A campaign of the key's workspace.
-    #[arg(long)]
-    pub campaign_id: String,
+    /// A campaign of the key's workspace. Repeat it with other campaigns of the same workspace to
+    /// check the cross-campaign rules (a pair is per campaign, the quota per workspace).
+    #[arg(long = "campaign-id", value_name = "ID", required = true)]
+    pub campaign_ids: Vec<String>,
 
     /// OpenAPI document (JSON) to hold responses against, a path or an http(s) URL; default: the
     /// `openapi/sends.json` built into this binary.
@@ -60,7 +61,8 @@ pub struct Cli {
     #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report)]
     pub reports: Vec<ReportTarget>,
 
-    /// Requests in flight at once for the properties that spend no quota.
+    /// Requests in flight at once for the properties that spend no quota, and the size of the
+    /// concurrent bursts (at least 8), each sent over connections of its own.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
 

@@ -193,13 +193,7 @@ impl Target {
         api_key: String,
         forbidden: Option<String>,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("sendid-conformance/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let client = build_client(timeout);
         Self {
             base,
             client,
@@ -215,6 +209,15 @@ impl Target {
     pub fn with_retries(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
+    }
+
+    /// The same target over a client of its own: its requests use a connection no other
+    /// client shares (for bursts sent truly at once).
+    pub fn with_own_connection(&self) -> Target {
+        Target {
+            client: build_client(self.timeout),
+            ..self.clone()
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -430,6 +433,16 @@ impl Target {
             retried: Vec::new(),
         })
     }
+}
+
+fn build_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("sendid-conformance/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 pub fn now_epoch_seconds() -> i64 {

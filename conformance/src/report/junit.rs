@@ -83,7 +83,16 @@ pub fn render(report: &Report) -> String {
             );
             out.push_str("    </testcase>\n");
         } else if c.passed == 0 {
-            out.push_str(">\n      <skipped message=\"no exchange this check applies to\"/>\n    </testcase>\n");
+            let why = c
+                .not_run
+                .as_deref()
+                .map(|w| format!("not run: {w}"))
+                .unwrap_or_else(|| "no exchange this check applies to".into());
+            let _ = write!(
+                out,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                escape(&why)
+            );
         } else {
             out.push_str("/>\n");
         }

@@ -2,6 +2,7 @@
 pub mod json;
 pub mod junit;
 pub mod summary;
+pub mod terminal;
 
 use serde::Serialize;
 
@@ -64,6 +65,8 @@ pub struct CheckResult {
     pub rule: &'static str,
     pub passed: u64,
     pub failed: u64,
+    /// Why the check did not run at all, and what would turn it on.
+    pub not_run: Option<String>,
 }
 
 /// One failing request: the check it was shrunk for (`check`, `reason`) and every other check
@@ -80,9 +83,12 @@ pub struct Failure {
     /// The request body as text (lossy UTF-8, at most 2 KiB).
     pub request_body: Option<String>,
     pub response: Option<ResponseSummary>,
+    /// The `curl` command (several lines, numbered, for a sequence; a shell loop for a burst).
     pub curl: String,
     /// The command line that runs the checker again with the same seed (no secret in it).
     pub replay: String,
+    /// The variables `curl` and `replay` read the keys from.
+    pub secret_env_vars: Vec<&'static str>,
     pub seed: u64,
     pub shrink_steps: u32,
 }

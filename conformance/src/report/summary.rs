@@ -16,11 +16,13 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "{}", "-".repeat(width + 18));
     for c in &report.checks {
         let mark = if c.failed > 0 {
-            "  ✗"
+            "  ✗".to_string()
+        } else if let Some(why) = &c.not_run {
+            format!("  (not run: {why})")
         } else if c.passed == 0 {
-            "  (not exercised)"
+            "  (not exercised)".to_string()
         } else {
-            ""
+            String::new()
         };
         let _ = writeln!(
             out,

@@ -5,12 +5,12 @@ use sendid_conformance::Exit;
 use crate::broken_server::{BrokenServer, Defect};
 use crate::support::{assert_conformant, check, failed_checks};
 
-const QUOTA: u64 = 40;
+const QUOTA: u64 = 60;
 
 /// Runs the strict profile against a server with `defect`; asserts exit 1 naming `check_name`.
 async fn caught(defect: Defect, check_name: &str, extra: &[&str]) {
     let server = BrokenServer::spawn(defect, QUOTA).await;
-    let mut args = vec!["--cases", "12", "--seed", "7", "--max-creates", "12"];
+    let mut args = vec!["--cases", "12", "--seed", "7", "--max-creates", "30"];
     args.extend_from_slice(extra);
     let outcome = check(server.args(), &args).await;
     let failed = failed_checks(&outcome);

@@ -56,7 +56,10 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
                 if let Err(fatal) = report::write(&reports, &report) {
                     return fail(fatal);
                 }
-                let exit = if report.answered_only_server_errors() {
+                // Braze: 5XX is "busy or in maintenance"; answered nothing else, the target is
+                // down, not judged. (strict holds every 5XX as a violation.)
+                let braze = report.profile == Profile::Braze.name();
+                let exit = if braze && report.answered_only_server_errors() {
                     Exit::Unreachable
                 } else if report.failed() {
                     Exit::Violation

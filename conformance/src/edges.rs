@@ -183,22 +183,21 @@ fn given(send_id: String, fresh: bool) -> NewPair {
     }
 }
 
-/// The pair-creating edges, most telling first (the budget may cut the tail): one send_id
-/// holding every character implementations get wrong, its upper- and lower-case variants, the
-/// lengths max, max − 1 and min.
+/// The pair-creating edges, most telling first (the budget may cut the tail): the longest
+/// send_id, one send_id holding every character implementations get wrong, its upper- and
+/// lower-case variants, the lengths max − 1 and min.
 pub fn new_pairs(tag: &str, min: usize, max: usize) -> Vec<Case> {
     let all = format!(" Edge~!\"\\/{tag} ");
-    let mut out = vec![Case::New(given(all.clone(), true))];
+    let mut out = vec![
+        Case::New(given(fill(&format!("len{max}-{tag}-"), max), true)),
+        Case::New(given(all.clone(), true)),
+    ];
     for variant in [all.to_ascii_uppercase(), all.to_ascii_lowercase()] {
         out.push(Case::New(NewPair {
             variant_of: Some(all.clone()),
             ..given(variant, true)
         }));
     }
-    out.push(Case::New(given(
-        fill(&format!("len{max}-{tag}-"), max),
-        true,
-    )));
     if max > 1 {
         out.push(Case::New(given(
             fill(&format!("len{}-{tag}-", max - 1), max - 1),

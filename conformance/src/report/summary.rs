@@ -58,7 +58,11 @@ pub fn render(report: &Report) -> String {
         q.planned_new_pairs,
         q.new_pair_requests,
         if q.unexpected_successes > 0 {
-            format!(" (+{} refused-class requests answered 2xx)", q.unexpected_successes)
+            format!(
+                " (+{} units the server spent unasked: refused requests answered 2xx, bursts \
+                 that spent more than one unit per pair)",
+                q.unexpected_successes
+            )
         } else {
             String::new()
         },

@@ -41,7 +41,7 @@ pub async fn run(cli: Cli) -> Outcome {
 /// Runs the checker, telling `events` as it goes.
 pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
     let reports = cli.reports.clone();
-    match Runner::new(cli, events).await {
+    match Runner::new(cli, Arc::clone(&events)).await {
         Err(fatal) => fail(fatal),
         Ok(runner) => match runner.execute().await {
             Err(fatal) => fail(fatal),
@@ -54,7 +54,7 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
                 } else {
                     Exit::Conformant
                 };
-                println!("result: {exit}");
+                events.line(&format!("result: {exit}"));
                 Outcome {
                     exit,
                     report: Some(report),
@@ -1157,7 +1157,7 @@ impl Runner {
         for _ in 0..k {
             self.budget.try_reserve();
         }
-        let mut failing = failing + self.burst_of_new_pairs(name, k, before).await;
+        failing += self.burst_of_new_pairs(name, k, before).await;
         // One more: 429.
         self.budget.try_reserve();
         let (now, _) = self.read_remaining(0).await;

@@ -137,3 +137,36 @@ pub fn replay_line(cli: &Cli, seed: u64) -> String {
     out.push_str(&format!(" --seed {seed}"));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replay_line_has_every_campaign_and_no_secret() {
+        let cli = crate::cli::parse([
+            "sendid-conformance",
+            "--base-url",
+            "http://h:1",
+            "--api-key",
+            "SECRET-KEY-123",
+            "--forbidden-api-key",
+            "FORBIDDEN-KEY-123",
+            "--campaign-id",
+            "a",
+            "--campaign-id",
+            "b c",
+        ])
+        .expect("flags parse");
+        let line = replay_line(&cli, 42);
+        assert!(
+            line.contains("--campaign-id 'a' --campaign-id 'b c'"),
+            "{line}"
+        );
+        assert!(line.ends_with("--seed 42"), "{line}");
+        assert!(
+            !line.contains("SECRET") && !line.contains("FORBIDDEN"),
+            "{line}"
+        );
+    }
+}

@@ -183,22 +183,38 @@ fn given(send_id: String, fresh: bool) -> NewPair {
     }
 }
 
-/// The pair-creating edges, most telling first (the budget may cut the tail): one send_id
-/// holding every character implementations get wrong, its upper- and lower-case variants, the
-/// lengths max, max − 1 and min.
-pub fn new_pairs(tag: &str, min: usize, max: usize) -> Vec<Case> {
-    let all = format!(" Edge~!\"\\/{tag} ");
-    let mut out = vec![Case::New(given(all.clone(), true))];
-    for variant in [all.to_ascii_uppercase(), all.to_ascii_lowercase()] {
-        out.push(Case::New(NewPair {
-            variant_of: Some(all.clone()),
-            ..given(variant, true)
-        }));
-    }
-    out.push(Case::New(given(
-        fill(&format!("len{max}-{tag}-"), max),
-        true,
-    )));
+/// The send_id holding every character implementations get wrong: spaces leading, inner and
+/// trailing, `~ ! " \ /`, and letters of both cases.
+fn all_characters(tag: &str) -> String {
+    format!(" Edge~!\"\\/{tag} ")
+}
+
+/// The most telling pair-creating edges (the budget may cut what follows): the longest
+/// send_id, and one send_id holding every character implementations get wrong.
+pub fn new_pairs(tag: &str, max: usize) -> Vec<Case> {
+    vec![
+        Case::New(given(fill(&format!("len{max}-{tag}-"), max), true)),
+        Case::New(given(all_characters(tag), true)),
+    ]
+}
+
+/// The upper- and lower-case variants of [`new_pairs`]'s send_id: pairs of their own.
+pub fn case_variants(tag: &str) -> Vec<Case> {
+    let all = all_characters(tag);
+    [all.to_ascii_uppercase(), all.to_ascii_lowercase()]
+        .into_iter()
+        .map(|variant| {
+            Case::New(NewPair {
+                variant_of: Some(all.clone()),
+                ..given(variant, true)
+            })
+        })
+        .collect()
+}
+
+/// The other lengths: max − 1 and min.
+pub fn lengths(tag: &str, min: usize, max: usize) -> Vec<Case> {
+    let mut out = Vec::new();
     if max > 1 {
         out.push(Case::New(given(
             fill(&format!("len{}-{tag}-", max - 1), max - 1),
@@ -255,7 +271,9 @@ mod tests {
 
     #[test]
     fn new_pair_edges_are_valid_send_ids_of_their_lengths() {
-        let mut edges = new_pairs("abc12345", 1, 64);
+        let mut edges = new_pairs("abc12345", 64);
+        edges.extend(case_variants("abc12345"));
+        edges.extend(lengths("abc12345", 1, 64));
         edges.extend(characters("abc12345", 64));
         let mut lengths = Vec::new();
         for e in &edges {

@@ -112,7 +112,13 @@ fn edge_media_types(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
     each(edges::media_types(i.rctx))
 }
 fn edge_new_pairs(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
-    each(edges::new_pairs(i.tag, i.min, i.max))
+    each(edges::new_pairs(i.tag, i.max))
+}
+fn edge_case_variants(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
+    each(edges::case_variants(i.tag))
+}
+fn edge_lengths(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
+    each(edges::lengths(i.tag, i.min, i.max))
 }
 fn edge_characters(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
     each(edges::characters(i.tag, i.max))
@@ -124,163 +130,30 @@ fn given(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
     vec![strategies::given_pair(i.min, i.max)]
 }
 
-/// Every property, in the order a run goes through them. Free ones first; then the coverage
-/// of pair-creating edges, the cross-campaign and concurrent properties, the sequences, the
-/// random new pairs, and last the quota's end.
+/// Every property, in the order a run goes through them, which is also the order the quota plan
+/// serves them: free ones first; then the pair-creating edges, bursts and the cross-campaign
+/// pairs, most telling first; the sequences and the random new pairs; last the quota's end.
+#[rustfmt::skip]
 pub const PROPERTIES: &[Property] = &[
-    Property {
-        name: "wrong_method",
-        mode: Mode::Sequential,
-        strict_only: true,
-        spend: Spend::Nothing,
-        count: Count::Small,
-        needs: Needs::Nothing,
-        run: Run::Cases(wrong_methods),
-    },
-    Property {
-        name: "unknown_path",
-        mode: Mode::Sequential,
-        strict_only: true,
-        spend: Spend::Nothing,
-        count: Count::Small,
-        needs: Needs::Nothing,
-        run: Run::Cases(unknown_paths),
-    },
-    Property {
-        name: "auth",
-        mode: Mode::Sequential,
-        strict_only: false,
-        spend: Spend::Nothing,
-        count: Count::Cli,
-        needs: Needs::Nothing,
-        run: Run::Cases(auth),
-    },
-    Property {
-        name: "invalid_body",
-        mode: Mode::Sequential,
-        strict_only: true,
-        spend: Spend::Nothing,
-        count: Count::Cli,
-        needs: Needs::Nothing,
-        run: Run::Cases(invalid_body),
-    },
-    Property {
-        name: "edge_refused",
-        mode: Mode::Sequential,
-        strict_only: true,
-        spend: Spend::Nothing,
-        count: Count::EachOnce,
-        needs: Needs::Nothing,
-        run: Run::Cases(edge_refused),
-    },
-    Property {
-        name: "unknown_campaign",
-        mode: Mode::Sequential,
-        strict_only: true,
-        spend: Spend::Nothing,
-        count: Count::EachOnce,
-        needs: Needs::Nothing,
-        run: Run::Cases(edge_unknown_campaigns),
-    },
-    Property {
-        name: "edge_media_types",
-        mode: Mode::Sequential,
-        strict_only: true,
-        spend: Spend::Nothing,
-        count: Count::EachOnce,
-        needs: Needs::Nothing,
-        run: Run::Cases(edge_media_types),
-    },
-    Property {
-        name: "refused_spent_nothing",
-        mode: Mode::Sequential,
-        strict_only: true,
-        spend: Spend::Nothing,
-        count: Count::EachOnce,
-        needs: Needs::Nothing,
-        run: Run::Checkpoint,
-    },
-    Property {
-        name: "edge_new_pairs",
-        mode: Mode::Sequential,
-        strict_only: false,
-        spend: Spend::OnePerCase,
-        count: Count::EachOnce,
-        needs: Needs::Nothing,
-        run: Run::Cases(edge_new_pairs),
-    },
-    Property {
-        name: "cross_campaign",
-        mode: Mode::Sequential,
-        strict_only: false,
-        spend: Spend::Units(2),
-        count: Count::EachOnce,
-        needs: Needs::TwoCampaigns,
-        run: Run::CrossCampaign,
-    },
-    Property {
-        name: "burst_same_pair",
-        mode: Mode::Concurrent,
-        strict_only: true,
-        spend: Spend::Units(1),
-        count: Count::EachOnce,
-        needs: Needs::Nothing,
-        run: Run::SamePairBurst,
-    },
-    Property {
-        name: "edge_characters",
-        mode: Mode::Sequential,
-        strict_only: false,
-        spend: Spend::OnePerCase,
-        count: Count::EachOnce,
-        needs: Needs::Nothing,
-        run: Run::Cases(edge_characters),
-    },
-    Property {
-        name: "burst_new_pairs",
-        mode: Mode::Concurrent,
-        strict_only: true,
-        spend: Spend::BurstSize,
-        count: Count::EachOnce,
-        needs: Needs::Nothing,
-        run: Run::NewPairsBurst,
-    },
-    Property {
-        name: "stateful_sequences",
-        mode: Mode::Stateful,
-        strict_only: true,
-        spend: Spend::Share,
-        count: Count::Cli,
-        needs: Needs::Nothing,
-        run: Run::Sequences,
-    },
-    Property {
-        name: "new_pair_generated_id",
-        mode: Mode::Sequential,
-        strict_only: false,
-        spend: Spend::Share,
-        count: Count::Cli,
-        needs: Needs::Nothing,
-        run: Run::Cases(generated),
-    },
-    Property {
-        name: "new_pair_given_id",
-        mode: Mode::Sequential,
-        strict_only: false,
-        spend: Spend::Share,
-        count: Count::Cli,
-        needs: Needs::Nothing,
-        run: Run::Cases(given),
-    },
-    Property {
-        name: "quota_exhaustion",
-        mode: Mode::Concurrent,
-        strict_only: false,
-        spend: Spend::Everything,
-        count: Count::EachOnce,
-        needs: Needs::Exhaust,
-        run: Run::Exhaustion,
-    },
+    Property { name: "wrong_method", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(wrong_methods) },
+    Property { name: "unknown_path", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(unknown_paths) },
+    Property { name: "auth", mode: Mode::Sequential, strict_only: false, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(auth) },
+    Property { name: "invalid_body", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(invalid_body) },
+    Property { name: "edge_refused", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_refused) },
+    Property { name: "unknown_campaign", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_unknown_campaigns) },
+    Property { name: "edge_media_types", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_media_types) },
+    Property { name: "refused_spent_nothing", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Checkpoint },
+    Property { name: "edge_new_pairs", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_new_pairs) },
+    Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: Spend::Units(1), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst },
+    Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: Spend::Units(2), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign },
+    Property { name: "edge_case_variants", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_case_variants) },
+    Property { name: "edge_lengths", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_lengths) },
+    Property { name: "edge_characters", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_characters) },
+    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: Spend::BurstSize, count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst },
+    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Sequences },
+    Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(generated) },
+    Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(given) },
+    Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion },
 ];
 
 /// The content type of a repeat that follows a new pair: the other spelling, so both are used.

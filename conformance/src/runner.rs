@@ -48,7 +48,7 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
     if let Err(fatal) = report::check_writable(&reports) {
         return fail(fatal);
     }
-    match Runner::new(cli, events).await {
+    match Runner::new(cli, Arc::clone(&events)).await {
         Err(fatal) => fail(fatal),
         Ok(runner) => match runner.execute().await {
             Err(fatal) => fail(fatal),
@@ -66,7 +66,7 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
                 } else {
                     Exit::Conformant
                 };
-                println!("result: {exit}");
+                events.line(&format!("result: {exit}"));
                 Outcome {
                     exit,
                     report: Some(report),
@@ -1203,7 +1203,7 @@ impl Runner {
         for _ in 0..k {
             self.budget.try_reserve();
         }
-        let mut failing = failing + self.burst_of_new_pairs(name, k, before).await;
+        failing += self.burst_of_new_pairs(name, k, before).await;
         // One more: 429.
         self.budget.try_reserve();
         let (now, _) = self.read_remaining(0).await;

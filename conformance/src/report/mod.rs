@@ -53,7 +53,8 @@ pub struct QuotaReport {
     pub budget: Option<u64>,
     /// Requests that may have created a pair (new pairs sent, shrinking included).
     pub new_pair_requests: u64,
-    /// Requests that had to spend nothing but were answered 2xx.
+    /// Units the server spent unasked: requests that had to spend nothing but were answered
+    /// 2xx, and bursts of one pair that spent more than one unit.
     pub unexpected_successes: u64,
     pub remaining_at_start: Option<i64>,
     pub remaining_at_end: Option<i64>,
@@ -227,4 +228,35 @@ pub fn write(targets: &[ReportTarget], report: &Report) -> Result<(), Fatal> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_replay_line_has_every_campaign_and_no_secret() {
+        let cli = crate::cli::parse([
+            "sendid-conformance",
+            "--base-url",
+            "http://h:1",
+            "--api-key",
+            "SECRET-KEY-123",
+            "--forbidden-api-key",
+            "FORBIDDEN-KEY-123",
+            "--campaign-id",
+            "a",
+            "--campaign-id",
+            "b c",
+        ])
+        .expect("flags parse");
+        let line = cli.replay_command(42);
+        assert!(
+            line.contains("--campaign-id a --campaign-id 'b c'"),
+            "{line}"
+        );
+        assert!(line.ends_with("--seed 42"), "{line}");
+        assert!(
+            !line.contains("SECRET") && !line.contains("FORBIDDEN"),
+            "{line}"
+        );
+    }
 }

@@ -59,12 +59,9 @@ pub fn render(report: &Report) -> String {
         super::plural(q.new_pair_requests, "new-pair request", "new-pair requests"),
         if q.unexpected_successes > 0 {
             format!(
-                " (+{} answered 2xx)",
-                super::plural(
-                    q.unexpected_successes,
-                    "refused-class request",
-                    "refused-class requests"
-                )
+                " (+{} the server spent unasked: refused requests answered 2xx, bursts \
+                 that spent more than one unit per pair)",
+                super::plural(q.unexpected_successes, "unit", "units")
             )
         } else {
             String::new()

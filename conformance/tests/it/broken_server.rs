@@ -99,6 +99,8 @@ struct State {
     pairs: Mutex<VecDeque<((String, String), String)>>,
     counter: AtomicU64,
     in_flight: AtomicUsize,
+    /// Steps 6 to 8 one request at a time, but for the racy defects.
+    serial: tokio::sync::Mutex<()>,
 }
 
 impl State {
@@ -179,6 +181,7 @@ impl BrokenServer {
             pairs: Mutex::new(VecDeque::new()),
             counter: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            serial: tokio::sync::Mutex::new(()),
         });
         let app = Route::new()
             .at("/sends/id/create", create)
@@ -474,6 +477,18 @@ fn too_many(state: &State) -> Response {
 
 /// Steps 6 to 8.
 async fn new_pair(state: &State, campaign: &str, send_id: Option<String>) -> Response {
+    let racy = matches!(
+        state.defect,
+        Defect::QuotaCheckThenAct
+            | Defect::PairInsertNotAtomic
+            | Defect::IdCounterNotAtomic
+            | Defect::RepeatsThrottledUnderLoad
+    );
+    let _serial = if racy {
+        None
+    } else {
+        Some(state.serial.lock().await)
+    };
     if let Some(id) = &send_id {
         let key = state.pair_key(campaign, id);
         if let Some(stored) = state.find(&key) {

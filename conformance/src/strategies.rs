@@ -666,7 +666,7 @@ pub fn invalid_cases(max: usize) -> Vec<BoxedStrategy<Case>> {
 }
 
 /// The prefix of every key the run invents: distinctive, so that an answer echoing one is found.
-pub const INVENTED_KEY_PREFIX: &str = "sendid-conformance-invented-key-";
+pub const INVENTED_KEY_PREFIX: &str = "conformance-invented-key-";
 
 /// Invented (invalid) keys: the distinctive prefix and printable ASCII without spaces.
 fn garbage_key() -> impl Strategy<Value = String> {

@@ -314,6 +314,7 @@ impl RawResponse {
     }
 }
 
+impl TestApp {
     /// A key for a workspace with the given permissions and allow-list; returns the admin answer.
     pub async fn api_key(
         &self,

@@ -89,7 +89,10 @@ impl Admin {
             None => json!({}),
         };
         let c = self
-            .created(&format!("/admin/workspaces/{workspace_id}/campaigns"), &body)
+            .created(
+                &format!("/admin/workspaces/{workspace_id}/campaigns"),
+                &body,
+            )
             .await;
         c["campaign_id"].as_str().expect("campaign id").to_string()
     }
@@ -174,5 +177,6 @@ async fn json_body(resp: reqwest::Response, status: u16, method: &str, path: &st
         content_type.starts_with("application/json"),
         "{method} {path}: content type {content_type:?}"
     );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
 }

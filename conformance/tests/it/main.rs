@@ -2,6 +2,8 @@
 //! and the binary's exit codes.
 #[path = "../../../tests/support/admin.rs"]
 mod admin;
+mod braze;
+mod braze_fake;
 mod broken_server;
 mod budget;
 mod cli;
@@ -11,3 +13,4 @@ mod pg;
 mod prism;
 mod sendid;
 mod support;
+mod ux;

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use crate::admin::Admin;
 use sendid::clock::SystemClock;
 use sendid::config::Config;
 use sendid::startup::Application;
 use sendid_conformance::{cli, Exit, Outcome};
-use crate::admin::Admin;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -19,6 +19,8 @@ pub struct Sendid {
     pub api_key: String,
     pub forbidden_api_key: String,
     pub campaign_id: String,
+    /// A second campaign of the same workspace.
+    pub campaign_id_2: String,
     pub workspace_id: String,
     admin: Admin,
     _dir: TempDir,
@@ -44,17 +46,21 @@ impl Sendid {
         tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        let client = reqwest::Client::new();
-        let admin = Admin::new(&address, ADMIN_TOKEN, client.clone());
+        let admin = Admin::new(&address, ADMIN_TOKEN, reqwest::Client::new());
         let tenant = admin
             .tenant_named("conformance", quota, Some("welcome-series"))
             .await;
         let forbidden = admin.api_key(&tenant.workspace_id, &[], None).await;
+        let campaign_id_2 = admin
+            .campaign(&tenant.workspace_id, Some("Winback-2"))
+            .await;
         Sendid {
             api_key: tenant.api_key,
             forbidden_api_key: forbidden["api_key"].as_str().expect("key").to_string(),
             campaign_id: tenant.campaign_id,
+            campaign_id_2,
             workspace_id: tenant.workspace_id,
+            address,
             admin,
             _dir: dir,
             _shutdown: tx,
@@ -68,6 +74,18 @@ impl Sendid {
 
     pub fn args(&self) -> Vec<String> {
         args(&self.address, &self.api_key, &self.campaign_id)
+    }
+
+    /// Both campaigns and the forbidden key.
+    pub fn full_args(&self) -> Vec<String> {
+        let mut a = self.args();
+        a.extend([
+            "--campaign-id".into(),
+            self.campaign_id_2.clone(),
+            "--forbidden-api-key".into(),
+            self.forbidden_api_key.clone(),
+        ]);
+        a
     }
 }
 

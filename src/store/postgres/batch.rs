@@ -1,11 +1,11 @@
 //! Group commit on PostgreSQL: requests for pairs wait in a queue; a worker takes every request
-//! waiting at once and decides and writes them in ONE transaction of four round trips:
+//! waiting at once and decides and writes them in ONE transaction of five round trips:
 //!
 //! 1. `BEGIN`
 //! 2. one statement that locks the (workspace, day) usage rows of the group (an upsert that
 //!    inserts a missing row at 0 and otherwise rewrites the row unchanged, in a fixed order so
-//!    two instances cannot deadlock) and returns their `used`, together with the pairs of the
-//!    group that already exist;
+//!    two instances cannot deadlock) and returns their `used`; then one that finds the pairs of
+//!    the group that already exist (after the lock, so it sees what the previous holder wrote);
 //! 3. rules 6–8 decided in memory by `domain::PairLedger`, then one statement that inserts the
 //!    new pairs (`INSERT … SELECT FROM UNNEST … ON CONFLICT DO NOTHING`) and moves each usage
 //!    row from the value read to the new one (`UPDATE … WHERE used = <value read>`): both
@@ -183,17 +183,18 @@ fn rand_u16() -> u16 {
     u16::from_le_bytes([bytes[0], bytes[1]])
 }
 
-const LOCK_AND_FIND: &str = "
-WITH locked AS (
-    INSERT INTO quota_usage (workspace_id, utc_day, used)
-    SELECT w, d, 0 FROM UNNEST($1::TEXT[], $2::INT8[]) AS t(w, d) ORDER BY w, d
-    ON CONFLICT (workspace_id, utc_day) DO UPDATE SET used = quota_usage.used
-    RETURNING workspace_id, utc_day, used
-)
-SELECT true AS is_usage, workspace_id AS a, '' AS b, utc_day, used FROM locked
-UNION ALL
-SELECT false, p.campaign_id, p.send_id, 0::INT8, 0::INT8
-FROM pairs p JOIN UNNEST($3::TEXT[], $4::TEXT[]) AS q(c, s)
+const LOCK: &str = "
+INSERT INTO quota_usage (workspace_id, utc_day, used)
+SELECT w, d, 0 FROM UNNEST($1::TEXT[], $2::INT8[]) AS t(w, d) ORDER BY w, d
+ON CONFLICT (workspace_id, utc_day) DO UPDATE SET used = quota_usage.used
+RETURNING workspace_id, utc_day, used";
+
+/// Run after `LOCK`, as a statement of its own: under READ COMMITTED it then sees every pair
+/// committed by whoever held the usage rows before us (in the same statement it would not, and a
+/// pair just created elsewhere could be refused 429 instead of answered 200).
+const FIND: &str = "
+SELECT p.campaign_id, p.send_id
+FROM pairs p JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS q(c, s)
     ON p.campaign_id = q.c AND p.send_id = q.s";
 
 const WRITE: &str = "
@@ -240,25 +241,26 @@ async fn decide_and_write(
     pairs.dedup();
 
     let mut tx = pool.begin().await?;
-    let rows = sqlx::query(LOCK_AND_FIND)
+    let locked = sqlx::query(LOCK)
         .bind(days.iter().map(|d| d.0).collect::<Vec<_>>())
         .bind(days.iter().map(|d| d.1).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut used: HashMap<(String, i64), u64> = HashMap::new();
+    for row in locked {
+        let w: String = row.try_get(0)?;
+        let day: i64 = row.try_get(1)?;
+        let n: i64 = row.try_get(2)?;
+        used.insert((w, day), n.max(0) as u64);
+    }
+    let found = sqlx::query(FIND)
         .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
         .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
         .fetch_all(&mut *tx)
         .await?;
-    let mut used: HashMap<(String, i64), u64> = HashMap::new();
     let mut existing: HashSet<(String, String)> = HashSet::new();
-    for row in rows {
-        let is_usage: bool = row.try_get(0)?;
-        let a: String = row.try_get(1)?;
-        if is_usage {
-            let day: i64 = row.try_get(3)?;
-            let n: i64 = row.try_get(4)?;
-            used.insert((a, day), n.max(0) as u64);
-        } else {
-            existing.insert((a, row.try_get(2)?));
-        }
+    for row in found {
+        existing.insert((row.try_get(0)?, row.try_get(1)?));
     }
 
     let mut ledger = PairLedger::default();

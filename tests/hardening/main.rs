@@ -1,5 +1,6 @@
 //! Faults and abuse: every promise of CONTRACT §1 attacked (issue #4). Process-level tests run
 //! the real `sendid` binary; the rest spawn the app in-process.
+mod deploy;
 mod fuzz;
 #[path = "../api/helpers.rs"]
 mod helpers;

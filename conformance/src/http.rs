@@ -123,11 +123,7 @@ impl Target {
         api_key: String,
         forbidden: Option<String>,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("sendid-conformance/", env!("CARGO_PKG_VERSION")))
+        let client = Self::client_builder(timeout)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         Self {
@@ -137,6 +133,27 @@ impl Target {
             forbidden_api_key: forbidden,
             timeout,
         }
+    }
+
+    /// The same target, its client also trusting `--ca-cert`'s authorities.
+    pub fn trusting(mut self, ca: Option<&crate::cli::CaCert>) -> Self {
+        let Some(ca) = ca else { return self };
+        let builder = ca.certs.iter().cloned().fold(
+            Self::client_builder(self.timeout),
+            reqwest::ClientBuilder::add_root_certificate,
+        );
+        if let Ok(client) = builder.build() {
+            self.client = client;
+        }
+        self
+    }
+
+    fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("sendid-conformance/", env!("CARGO_PKG_VERSION")))
     }
 
     pub fn url(&self, path: &str) -> String {

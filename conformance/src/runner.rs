@@ -100,7 +100,8 @@ impl Runner {
             cli.timeout(),
             cli.api_key.clone(),
             cli.forbidden_api_key.clone(),
-        );
+        )
+        .trusting(cli.ca_cert.as_ref());
         if cli.api_key.trim().is_empty() {
             return Err(Fatal::Usage(
                 "--api-key (or SENDID_API_KEY) is empty".into(),

@@ -7,3 +7,4 @@ mod defects;
 mod prism;
 mod sendid;
 mod support;
+mod tls;

@@ -70,7 +70,10 @@ impl Application {
                 }
                 .load_and_watch()?,
             ),
-            _ => None,
+            _ => {
+                crate::tls::ignore_hangup();
+                None
+            }
         };
         let metrics = Metrics::new();
         options.observer = Some(metrics.clone());

@@ -94,6 +94,19 @@ impl TlsFiles {
     }
 }
 
+/// Without TLS there is nothing to re-read: SIGHUP (`systemctl reload`) is logged instead of
+/// ending the process, its default action.
+pub fn ignore_hangup() {
+    #[cfg(unix)]
+    if let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: nothing to reload (no --tls-cert)");
+            }
+        });
+    }
+}
+
 /// Wraps an acceptor: every connection is TLS with the current configuration. The handshake
 /// runs on the connection's own task (on first read or write), never in the accept loop.
 pub struct TlsAcceptor<A> {

@@ -527,3 +527,55 @@ fn a_missing_or_mismatched_tls_pair_is_an_error_at_start() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--tls-key"), "{stderr}");
 }
+
+/// `deploy/sendid.service` as shipped, with `ExecStart` pointed at the binary under test
+/// (`systemd-analyze verify` checks that the program exists).
+fn unit_under_test(dir: &Path) -> std::path::PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/sendid.service");
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    for line in [
+        "User=sendid",
+        "StateDirectory=sendid",
+        "Environment=SENDID_DATA_DIR=/var/lib/sendid",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ] {
+        assert!(text.lines().any(|l| l == line), "the unit lacks {line:?}");
+    }
+    let path = dir.join("sendid.service");
+    let bin = crate::support::BIN;
+    std::fs::write(&path, text.replace("/usr/local/bin/sendid", bin)).unwrap();
+    path
+}
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_under_test(dir.path());
+    let out = match std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+            println!("SKIPPED: systemd-analyze is not installed here ({e}); CI installs it");
+            return;
+        }
+        Err(e) => panic!("systemd-analyze is missing under CI=true: {e}"),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // `verify` exits 0 on unknown keys and bad values, only saying so: any word about the unit
+    // is a failure.
+    let about_unit: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("sendid.service"))
+        .collect();
+    assert!(
+        out.status.success() && about_unit.is_empty(),
+        "systemd-analyze verify: {}\n{stderr}",
+        out.status
+    );
+    println!("systemd-analyze verify: the unit is accepted");
+}

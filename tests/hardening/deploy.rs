@@ -175,7 +175,7 @@ async fn the_admin_token_can_come_from_a_file() {
         ],
         &[],
     );
-    assert!(proc.output().contains("/admin/docs"), "{}", proc.output());
+    wait_for(&proc, "Admin API:   http://").await;
     // `tenant` authenticates with the token the file holds.
     let tenant = proc.api().tenant(5).await;
     let resp = proc
@@ -402,6 +402,9 @@ async fn https_serves_http1_and_http2_and_takes_a_new_certificate_on_sighup() {
     install(dir.path(), &first.cert_pem, &first.key_pem);
     let cert = dir.path().join("cert.pem");
     let key = dir.path().join("key.pem");
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, format!("{ADMIN_TOKEN}\n")).unwrap();
+    // The README's "Alone, with TLS" command.
     let proc = Proc::start(
         &dir.path().join("data"),
         &[
@@ -409,17 +412,18 @@ async fn https_serves_http1_and_http2_and_takes_a_new_certificate_on_sighup() {
             cert.to_str().unwrap(),
             "--tls-key",
             key.to_str().unwrap(),
+            "--admin-token-file",
+            token.to_str().unwrap(),
+            "--log-format",
+            "json",
             "--log",
             "info",
         ],
         &[],
     );
     assert!(proc.base.starts_with("https://"), "{}", proc.base);
-    let out = proc.output();
-    assert!(
-        out.contains(&format!("Swagger UI:  {}/docs", proc.base)),
-        "{out}"
-    );
+    // The banner's later lines arrive just after its first.
+    wait_for(&proc, &format!("Swagger UI:  {}/docs", proc.base)).await;
     let health = format!("{}/health", proc.base);
 
     let h1 = https_client(&first.ca_pem, true);
@@ -434,10 +438,18 @@ async fn https_serves_http1_and_http2_and_takes_a_new_certificate_on_sighup() {
         (resp.status().as_u16(), resp.version()),
         (200, reqwest::Version::HTTP_2)
     );
-    // Swagger UI over HTTPS.
+    // Swagger UI and the admin API over HTTPS.
     let resp = h2.get(format!("{}/docs", proc.base)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("swagger"));
+    let resp = h2
+        .post(format!("{}/admin/workspaces", proc.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "over TLS"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
 
     // A bad pair on SIGHUP is refused and the current certificate stays.
     install(dir.path(), &first.cert_pem, &second.key_pem);
@@ -471,6 +483,14 @@ async fn https_serves_http1_and_http2_and_takes_a_new_certificate_on_sighup() {
         let resp = client.get(&health).send().await.unwrap();
         assert_eq!(resp.status(), 200);
     }
+    let stderr = proc.stderr.lock().unwrap().clone();
+    for line in stderr.lines() {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not JSON: {line}"
+        );
+    }
+    assert!(!stderr.contains(ADMIN_TOKEN));
 }
 
 async fn wait_for(proc: &Proc, text: &str) {

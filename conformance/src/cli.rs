@@ -1,4 +1,4 @@
-//! The command line (CONTRACT §5); environment fallbacks for the secrets live here and only here.
+//! The command line (docs/contract.md §5); environment fallbacks for the secrets live here and only here.
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;

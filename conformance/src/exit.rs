@@ -1,4 +1,4 @@
-//! Named exit codes (CONTRACT §5).
+//! Named exit codes (docs/contract.md §5).
 use std::fmt;
 
 /// How a run ended; the process exit status is the discriminant.

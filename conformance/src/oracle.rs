@@ -50,7 +50,7 @@ pub struct Check {
 /// Checked by the runner, not per exchange: every request gets an HTTP answer.
 pub const ANSWERS_EVERY_REQUEST: &str = "answers_every_request";
 
-/// The contract, as checks. Order follows CONTRACT §1.
+/// The contract, as checks. Order follows docs/contract.md §1.
 pub const CHECKS: &[Check] = &[
     Check { name: "status_is_documented", rule: "The status is one the OpenAPI document lists for POST /sends/id/create", braze: true, run: status_is_documented },
     Check { name: "content_type_is_json", rule: "Every response body is JSON with Content-Type: application/json (404, 405, 413, 415 included)", braze: true, run: content_type_is_json },

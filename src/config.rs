@@ -23,6 +23,7 @@ pub struct Config {
     )]
     pub data_dir: PathBuf,
     /// Turns on the admin API under /admin; callers send it as `Authorization: Bearer <token>`.
+    /// At least 24 characters: `openssl rand -hex 32` makes one.
     #[arg(long, env = "SENDID_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// A file holding the admin token (alternative to --admin-token: keeps it out of the

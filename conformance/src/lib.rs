@@ -3,15 +3,21 @@
 //! The binary is a thin `main.rs` over [`run`], so tests call the checker in-process as well as
 //! as a program.
 pub mod budget;
+pub mod burst;
 pub mod cli;
+pub mod edges;
+pub mod events;
 pub mod exit;
 pub mod http;
+pub mod model;
 pub mod oracle;
+pub mod properties;
 pub mod report;
 pub mod runner;
+pub mod shrink;
 pub mod spec;
 pub mod strategies;
 
 pub use cli::Cli;
 pub use exit::Exit;
-pub use runner::{run, Outcome};
+pub use runner::{run, run_with, Outcome};

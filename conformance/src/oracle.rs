@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 
 use crate::cli::Profile;
-use crate::http::{Auth, Request, Response, Secret};
+use crate::http::{quote, quote_or, Auth, Request, Response, Secret};
 use crate::spec::{essence, typed_header_value, Spec};
-use crate::strategies::{AuthVariant, Case, SendIdField};
+use crate::strategies::{AuthVariant, Case, SendIdField, JSON};
 
 /// Allowed clock skew between the checker and the target, in seconds.
 pub const SKEW: i64 = 120;
@@ -80,6 +80,68 @@ pub const CHECKS: &[Check] = &[
     Check { name: "new_pair_over_quota_is_429", rule: "A new pair gets 429 exactly when the day's quota is used up", braze: true, run: new_pair_over_quota_is_429 },
     Check { name: "over_quota_answer_has_retry_after", rule: "429 carries the rate-limit headers, Remaining 0, and Retry-After: seconds until the reset", braze: false, run: over_quota_answer_has_retry_after },
     Check { name: "existing_pair_ok_over_quota", rule: "An existing pair still gets 200 when today's quota is used up", braze: false, run: existing_pair_ok_over_quota },
+    Check { name: "valid_new_pair_is_accepted", rule: "A valid new pair (send_id 1–64 printable ASCII: spaces, ~ ! \" \\ / included) gets 200 while quota is left", braze: false, run: valid_new_pair_is_accepted },
+    Check { name: "json_media_type_variants_accepted", rule: "Content-Type application/json with parameters or in another letter case is JSON (accepted)", braze: false, run: json_media_type_variants_accepted },
+    Check { name: "case_variant_is_a_new_pair", rule: "send_id is case-sensitive: a case variant of an existing send_id is a new pair (200, echoed as sent, one unit)", braze: false, run: case_variant_is_a_new_pair },
+];
+
+/// What a run-level check needs besides the defaults, to run at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    TwoCampaigns,
+    Exhaust,
+    TwoCampaignsAndExhaust,
+}
+
+impl Needs {
+    /// Why the check cannot run with these flags, and the flag that enables it.
+    pub fn unmet(self, campaigns: usize, exhaust: bool) -> Option<&'static str> {
+        let two = campaigns >= 2;
+        match self {
+            Needs::Nothing => None,
+            Needs::TwoCampaigns if !two => {
+                Some("give a second --campaign-id of the same workspace")
+            }
+            Needs::Exhaust if !exhaust => Some("needs --exhaust-quota"),
+            Needs::TwoCampaignsAndExhaust if !two && !exhaust => {
+                Some("give a second --campaign-id of the same workspace and --exhaust-quota")
+            }
+            Needs::TwoCampaignsAndExhaust if !two => {
+                Some("give a second --campaign-id of the same workspace")
+            }
+            Needs::TwoCampaignsAndExhaust if !exhaust => Some("needs --exhaust-quota"),
+            _ => None,
+        }
+    }
+}
+
+/// A check the runner decides over several exchanges (a burst, a campaign pair, a sequence).
+pub struct RunCheck {
+    pub name: &'static str,
+    pub rule: &'static str,
+    pub braze: bool,
+    pub needs: Needs,
+}
+
+pub const BURST_SAME_PAIR: &str = "burst_same_pair_created_once";
+pub const BURST_NEW_PAIRS: &str = "burst_creates_exactly_min_n_r";
+pub const BURST_IDS_DISTINCT: &str = "burst_send_ids_distinct";
+pub const BURST_REPEATS_OVER_QUOTA: &str = "burst_repeats_ok_over_quota";
+pub const PAIR_PER_CAMPAIGN: &str = "pair_is_per_campaign";
+pub const QUOTA_PER_WORKSPACE: &str = "quota_is_per_workspace";
+pub const QUOTA_SPENT_FOR_EVERY_CAMPAIGN: &str = "exhausted_quota_applies_to_every_campaign";
+pub const MODEL_AGREES: &str = "stateful_model_agrees";
+
+pub const RUN_CHECKS: &[RunCheck] = &[
+    RunCheck { name: BURST_SAME_PAIR, rule: "K simultaneous requests for one new pair: all 200 with the same send_id, and Remaining drops by exactly 1", braze: false, needs: Needs::Nothing },
+    RunCheck { name: BURST_NEW_PAIRS, rule: "N simultaneous new pairs with R left: exactly min(N, R) answered 200, the rest 429 with Retry-After, Remaining ends at max(0, R − N)", braze: false, needs: Needs::Nothing },
+    RunCheck { name: BURST_IDS_DISTINCT, rule: "The send_ids generated for simultaneous new pairs are all distinct", braze: false, needs: Needs::Nothing },
+    RunCheck { name: BURST_REPEATS_OVER_QUOTA, rule: "Simultaneous repeats of an existing pair while the quota is used up: all 200 with that send_id", braze: false, needs: Needs::Exhaust },
+    RunCheck { name: PAIR_PER_CAMPAIGN, rule: "A pair is (campaign_id, send_id): the same send_id under another campaign is a new pair (200, echoed, one unit)", braze: true, needs: Needs::TwoCampaigns },
+    RunCheck { name: QUOTA_PER_WORKSPACE, rule: "The quota is per workspace: Remaining agrees across its campaigns, and what one spends is gone for the others", braze: true, needs: Needs::TwoCampaigns },
+    RunCheck { name: QUOTA_SPENT_FOR_EVERY_CAMPAIGN, rule: "With the quota used up through one campaign, a new pair in another campaign gets 429", braze: true, needs: Needs::TwoCampaignsAndExhaust },
+    RunCheck { name: MODEL_AGREES, rule: "Over random sequences (new, generated, repeat, invalid, other campaign, burst) every status and Remaining is what a model of the contract predicts", braze: false, needs: Needs::Nothing },
 ];
 
 /// The rule of a check, by name (including the runner's own).
@@ -91,7 +153,15 @@ pub fn rule_of(name: &str) -> &'static str {
         .iter()
         .find(|c| c.name == name)
         .map(|c| c.rule)
+        .or_else(|| RUN_CHECKS.iter().find(|c| c.name == name).map(|c| c.rule))
         .unwrap_or("")
+}
+
+/// The run-level checks of a profile.
+pub fn run_checks_for(profile: Profile) -> impl Iterator<Item = &'static RunCheck> {
+    RUN_CHECKS
+        .iter()
+        .filter(move |c| profile == Profile::Strict || c.braze)
 }
 
 /// The checks of a profile, in contract order.
@@ -144,7 +214,7 @@ fn must_be_refused(ex: &Exchange) -> bool {
         ex.case,
         Case::Invalid(_)
             | Case::Auth(_)
-            | Case::UnknownCampaign(_)
+            | Case::UnknownCampaign { .. }
             | Case::WrongMethod(_)
             | Case::UnknownPath(_)
     )
@@ -166,8 +236,67 @@ fn given_send_id<'a>(ex: &'a Exchange) -> Option<&'a str> {
     }
 }
 
-fn status_ok(ex: &Exchange) -> bool {
-    ex.response.status == 200
+/// A success answer: 200 (strict, sendid's contract); under `braze` any 2XX, as Braze's "API
+/// errors and responses" page says (the message is checked by `message_is_success`).
+fn status_ok(ctx: &Ctx, ex: &Exchange) -> bool {
+    let s = ex.response.status;
+    s == 200 || (!strict(ctx) && (200..300).contains(&s))
+}
+
+/// Whether an answer is a success under a profile: what the run takes as a created or
+/// returned pair.
+pub fn is_success(profile: Profile, resp: &Response) -> bool {
+    match profile {
+        Profile::Strict => resp.status == 200,
+        Profile::Braze => (200..300).contains(&resp.status) && resp.message() == Some("success"),
+    }
+}
+
+/// The documented response an answer is held to: its own status; under `braze` a 2XX other
+/// than 200 is held to the document's 200.
+fn documented<'s>(ctx: &Ctx<'s>, ex: &Exchange) -> Option<&'s crate::spec::ResponseSpec> {
+    let s = ex.response.status;
+    let own = ctx.spec.response(s);
+    if !strict(ctx) && (201..300).contains(&s) {
+        return ctx.spec.response(200).or(own);
+    }
+    own
+}
+
+/// The body as the checks read it: under `braze` an `errors` array (non-fatal detail Braze may
+/// send beside any message) is set aside.
+fn body_for_checks(ctx: &Ctx, ex: &Exchange) -> Option<serde_json::Value> {
+    let mut body = ex.response.json.clone()?;
+    if !strict(ctx) {
+        if let Some(obj) = body.as_object_mut() {
+            if obj.get("errors").is_some_and(serde_json::Value::is_array) {
+                obj.remove("errors");
+            }
+        }
+    }
+    Some(body)
+}
+
+/// The tolerances of `--profile braze` this exchange needed (for the run's summary).
+pub fn tolerances_used(ctx: &Ctx, ex: &Exchange) -> Vec<String> {
+    let mut used = Vec::new();
+    if strict(ctx) {
+        return used;
+    }
+    let s = ex.response.status;
+    if (201..300).contains(&s) && is_success(ctx.profile, ex.response) {
+        used.push(format!("{s} taken as success"));
+    }
+    let has_errors = ex
+        .response
+        .json
+        .as_ref()
+        .and_then(|j| j.get("errors"))
+        .is_some_and(serde_json::Value::is_array);
+    if has_errors {
+        used.push("\"errors\" array allowed in the body".to_string());
+    }
+    used
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,7 +307,7 @@ pub fn status_is_documented(ctx: &Ctx, ex: &Exchange) -> Verdict {
         return Verdict::Skip;
     }
     let status = ex.response.status;
-    pass_if(ctx.spec.response(status).is_some(), || {
+    pass_if(documented(ctx, ex).is_some(), || {
         format!(
             "status {status} is not documented (the document lists {})",
             ctx.spec.documented_statuses().join(", ")
@@ -187,7 +316,7 @@ pub fn status_is_documented(ctx: &Ctx, ex: &Exchange) -> Verdict {
 }
 
 pub fn content_type_is_json(ctx: &Ctx, ex: &Exchange) -> Verdict {
-    if !strict(ctx) && !status_ok(ex) {
+    if !strict(ctx) && !status_ok(ctx, ex) {
         return Verdict::Skip;
     }
     let Some(ct) = ex.response.content_type() else {
@@ -195,14 +324,15 @@ pub fn content_type_is_json(ctx: &Ctx, ex: &Exchange) -> Verdict {
     };
     let got = essence(ct);
     if got != "application/json" {
-        return Verdict::Fail(format!("Content-Type {ct:?}, not application/json"));
+        return Verdict::Fail(format!("Content-Type {}, not application/json", quote(ct)));
     }
     if is_operation(ex) {
-        if let Some(doc) = ctx.spec.response(ex.response.status) {
+        if let Some(doc) = documented(ctx, ex) {
             let documented = doc.media_types();
             if !documented.is_empty() && !documented.contains(&got.as_str()) {
                 return Verdict::Fail(format!(
-                    "Content-Type {ct:?} is not documented for {} ({})",
+                    "Content-Type {} is not documented for {} ({})",
+                    quote(ct),
                     ex.response.status,
                     documented.join(", ")
                 ));
@@ -213,10 +343,10 @@ pub fn content_type_is_json(ctx: &Ctx, ex: &Exchange) -> Verdict {
 }
 
 pub fn body_matches_schema(ctx: &Ctx, ex: &Exchange) -> Verdict {
-    if !is_operation(ex) || (!strict(ctx) && !status_ok(ex)) {
+    if !is_operation(ex) || (!strict(ctx) && !status_ok(ctx, ex)) {
         return Verdict::Skip;
     }
-    let Some(doc) = ctx.spec.response(ex.response.status) else {
+    let Some(doc) = documented(ctx, ex) else {
         return Verdict::Skip;
     };
     let essence = ex.response.content_type().map(essence).unwrap_or_default();
@@ -226,14 +356,14 @@ pub fn body_matches_schema(ctx: &Ctx, ex: &Exchange) -> Verdict {
     }) else {
         return Verdict::Skip;
     };
-    let Some(body) = &ex.response.json else {
+    let Some(body) = body_for_checks(ctx, ex) else {
         return Verdict::Fail(format!(
             "the body is not JSON: {}",
             crate::http::excerpt(&ex.response.body, 120)
         ));
     };
     let errors: Vec<String> = validator
-        .iter_errors(body)
+        .iter_errors(&body)
         .take(3)
         .map(|e| {
             let at = e.instance_path().to_string();
@@ -254,10 +384,10 @@ pub fn body_matches_schema(ctx: &Ctx, ex: &Exchange) -> Verdict {
 }
 
 pub fn documented_headers_present_and_typed(ctx: &Ctx, ex: &Exchange) -> Verdict {
-    if !is_operation(ex) || (!strict(ctx) && !matches!(ex.response.status, 200 | 429)) {
+    if !is_operation(ex) || (!strict(ctx) && !status_ok(ctx, ex) && ex.response.status != 429) {
         return Verdict::Skip;
     }
-    let Some(doc) = ctx.spec.response(ex.response.status) else {
+    let Some(doc) = documented(ctx, ex) else {
         return Verdict::Skip;
     };
     let mut problems = Vec::new();
@@ -270,7 +400,7 @@ pub fn documented_headers_present_and_typed(ctx: &Ctx, ex: &Exchange) -> Verdict
                 Ok(value) => {
                     if let Some(v) = &h.validator {
                         if let Some(e) = v.iter_errors(&value).next() {
-                            problems.push(format!("{}: {raw:?}: {e}", h.name));
+                            problems.push(format!("{}: {}: {e}", h.name, quote(raw)));
                         }
                     }
                 }
@@ -299,14 +429,44 @@ pub fn error_body_has_message(_: &Ctx, ex: &Exchange) -> Verdict {
 }
 
 pub fn response_never_shows_the_key(ctx: &Ctx, ex: &Exchange) -> Verdict {
+    // The key as sent, as it reads inside a JSON string (`"` and `\` escaped), and for a long
+    // key any 16 characters of it in a row (a key cut short is still shown).
     let shows = |key: &str| {
-        key.len() >= 8
-            && (contains(&ex.response.body, key.as_bytes())
-                || ex.response.headers.iter().any(|(_, v)| v.contains(key)))
+        if key.len() < 8 {
+            return false;
+        }
+        let escaped = serde_json::to_string(key).unwrap_or_default();
+        let escaped = escaped.trim_matches('"');
+        let mut needles: Vec<&str> = vec![key, escaped];
+        if key.len() >= 24 && key.is_ascii() {
+            needles.extend((0..=key.len() - KEY_WINDOW).map(|i| &key[i..i + KEY_WINDOW]));
+        }
+        needles.iter().any(|k| {
+            contains(&ex.response.body, k.as_bytes())
+                || ex.response.headers.iter().any(|(_, v)| v.contains(k))
+        })
     };
-    let leaked = shows(ctx.api_key) || ctx.forbidden_api_key.is_some_and(shows);
-    pass_if(!leaked, || "the response contains an API key".into())
+    let invented = match ex.case {
+        Case::Auth(a) => a.variant.invented_key(),
+        _ => None,
+    };
+    let which = if shows(ctx.api_key) {
+        Some("the valid API key (--api-key)")
+    } else if ctx.forbidden_api_key.is_some_and(shows) {
+        Some("the forbidden API key (--forbidden-api-key)")
+    } else if invented.is_some_and(shows) {
+        Some("the invalid key this request presented")
+    } else {
+        None
+    };
+    match which {
+        None => Verdict::Pass,
+        Some(w) => Verdict::Fail(format!("the {} answer contains {w}", ex.response.status)),
+    }
 }
+
+/// Characters of a key in a row that count as showing it.
+const KEY_WINDOW: usize = 16;
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
@@ -332,7 +492,7 @@ pub fn wrong_method_is_405_with_allow(_: &Ctx, ex: &Exchange) -> Verdict {
         .split(',')
         .any(|m| m.trim().eq_ignore_ascii_case("POST"));
     pass_if(has_post, || {
-        format!("405 with Allow {allow:?}, not listing POST")
+        format!("405 with Allow {}, not listing POST", quote(allow))
     })
 }
 
@@ -353,7 +513,7 @@ pub fn bad_key_is_401(_: &Ctx, ex: &Exchange) -> Verdict {
     }
     let s = ex.response.status;
     pass_if(s == 401, || {
-        format!("{:?} answered {s}, not 401", a.variant)
+        format!("{} answered {s}, not 401", a.variant.label())
     })
 }
 
@@ -420,12 +580,12 @@ pub fn error_names_the_field(_: &Ctx, ex: &Exchange) -> Verdict {
         })
         .unwrap_or_default();
     pass_if(text.contains(field), || {
-        format!("the message {text:?} does not name {field}")
+        format!("the message {} does not name {field}", quote(&text))
     })
 }
 
 pub fn unknown_campaign_is_400(_: &Ctx, ex: &Exchange) -> Verdict {
-    let Case::UnknownCampaign(_) = ex.case else {
+    let Case::UnknownCampaign { .. } = ex.case else {
         return Verdict::Skip;
     };
     let s = ex.response.status;
@@ -434,7 +594,7 @@ pub fn unknown_campaign_is_400(_: &Ctx, ex: &Exchange) -> Verdict {
     }
     let m = ex.response.message().unwrap_or("");
     pass_if(m == "Invalid campaign_id", || {
-        format!("message {m:?}, not \"Invalid campaign_id\"")
+        format!("message {}, not \"Invalid campaign_id\"", quote(m))
     })
 }
 
@@ -506,18 +666,18 @@ pub fn reset_is_next_utc_midnight(_: &Ctx, ex: &Exchange) -> Verdict {
 // ---------------------------------------------------------------------------------------------
 // The success answer.
 
-pub fn message_is_success(_: &Ctx, ex: &Exchange) -> Verdict {
-    if !status_ok(ex) || !is_operation(ex) {
+pub fn message_is_success(ctx: &Ctx, ex: &Exchange) -> Verdict {
+    if !status_ok(ctx, ex) || !is_operation(ex) {
         return Verdict::Skip;
     }
     let m = ex.response.message();
     pass_if(m == Some("success"), || {
-        format!("message {m:?}, not \"success\"")
+        format!("message {}, not \"success\"", quote_or(m, "absent"))
     })
 }
 
-pub fn send_id_is_echoed(_: &Ctx, ex: &Exchange) -> Verdict {
-    if !status_ok(ex) {
+pub fn send_id_is_echoed(ctx: &Ctx, ex: &Exchange) -> Verdict {
+    if !status_ok(ctx, ex) {
         return Verdict::Skip;
     }
     let Some(given) = given_send_id(ex) else {
@@ -525,16 +685,20 @@ pub fn send_id_is_echoed(_: &Ctx, ex: &Exchange) -> Verdict {
     };
     let got = ex.response.send_id();
     pass_if(got == Some(given), || {
-        format!("sent send_id {given:?}, answered {got:?}")
+        format!(
+            "sent send_id {}, answered {}",
+            quote(given),
+            quote_or(got, "no send_id")
+        )
     })
 }
 
 pub fn send_id_is_printable_ascii(ctx: &Ctx, ex: &Exchange) -> Verdict {
-    if !status_ok(ex) || !is_valid_request(ex) {
+    if !status_ok(ctx, ex) || !is_valid_request(ex) {
         return Verdict::Skip;
     }
     let Some(id) = ex.response.send_id() else {
-        return Verdict::Fail("a 200 without a string send_id".into());
+        return Verdict::Fail(format!("a {} without a string send_id", ex.response.status));
     };
     let max = ctx.spec.send_id_max;
     let ok_chars = if strict(ctx) {
@@ -543,19 +707,22 @@ pub fn send_id_is_printable_ascii(ctx: &Ctx, ex: &Exchange) -> Verdict {
         id.is_ascii()
     };
     pass_if(ok_chars && !id.is_empty() && id.len() <= max, || {
-        format!("send_id {id:?} is not 1 to {max} ASCII characters")
+        format!("send_id {} is not 1 to {max} ASCII characters", quote(id))
     })
 }
 
-pub fn generated_id_is_unique(_: &Ctx, ex: &Exchange) -> Verdict {
-    if !status_ok(ex) || !generated_pair(ex) {
+pub fn generated_id_is_unique(ctx: &Ctx, ex: &Exchange) -> Verdict {
+    if !status_ok(ctx, ex) || !generated_pair(ex) {
         return Verdict::Skip;
     }
     let Some(id) = ex.response.send_id() else {
         return Verdict::Skip;
     };
     pass_if(!ex.generated_before.contains(id), || {
-        format!("generated send_id {id:?} was generated before in this run")
+        format!(
+            "generated send_id {} was generated before in this run",
+            quote(id)
+        )
     })
 }
 
@@ -580,11 +747,11 @@ pub fn repeat_returns_pair_and_spends_nothing(_: &Ctx, ex: &Exchange) -> Verdict
     }
 }
 
-pub fn new_pair_spends_exactly_one(_: &Ctx, ex: &Exchange) -> Verdict {
+pub fn new_pair_spends_exactly_one(ctx: &Ctx, ex: &Exchange) -> Verdict {
     let Case::New(pair) = ex.case else {
         return Verdict::Skip;
     };
-    if !status_ok(ex) {
+    if !status_ok(ctx, ex) {
         return Verdict::Skip;
     }
     let (Some(before), Some(after)) = (ex.remaining_before, ex.response.remaining()) else {
@@ -594,6 +761,10 @@ pub fn new_pair_spends_exactly_one(_: &Ctx, ex: &Exchange) -> Verdict {
     match pair.send_id {
         // A generated id is always a new pair.
         SendIdField::Absent | SendIdField::Null => pass_if(spent == 1, || {
+            format!("a new pair moved X-RateLimit-Remaining from {before} to {after}")
+        }),
+        // A fresh id (this run's own tag) is new: exactly one.
+        SendIdField::Given(_) if pair.fresh => pass_if(spent == 1, || {
             format!("a new pair moved X-RateLimit-Remaining from {before} to {after}")
         }),
         // A given id may exist from an earlier run: new (1) or a repeat (0).
@@ -632,7 +803,10 @@ pub fn over_quota_answer_has_retry_after(_: &Ctx, ex: &Exchange) -> Verdict {
         return Verdict::Fail("429 without Retry-After".into());
     };
     let Ok(retry) = raw.trim().parse::<i64>() else {
-        return Verdict::Fail(format!("Retry-After {raw:?} is not a number of seconds"));
+        return Verdict::Fail(format!(
+            "Retry-After {} is not a number of seconds",
+            quote(raw)
+        ));
     };
     if let Some(r) = ex.response.remaining() {
         if r != 0 {
@@ -661,14 +835,119 @@ pub fn existing_pair_ok_over_quota(_: &Ctx, ex: &Exchange) -> Verdict {
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Edges of the valid classes.
+
+fn given_text(pair: &crate::strategies::NewPair) -> String {
+    match &pair.send_id {
+        SendIdField::Given(s) => format!("send_id {}", quote(s)),
+        SendIdField::Absent => "no send_id".into(),
+        SendIdField::Null => "send_id null".into(),
+    }
+}
+
+pub fn valid_new_pair_is_accepted(_: &Ctx, ex: &Exchange) -> Verdict {
+    let Case::New(pair) = ex.case else {
+        return Verdict::Skip;
+    };
+    let s = ex.response.status;
+    let message = ex.response.message().unwrap_or("");
+    match ex.remaining_before {
+        Some(r) if r <= 0 => Verdict::Skip,
+        Some(r) => pass_if(s == 200, || {
+            format!(
+                "a valid new pair ({}) answered {s} {} with {r} left, not 200",
+                given_text(pair),
+                quote(message)
+            )
+        }),
+        None => pass_if(s == 200 || s == 429, || {
+            format!(
+                "a valid new pair ({}) answered {s} {}, not 200 (or 429 over quota)",
+                given_text(pair),
+                quote(message)
+            )
+        }),
+    }
+}
+
+pub fn json_media_type_variants_accepted(_: &Ctx, ex: &Exchange) -> Verdict {
+    let ct = match ex.case {
+        Case::New(p) => p.content_type,
+        Case::Repeat { content_type, .. } => content_type,
+        _ => return Verdict::Skip,
+    };
+    if ct == JSON {
+        return Verdict::Skip;
+    }
+    let s = ex.response.status;
+    let over_quota = matches!(ex.case, Case::New(_)) && s == 429;
+    pass_if(s == 200 || over_quota, || {
+        format!("Content-Type {} answered {s}, not 200", quote(ct))
+    })
+}
+
+pub fn case_variant_is_a_new_pair(_: &Ctx, ex: &Exchange) -> Verdict {
+    let Case::New(pair) = ex.case else {
+        return Verdict::Skip;
+    };
+    let (Some(original), SendIdField::Given(sent)) = (&pair.variant_of, &pair.send_id) else {
+        return Verdict::Skip;
+    };
+    if ex.remaining_before.is_some_and(|r| r <= 0) {
+        return Verdict::Skip;
+    }
+    let (sent_q, original_q) = (quote(sent), quote(original));
+    let s = ex.response.status;
+    if s != 200 {
+        return Verdict::Fail(format!(
+            "{sent_q}, a case variant of the existing {original_q}, answered {s}, not 200"
+        ));
+    }
+    let got = ex.response.send_id();
+    if got != Some(sent.as_str()) {
+        return Verdict::Fail(format!(
+            "{sent_q}, a case variant of the existing {original_q}, answered send_id {}: \
+             send_ids were compared without their case",
+            quote_or(got, "none")
+        ));
+    }
+    match (ex.remaining_before, ex.response.remaining()) {
+        (Some(before), Some(after)) => pass_if(before - after == 1, || {
+            format!(
+                "{sent_q}, a case variant of the existing {original_q}, moved \
+                 X-RateLimit-Remaining from {before} to {after}: it was taken for the same pair"
+            )
+        }),
+        _ => Verdict::Pass,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn check_names_are_unique() {
-        let names: HashSet<_> = CHECKS.iter().map(|c| c.name).collect();
-        assert_eq!(names.len(), CHECKS.len());
+        let names: HashSet<_> = CHECKS
+            .iter()
+            .map(|c| c.name)
+            .chain(RUN_CHECKS.iter().map(|c| c.name))
+            .collect();
+        assert_eq!(names.len(), CHECKS.len() + RUN_CHECKS.len());
+    }
+
+    #[test]
+    fn checks_that_need_flags_say_which() {
+        assert_eq!(Needs::Nothing.unmet(1, false), None);
+        assert!(Needs::TwoCampaigns
+            .unmet(1, true)
+            .is_some_and(|w| w.contains("--campaign-id")));
+        assert_eq!(Needs::TwoCampaigns.unmet(2, false), None);
+        assert!(Needs::Exhaust
+            .unmet(2, false)
+            .is_some_and(|w| w.contains("--exhaust-quota")));
+        assert_eq!(Needs::TwoCampaignsAndExhaust.unmet(2, true), None);
     }
 
     #[test]

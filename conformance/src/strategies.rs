@@ -23,11 +23,31 @@ pub enum SendIdField {
 /// A valid request for a pair that is (or may be) new: it may spend one unit of quota.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPair {
+    /// Index into the run's campaigns (`--campaign-id`, in order).
+    pub campaign: usize,
     pub send_id: SendIdField,
     /// Unknown fields, which the contract says are ignored.
     pub extras: Vec<(String, Value)>,
-    /// `application/json; charset=utf-8` instead of `application/json`.
-    pub charset: bool,
+    /// The request's `Content-Type`: `application/json` or a variant the contract accepts.
+    pub content_type: &'static str,
+    /// The send_id carries this run's own tag: the pair cannot exist before, so it must spend
+    /// exactly one unit.
+    pub fresh: bool,
+    /// The send_id is a case variant of this existing send_id: a pair of its own.
+    pub variant_of: Option<String>,
+}
+
+impl Default for NewPair {
+    fn default() -> Self {
+        Self {
+            campaign: 0,
+            send_id: SendIdField::Absent,
+            extras: Vec::new(),
+            content_type: JSON,
+            fresh: false,
+            variant_of: None,
+        }
+    }
 }
 
 /// Every invalid class of docs/contract.md §1 (steps 4 and 5 of the order of decisions).
@@ -42,6 +62,8 @@ pub enum Invalid {
     SendIdEmpty,
     SendIdWrongType(Value),
     BodyNotAnObject(Value),
+    /// The valid fields, wrapped one level down in another object.
+    Wrapped(Value),
     MalformedJson(Vec<u8>),
     EmptyBody,
     WrongContentType(Option<String>),
@@ -57,6 +79,26 @@ pub enum AuthVariant {
     EmptyBearer,
     /// A valid key without `sends.id.create`.
     Forbidden,
+}
+
+impl AuthVariant {
+    pub fn label(&self) -> String {
+        match self {
+            AuthVariant::Missing => "no Authorization".into(),
+            AuthVariant::Garbage(_) => "an invented key".into(),
+            AuthVariant::WrongScheme(s) => format!("the key under scheme {s}"),
+            AuthVariant::EmptyBearer => "an empty Bearer".into(),
+            AuthVariant::Forbidden => "the key without sends.id.create".into(),
+        }
+    }
+
+    /// The key this variant presents, when it is one the run invented.
+    pub fn invented_key(&self) -> Option<&str> {
+        match self {
+            AuthVariant::Garbage(k) => Some(k),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,14 +120,20 @@ pub enum Case {
     New(NewPair),
     /// The same pair again: must answer the same id and spend nothing.
     Repeat {
+        campaign: usize,
         send_id: String,
-        charset: bool,
+        content_type: &'static str,
     },
     Invalid(Invalid),
     Auth(AuthCase),
     WrongMethod(String),
     UnknownPath(String),
-    UnknownCampaign(String),
+    /// A campaign that is not of the workspace; `like` is the index of the real campaign it
+    /// was derived from (its existing pair's send_id goes with it).
+    UnknownCampaign {
+        campaign_id: String,
+        like: usize,
+    },
 }
 
 impl Invalid {
@@ -102,6 +150,7 @@ impl Invalid {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Invalid::MissingCampaignId
+            | Invalid::Wrapped(_)
             | Invalid::EmptyCampaignId
             | Invalid::CampaignIdWrongType(_) => Some("campaign_id"),
             Invalid::SendIdTooLong(_)
@@ -124,6 +173,7 @@ impl Invalid {
             Invalid::SendIdEmpty => "empty send_id",
             Invalid::SendIdWrongType(_) => "send_id of the wrong type",
             Invalid::BodyNotAnObject(_) => "body not a JSON object",
+            Invalid::Wrapped(_) => "the fields nested in another object",
             Invalid::MalformedJson(_) => "malformed JSON",
             Invalid::EmptyBody => "empty body",
             Invalid::WrongContentType(_) => "Content-Type not JSON",
@@ -135,18 +185,55 @@ impl Invalid {
 /// What a case needs from the run to become a request.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    pub campaign_id: String,
-    /// The send_id of a pair this run knows exists.
-    pub existing_send_id: Option<String>,
+    /// The campaigns of `--campaign-id`, in order; the first is the main one.
+    pub campaigns: Vec<String>,
+    /// Per campaign, the send_id of a pair this run knows exists there.
+    pub existing: Vec<Option<String>>,
 }
 
 impl RequestContext {
+    pub fn new(campaigns: Vec<String>) -> Self {
+        let existing = vec![None; campaigns.len()];
+        Self {
+            campaigns,
+            existing,
+        }
+    }
+
+    /// The main campaign.
+    pub fn campaign_id(&self) -> &str {
+        self.campaign(0)
+    }
+
+    pub fn campaign(&self, i: usize) -> &str {
+        self.campaigns
+            .get(i)
+            .or_else(|| self.campaigns.first())
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    /// The existing pair's send_id in the main campaign.
+    pub fn existing_send_id(&self) -> Option<&str> {
+        self.existing_in(0)
+    }
+
+    pub fn existing_in(&self, i: usize) -> Option<&str> {
+        self.existing.get(i).and_then(|e| e.as_deref())
+    }
+
+    pub fn set_existing(&mut self, i: usize, send_id: &str) {
+        if let Some(slot) = self.existing.get_mut(i) {
+            *slot = Some(send_id.to_string());
+        }
+    }
+
     /// Fields of a valid body that can never create a pair: the existing pair, or without one,
     /// no campaign at all.
-    fn harmless_fields(&self) -> Map<String, Value> {
+    pub fn harmless_fields(&self) -> Map<String, Value> {
         let mut m = Map::new();
-        if let Some(s) = &self.existing_send_id {
-            m.insert("campaign_id".into(), json!(self.campaign_id));
+        if let Some(s) = self.existing_send_id() {
+            m.insert("campaign_id".into(), json!(self.campaign_id()));
             m.insert("send_id".into(), json!(s));
         }
         m
@@ -174,8 +261,14 @@ pub fn bearer() -> Auth {
     }
 }
 
-const JSON: &str = "application/json";
-const JSON_UTF8: &str = "application/json; charset=utf-8";
+pub const JSON: &str = "application/json";
+pub const JSON_UTF8: &str = "application/json; charset=utf-8";
+/// The `Content-Type` spellings of JSON the contract accepts (strict profile).
+pub const JSON_VARIANTS: [&str; 3] = [
+    "application/json; charset=utf-8",
+    "application/json;charset=UTF-8",
+    "Application/JSON",
+];
 
 impl NewPair {
     pub fn body(&self, campaign_id: &str) -> Value {
@@ -200,7 +293,7 @@ impl NewPair {
 impl Invalid {
     /// `(content type, body)` of this invalid request.
     fn content(&self, ctx: &RequestContext) -> (Option<String>, Option<Vec<u8>>) {
-        let campaign = json!(ctx.campaign_id);
+        let campaign = json!(ctx.campaign_id());
         let with = |campaign_id: Option<Value>, send_id: Option<Value>| {
             let mut m = Map::new();
             if let Some(c) = campaign_id {
@@ -211,7 +304,7 @@ impl Invalid {
             }
             Some(json_bytes(&Value::Object(m)))
         };
-        let existing = ctx.existing_send_id.clone().map(Value::String);
+        let existing = ctx.existing_send_id().map(|s| Value::String(s.to_string()));
         let body = match self {
             Invalid::MissingCampaignId => with(None, existing),
             Invalid::EmptyCampaignId => with(Some(json!("")), existing),
@@ -221,7 +314,7 @@ impl Invalid {
             | Invalid::SendIdControlChar(s) => with(Some(campaign), Some(json!(s))),
             Invalid::SendIdEmpty => with(Some(campaign), Some(json!(""))),
             Invalid::SendIdWrongType(v) => with(Some(campaign), Some(v.clone())),
-            Invalid::BodyNotAnObject(v) => Some(json_bytes(v)),
+            Invalid::BodyNotAnObject(v) | Invalid::Wrapped(v) => Some(json_bytes(v)),
             Invalid::MalformedJson(bytes) => Some(bytes.clone()),
             Invalid::EmptyBody => Some(Vec::new()),
             Invalid::WrongContentType(ct) => {
@@ -246,18 +339,18 @@ fn padded(mut fields: Map<String, Value>, size: usize) -> Vec<u8> {
 impl Case {
     pub fn request(&self, ctx: &RequestContext) -> Request {
         match self {
-            Case::New(pair) => {
-                let ct = if pair.charset { JSON_UTF8 } else { JSON };
-                post(
-                    bearer(),
-                    Some(ct),
-                    Some(json_bytes(&pair.body(&ctx.campaign_id))),
-                )
-            }
-            Case::Repeat { send_id, charset } => {
-                let ct = if *charset { JSON_UTF8 } else { JSON };
-                let body = json!({"campaign_id": ctx.campaign_id, "send_id": send_id});
-                post(bearer(), Some(ct), Some(json_bytes(&body)))
+            Case::New(pair) => post(
+                bearer(),
+                Some(pair.content_type),
+                Some(json_bytes(&pair.body(ctx.campaign(pair.campaign)))),
+            ),
+            Case::Repeat {
+                campaign,
+                send_id,
+                content_type,
+            } => {
+                let body = json!({"campaign_id": ctx.campaign(*campaign), "send_id": send_id});
+                post(bearer(), Some(content_type), Some(json_bytes(&body)))
             }
             Case::Invalid(inv) => {
                 let (ct, body) = inv.content(ctx);
@@ -305,10 +398,10 @@ impl Case {
                 Some(json_bytes(&Value::Object(ctx.harmless_fields()))),
             )
             .with_path(path),
-            Case::UnknownCampaign(campaign) => {
+            Case::UnknownCampaign { campaign_id, like } => {
                 let mut body = Map::new();
-                body.insert("campaign_id".into(), json!(campaign));
-                if let Some(s) = &ctx.existing_send_id {
+                body.insert("campaign_id".into(), json!(campaign_id));
+                if let Some(s) = ctx.existing_in(*like) {
                     body.insert("send_id".into(), json!(s));
                 }
                 post(bearer(), Some(JSON), Some(json_bytes(&Value::Object(body))))
@@ -341,24 +434,51 @@ impl Case {
                 body: AuthBody::Invalid(inv),
                 ..
             }) => spends(inv),
-            Case::UnknownCampaign(_) => true,
+            Case::UnknownCampaign { .. } => true,
             _ => false,
         }
     }
 
     pub fn label(&self) -> String {
         match self {
-            Case::New(p) => match &p.send_id {
-                SendIdField::Absent => "new pair, send_id absent".into(),
-                SendIdField::Null => "new pair, send_id null".into(),
-                SendIdField::Given(s) => format!("new pair, send_id of {} chars", s.len()),
-            },
-            Case::Repeat { .. } => "repeat of an existing pair".into(),
+            Case::New(p) => {
+                let mut label = match &p.send_id {
+                    SendIdField::Absent => "new pair, send_id absent".to_string(),
+                    SendIdField::Null => "new pair, send_id null".to_string(),
+                    SendIdField::Given(s) => format!("new pair, send_id of {} chars", s.len()),
+                };
+                if p.campaign > 0 {
+                    label.push_str(&format!(", campaign #{}", p.campaign + 1));
+                }
+                if p.variant_of.is_some() {
+                    label.push_str(", a case variant of an existing send_id");
+                }
+                if p.content_type != JSON {
+                    label.push_str(&format!(", Content-Type {}", p.content_type));
+                }
+                label
+            }
+            Case::Repeat {
+                campaign,
+                content_type,
+                ..
+            } => {
+                let mut label = "repeat of an existing pair".to_string();
+                if *campaign > 0 {
+                    label.push_str(&format!(", campaign #{}", campaign + 1));
+                }
+                if *content_type != JSON {
+                    label.push_str(&format!(", Content-Type {content_type}"));
+                }
+                label
+            }
             Case::Invalid(i) => i.class().into(),
-            Case::Auth(a) => format!("auth: {:?}", a.variant),
+            Case::Auth(a) => format!("auth: {}", a.variant.label()),
             Case::WrongMethod(m) => format!("method {m}"),
             Case::UnknownPath(p) => format!("unknown path {p}"),
-            Case::UnknownCampaign(_) => "unknown campaign".into(),
+            Case::UnknownCampaign { campaign_id, .. } => {
+                format!("unknown campaign {}", campaign_id.escape_debug())
+            }
         }
     }
 }
@@ -421,7 +541,8 @@ pub fn generated_pair() -> BoxedStrategy<Case> {
             Case::New(NewPair {
                 send_id,
                 extras,
-                charset,
+                content_type: if charset { JSON_UTF8 } else { JSON },
+                ..NewPair::default()
             })
         })
         .boxed()
@@ -434,7 +555,8 @@ pub fn given_pair(min: usize, max: usize) -> BoxedStrategy<Case> {
             Case::New(NewPair {
                 send_id: SendIdField::Given(s),
                 extras,
-                charset,
+                content_type: if charset { JSON_UTF8 } else { JSON },
+                ..NewPair::default()
             })
         })
         .boxed()
@@ -543,10 +665,17 @@ pub fn invalid_cases(max: usize) -> Vec<BoxedStrategy<Case>> {
         .collect()
 }
 
-/// Garbage keys: printable ASCII without spaces.
+/// The prefix of every key the run invents: distinctive, so that an answer echoing one is found.
+pub const INVENTED_KEY_PREFIX: &str = "conformance-invented-key-";
+
+/// Invented (invalid) keys: the distinctive prefix and printable ASCII without spaces.
 fn garbage_key() -> impl Strategy<Value = String> {
-    proptest::collection::vec((0x21u8..=0x7e).prop_map(char::from), 1..=64)
-        .prop_map(|cs| cs.into_iter().collect())
+    proptest::collection::vec((0x21u8..=0x7e).prop_map(char::from), 8..=32).prop_map(|cs| {
+        format!(
+            "{INVENTED_KEY_PREFIX}{}",
+            cs.into_iter().collect::<String>()
+        )
+    })
 }
 
 /// Authentication and authorization variants, one strategy each, with a harmless body or
@@ -616,7 +745,10 @@ pub fn unknown_campaign() -> BoxedStrategy<Case> {
     )
     .prop_map(|cs| {
         let suffix: String = cs.into_iter().collect();
-        Case::UnknownCampaign(format!("sendid-conformance-no-such-campaign-{suffix}"))
+        Case::UnknownCampaign {
+            campaign_id: format!("sendid-conformance-no-such-campaign-{suffix}"),
+            like: 0,
+        }
     })
     .boxed()
 }
@@ -627,10 +759,9 @@ mod tests {
     use proptest::test_runner::TestRunner;
 
     fn ctx() -> RequestContext {
-        RequestContext {
-            campaign_id: "c".into(),
-            existing_send_id: Some("e".into()),
-        }
+        let mut ctx = RequestContext::new(vec!["c".into()]);
+        ctx.set_existing(0, "e");
+        ctx
     }
 
     proptest! {
@@ -656,6 +787,7 @@ mod tests {
             let v = invalid(64).new_tree(&mut runner).expect("tree").current();
             classes.insert(v.class());
         }
+        // Every class but the nested one, which the edge coverage phase sends.
         assert_eq!(classes.len(), 13, "{classes:?}");
     }
 

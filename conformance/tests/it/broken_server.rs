@@ -1,8 +1,10 @@
 //! A small in-memory implementation of the contract with one chosen defect: the checker must
-//! name the defect (exit 1), and find nothing when there is none (exit 0).
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+//! name the defect (exit 1), and find nothing when there is none (exit 0). The two races are
+//! real read-modify-write windows (read, sleep, write), not flags the checker could see.
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -13,7 +15,10 @@ use serde_json::{json, Value};
 pub const API_KEY: &str = "broken-server-key-0123456789";
 pub const FORBIDDEN_KEY: &str = "broken-server-forbidden-key-0123";
 pub const CAMPAIGN: &str = "campaign-1";
+pub const CAMPAIGN_2: &str = "Campaign-Two";
 const MAX_BODY: usize = 64 * 1024;
+/// The read-modify-write window of the racy defects.
+const WINDOW: Duration = Duration::from_millis(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Defect {
@@ -46,15 +51,120 @@ pub enum Defect {
     ResetInPast,
     RemainingNotInteger,
     NoRateLimitHeadersOn400,
+    // Concurrency (real read-modify-write windows)
+    /// The quota is read, then (after a wait) written back plus one: a burst overspends.
+    QuotaCheckThenAct,
+    /// The pair is looked up, then (after a wait) inserted: a burst of one pair spends per request.
+    PairInsertNotAtomic,
+    /// Generated ids from a counter read, then (after a wait) written: a burst repeats ids.
+    IdCounterNotAtomic,
+    /// With the quota used up, a repeat that meets another request in flight gets 429.
+    RepeatsThrottledUnderLoad,
+    // Campaigns
+    /// Pairs keyed by send_id alone (per workspace).
+    PairKeyedPerWorkspace,
+    /// A quota per campaign instead of per workspace.
+    QuotaPerCampaign,
+    CampaignIdCaseFolded,
+    CampaignIdTrimmed,
+    // Edges
+    SendIdCaseFolded,
+    /// Refuses a send_id of 64 characters (off by one).
+    SendIdMax63,
+    SpaceRefused,
+    TildeRefused,
+    SpacesTrimmed,
+    /// A JSON array is taken as its first element.
+    ArrayAsFirstElement,
+    /// A send_id of another JSON type is turned into a string.
+    SendIdCoerced,
+    /// DEL (0x7F) is taken as printable.
+    DelAccepted,
+    /// Only exactly `application/json` is JSON.
+    MediaTypeExact,
+    // Secrets
+    /// A 401 names the key it refused.
+    KeyEchoedIn401,
+    // State
+    /// Only the 3 latest pairs are remembered.
+    PairCacheEvicts,
 }
 
 struct State {
     defect: Defect,
     quota: u64,
-    used: Mutex<u64>,
-    /// send_id by (campaign_id, send_id).
-    pairs: Mutex<HashMap<(String, String), ()>>,
+    /// Used today, per quota key (the workspace, or with QuotaPerCampaign each campaign).
+    used: Mutex<HashMap<String, u64>>,
+    /// Pairs by key, in creation order.
+    pairs: Mutex<VecDeque<((String, String), String)>>,
     counter: AtomicU64,
+    in_flight: AtomicUsize,
+    /// Steps 6 to 8 one request at a time, but for the racy defects.
+    serial: tokio::sync::Mutex<()>,
+}
+
+impl State {
+    fn quota_key(&self, campaign: &str) -> String {
+        if self.defect == Defect::QuotaPerCampaign {
+            campaign.to_string()
+        } else {
+            String::new()
+        }
+    }
+
+    fn used(&self, campaign: &str) -> u64 {
+        let key = self.quota_key(campaign);
+        self.used
+            .lock()
+            .expect("lock")
+            .get(&key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn add_used(&self, campaign: &str, n: u64) {
+        let key = self.quota_key(campaign);
+        *self.used.lock().expect("lock").entry(key).or_default() += n;
+    }
+
+    fn set_used(&self, campaign: &str, n: u64) {
+        let key = self.quota_key(campaign);
+        self.used.lock().expect("lock").insert(key, n);
+    }
+
+    /// The key a pair is stored under (the defects decide).
+    fn pair_key(&self, campaign: &str, send_id: &str) -> (String, String) {
+        let campaign = if self.defect == Defect::PairKeyedPerWorkspace {
+            String::new()
+        } else {
+            campaign.to_string()
+        };
+        let send_id = if self.defect == Defect::SendIdCaseFolded {
+            send_id.to_ascii_lowercase()
+        } else {
+            send_id.to_string()
+        };
+        (campaign, send_id)
+    }
+
+    /// The stored send_id of a pair, if the server finds it.
+    fn find(&self, key: &(String, String)) -> Option<String> {
+        let pairs = self.pairs.lock().expect("lock");
+        let visible = if self.defect == Defect::PairCacheEvicts {
+            pairs.len().saturating_sub(3)
+        } else {
+            0
+        };
+        pairs
+            .iter()
+            .skip(visible)
+            .find(|(k, _)| k == key)
+            .map(|(_, id)| id.clone())
+    }
+
+    fn insert(&self, key: (String, String), id: String) {
+        self.pairs.lock().expect("lock").push_back((key, id));
+    }
 }
 
 pub struct BrokenServer {
@@ -67,9 +177,11 @@ impl BrokenServer {
         let state = Arc::new(State {
             defect,
             quota,
-            used: Mutex::new(0),
-            pairs: Mutex::new(HashMap::new()),
+            used: Mutex::new(HashMap::new()),
+            pairs: Mutex::new(VecDeque::new()),
             counter: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            serial: tokio::sync::Mutex::new(()),
         });
         let app = Route::new()
             .at("/sends/id/create", create)
@@ -101,7 +213,14 @@ impl BrokenServer {
         }
     }
 
+    /// Both campaigns and the forbidden key.
     pub fn args(&self) -> Vec<String> {
+        let mut a = self.one_campaign_args();
+        a.extend(["--campaign-id".to_string(), CAMPAIGN_2.to_string()]);
+        a
+    }
+
+    pub fn one_campaign_args(&self) -> Vec<String> {
         let mut a = super::support::args(&self.address, API_KEY, CAMPAIGN);
         a.extend(["--forbidden-api-key".to_string(), FORBIDDEN_KEY.to_string()]);
         a
@@ -146,13 +265,12 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// Adds the rate-limit headers (step 4 on).
-fn with_quota(state: &State, mut resp: Response) -> Response {
+/// Adds the rate-limit headers (step 4 on), for the quota of `campaign`.
+fn with_quota(state: &State, campaign: &str, mut resp: Response) -> Response {
     if state.defect == Defect::NoRateLimitHeadersOn400 && resp.status() == StatusCode::BAD_REQUEST {
         return resp;
     }
-    let used = *state.used.lock().expect("lock");
-    let remaining = state.quota.saturating_sub(used);
+    let remaining = state.quota.saturating_sub(state.used(campaign));
     let remaining = match state.defect {
         Defect::RemainingOverLimit => (state.quota + 1).to_string(),
         Defect::RemainingNotInteger => format!("{remaining}.5"),
@@ -170,9 +288,19 @@ fn with_quota(state: &State, mut resp: Response) -> Response {
     resp
 }
 
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 #[handler]
 async fn create(req: &Request, body: Body, Data(state): Data<&Arc<State>>) -> Response {
     let state = state.as_ref();
+    state.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _guard = InFlight(&state.in_flight);
     if req.method() != poem::http::Method::POST {
         let mut resp = json_response(405, json!({"message": "Method not allowed"}));
         if state.defect != Defect::MethodWithoutAllow {
@@ -203,16 +331,34 @@ async fn create(req: &Request, body: Body, Data(state): Data<&Arc<State>>) -> Re
         return error(state, status, "The key lacks sends.id.create");
     }
     if key != API_KEY {
+        if state.defect == Defect::KeyEchoedIn401 {
+            return error(state, 401, &format!("Invalid API key {key}"));
+        }
         return error(state, 401, "Invalid API key");
     }
-    let resp = decide(state, req, body).await;
-    with_quota(state, resp)
+    let (resp, campaign) = decide(state, req, body).await;
+    with_quota(state, campaign.as_deref().unwrap_or(CAMPAIGN), resp)
 }
 
-/// Steps 4 to 8, for a permitted key.
-async fn decide(state: &State, req: &Request, body: Body) -> Response {
+fn known_campaign(state: &State, campaign: &str) -> Option<&'static str> {
+    let campaign = if state.defect == Defect::CampaignIdTrimmed {
+        campaign.trim()
+    } else {
+        campaign
+    };
+    [CAMPAIGN, CAMPAIGN_2].into_iter().find(|c| {
+        if state.defect == Defect::CampaignIdCaseFolded {
+            c.eq_ignore_ascii_case(campaign)
+        } else {
+            *c == campaign
+        }
+    })
+}
+
+/// Steps 4 to 8, for a permitted key; with the campaign whose quota the headers show.
+async fn decide(state: &State, req: &Request, body: Body) -> (Response, Option<String>) {
     let Ok(bytes) = body.into_bytes().await else {
-        return error(state, 400, "Cannot read the body");
+        return (error(state, 400, "Cannot read the body"), None);
     };
     if bytes.len() > MAX_BODY {
         let status = if state.defect == Defect::OversizeIs400 {
@@ -220,92 +366,204 @@ async fn decide(state: &State, req: &Request, body: Body) -> Response {
         } else {
             413
         };
-        return error(state, status, "Request body is too large");
+        return (error(state, status, "Request body is too large"), None);
     }
     if state.defect == Defect::RefusedRequestSpends {
         // Every request with a body under the limit spends, refused or not.
-        *state.used.lock().expect("lock") += 1;
+        state.add_used(CAMPAIGN, 1);
     }
     let ct = req
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if ct.split(';').next().unwrap_or("").trim() != "application/json" {
-        return error(state, 415, "Content-Type must be application/json");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    let json_ct = if state.defect == Defect::MediaTypeExact {
+        ct == "application/json"
+    } else {
+        essence.eq_ignore_ascii_case("application/json")
+    };
+    if !json_ct {
+        return (
+            error(state, 415, "Content-Type must be application/json"),
+            None,
+        );
     }
     if bytes.is_empty() && state.defect == Defect::EmptyBodyIs500 {
-        return json_response(500, json!({"message": "internal error"}));
+        return (
+            json_response(500, json!({"message": "internal error"})),
+            None,
+        );
     }
-    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
-        return error(state, 400, "The body is not valid JSON");
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
+        return (error(state, 400, "The body is not valid JSON"), None);
     };
+    if state.defect == Defect::ArrayAsFirstElement {
+        if let Some(first) = value.as_array().and_then(|a| a.first()).cloned() {
+            value = first;
+        }
+    }
     let Some(obj) = value.as_object() else {
-        return error(state, 400, "The body must be a JSON object");
+        return (error(state, 400, "The body must be a JSON object"), None);
     };
     let campaign = match obj.get("campaign_id") {
         Some(Value::String(c)) if !c.is_empty() => c.clone(),
-        _ => return error(state, 400, "campaign_id must be a non-empty string"),
+        _ => {
+            return (
+                error(state, 400, "campaign_id must be a non-empty string"),
+                None,
+            )
+        }
     };
     let send_id = match obj.get("send_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
-            let long_ok = state.defect == Defect::LongSendIdAccepted;
-            let printable = s.bytes().all(|b| (0x20..=0x7e).contains(&b));
-            if s.is_empty() || (s.len() > 64 && !long_ok) || !printable {
-                return error(
-                    state,
-                    400,
-                    "send_id must be 1 to 64 printable ASCII characters",
+            let max = if state.defect == Defect::LongSendIdAccepted {
+                usize::MAX
+            } else if state.defect == Defect::SendIdMax63 {
+                63
+            } else {
+                64
+            };
+            let last = if state.defect == Defect::DelAccepted {
+                0x7f
+            } else {
+                0x7e
+            };
+            let printable = s.bytes().all(|b| (0x20..=last).contains(&b));
+            let refused = (state.defect == Defect::SpaceRefused && s.contains(' '))
+                || (state.defect == Defect::TildeRefused && s.contains('~'));
+            if s.is_empty() || s.len() > max || !printable || refused {
+                return (
+                    error(
+                        state,
+                        400,
+                        "send_id must be 1 to 64 printable ASCII characters",
+                    ),
+                    None,
                 );
             }
-            Some(s.clone())
-        }
-        Some(_) => return error(state, 400, "send_id must be a string"),
-    };
-    if campaign != CAMPAIGN && state.defect != Defect::UnknownCampaignAccepted {
-        return error(state, 400, "Invalid campaign_id");
-    }
-    let mut pairs = state.pairs.lock().expect("lock");
-    let mut used = state.used.lock().expect("lock");
-    if let Some(id) = &send_id {
-        if pairs.contains_key(&(campaign.clone(), id.clone())) {
-            if state.defect == Defect::RepeatSpendsQuota {
-                *used += 1;
+            if state.defect == Defect::SpacesTrimmed {
+                Some(s.trim().to_string())
+            } else {
+                Some(s.clone())
             }
+        }
+        Some(other) if state.defect == Defect::SendIdCoerced => Some(other.to_string()),
+        Some(_) => return (error(state, 400, "send_id must be a string"), None),
+    };
+    let Some(campaign) = known_campaign(state, &campaign) else {
+        if state.defect == Defect::UnknownCampaignAccepted {
+            return (new_pair(state, &campaign, send_id).await, None);
+        }
+        return (error(state, 400, "Invalid campaign_id"), None);
+    };
+    let resp = new_pair(state, campaign, send_id).await;
+    (resp, Some(campaign.to_string()))
+}
+
+fn too_many(state: &State) -> Response {
+    let mut resp = error(
+        state,
+        429,
+        "The daily quota of new send identifiers is used up",
+    );
+    if state.defect != Defect::NoRetryAfter {
+        let retry = next_midnight(now()) - now();
+        resp.headers_mut().insert("Retry-After", retry.into());
+    }
+    resp
+}
+
+/// Steps 6 to 8.
+async fn new_pair(state: &State, campaign: &str, send_id: Option<String>) -> Response {
+    let racy = matches!(
+        state.defect,
+        Defect::QuotaCheckThenAct
+            | Defect::PairInsertNotAtomic
+            | Defect::IdCounterNotAtomic
+            | Defect::RepeatsThrottledUnderLoad
+    );
+    let _serial = if racy {
+        None
+    } else {
+        Some(state.serial.lock().await)
+    };
+    if let Some(id) = &send_id {
+        let key = state.pair_key(campaign, id);
+        if let Some(stored) = state.find(&key) {
+            if state.defect == Defect::RepeatSpendsQuota {
+                state.add_used(campaign, 1);
+            }
+            if state.defect == Defect::RepeatsThrottledUnderLoad
+                && state.used(campaign) >= state.quota
+            {
+                // A limiter that counts requests in flight once the quota is gone.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                if state.in_flight.load(Ordering::SeqCst) > 1 {
+                    return too_many(state);
+                }
+            }
+            return success(state, &stored, send_id.as_deref());
+        }
+        if state.defect == Defect::PairInsertNotAtomic {
+            // Looked up above; inserted after a wait, without looking again.
+            tokio::time::sleep(WINDOW).await;
+            if state.used(campaign) >= state.quota {
+                return too_many(state);
+            }
+            state.insert(key, id.clone());
+            state.add_used(campaign, 1);
             return success(state, id, send_id.as_deref());
         }
     }
-    if *used >= state.quota && state.defect != Defect::QuotaNeverEnforced {
-        let mut resp = error(
-            state,
-            429,
-            "The daily quota of new send identifiers is used up",
-        );
-        if state.defect != Defect::NoRetryAfter {
-            let retry = next_midnight(now()) - now();
-            resp.headers_mut().insert("Retry-After", retry.into());
+    if state.defect == Defect::QuotaCheckThenAct {
+        // Read, wait, write back: simultaneous requests all see the same count.
+        let used = state.used(campaign);
+        tokio::time::sleep(WINDOW).await;
+        if used >= state.quota {
+            return too_many(state);
         }
-        return resp;
+        let id = match send_id.clone() {
+            Some(id) => id,
+            None => generate(state).await,
+        };
+        state.insert(state.pair_key(campaign, &id), id.clone());
+        state.set_used(campaign, used + 1);
+        return success(state, &id, send_id.as_deref());
+    }
+    if state.used(campaign) >= state.quota && state.defect != Defect::QuotaNeverEnforced {
+        return too_many(state);
     }
     let id = match send_id.clone() {
         Some(id) => id,
-        None => {
-            let n = state.counter.fetch_add(1, Ordering::SeqCst);
-            match state.defect {
-                Defect::GeneratedIdRepeats => "generated".to_string(),
-                Defect::GeneratedIdTooLong => format!("{n:0>80}"),
-                _ => format!("gen-{n:016x}-{:08x}", now() as u32),
-            }
-        }
+        None => generate(state).await,
     };
-    pairs.insert((campaign, id.clone()), ());
-    *used += if state.defect == Defect::NewPairSpendsTwo {
-        2
-    } else {
-        1
-    };
+    state.insert(state.pair_key(campaign, &id), id.clone());
+    state.add_used(
+        campaign,
+        if state.defect == Defect::NewPairSpendsTwo {
+            2
+        } else {
+            1
+        },
+    );
     success(state, &id, send_id.as_deref())
+}
+
+async fn generate(state: &State) -> String {
+    if state.defect == Defect::IdCounterNotAtomic {
+        let n = state.counter.load(Ordering::SeqCst);
+        tokio::time::sleep(WINDOW).await;
+        state.counter.store(n + 1, Ordering::SeqCst);
+        return format!("gen-{n:016x}");
+    }
+    let n = state.counter.fetch_add(1, Ordering::SeqCst);
+    match state.defect {
+        Defect::GeneratedIdRepeats => "generated".to_string(),
+        Defect::GeneratedIdTooLong => format!("{n:0>80}"),
+        _ => format!("gen-{n:016x}-{:08x}", now() as u32),
+    }
 }
 
 fn success(state: &State, id: &str, given: Option<&str>) -> Response {

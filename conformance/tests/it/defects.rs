@@ -5,12 +5,25 @@ use sendid_conformance::Exit;
 use crate::broken_server::{BrokenServer, Defect};
 use crate::support::{assert_conformant, check, failed_checks};
 
-const QUOTA: u64 = 40;
+const QUOTA: u64 = 60;
 
 /// Runs the strict profile against a server with `defect`; asserts exit 1 naming `check_name`.
 async fn caught(defect: Defect, check_name: &str, extra: &[&str]) {
-    let server = BrokenServer::spawn(defect, QUOTA).await;
-    let mut args = vec!["--cases", "12", "--seed", "7", "--max-creates", "12"];
+    caught_with(defect, QUOTA, check_name, extra).await;
+}
+
+/// As [`caught`], on a workspace of `quota`; returns the failure shown for `check_name`.
+async fn caught_with(
+    defect: Defect,
+    quota: u64,
+    check_name: &str,
+    extra: &[&str],
+) -> sendid_conformance::report::Failure {
+    let server = BrokenServer::spawn(defect, quota).await;
+    let mut args = vec!["--cases", "12", "--seed", "7"];
+    if !extra.contains(&"--max-creates") {
+        args.extend(["--max-creates", "30"]);
+    }
     args.extend_from_slice(extra);
     let outcome = check(server.args(), &args).await;
     let failed = failed_checks(&outcome);
@@ -23,14 +36,15 @@ async fn caught(defect: Defect, check_name: &str, extra: &[&str]) {
     let failure = report
         .failures
         .iter()
-        .find(|f| f.check == check_name)
+        .find(|f| f.breaks(check_name))
         .expect("the failure is shown");
-    assert!(failure.curl.starts_with("curl ") || failure.curl.contains("| curl "));
+    assert!(failure.curl.contains("curl "), "{}", failure.curl);
     assert!(
         !failure.curl.contains(crate::broken_server::API_KEY),
         "key not masked"
     );
     assert_eq!(failure.seed, 7);
+    failure.clone()
 }
 
 #[tokio::test]
@@ -248,7 +262,7 @@ async fn the_same_seed_replays_the_same_failure() {
         let f = report
             .failures
             .iter()
-            .find(|f| f.check == "invalid_request_is_refused")
+            .find(|f| f.breaks("invalid_request_is_refused"))
             .expect("caught")
             .clone();
         curls.push(f.curl.replace(&server.address, "BASE"));
@@ -264,7 +278,7 @@ async fn failures_shrink_to_a_minimal_request() {
     let f = report
         .failures
         .iter()
-        .find(|f| f.check == "invalid_request_gets_its_status")
+        .find(|f| f.breaks("invalid_request_gets_its_status"))
         .expect("caught");
     // Shrunk to the boundary: one byte over 64 KiB.
     assert!(f.request.contains("(65537 bytes in all)"), "{}", f.request);
@@ -320,4 +334,191 @@ async fn reports_are_written_as_junit_and_json() {
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("JSON");
     assert_eq!(value["seed"], 3);
     assert!(value["failures"][0]["curl"].is_string());
+}
+
+// Concurrency: the races are real read-modify-write windows in the server.
+
+#[tokio::test]
+async fn a_check_then_act_quota_overspends_in_a_burst() {
+    let f = caught_with(
+        Defect::QuotaCheckThenAct,
+        QUOTA,
+        "burst_creates_exactly_min_n_r",
+        &["--exhaust-quota"],
+    )
+    .await;
+    assert!(f.reason.contains("expected exactly"), "{}", f.reason);
+}
+
+#[tokio::test]
+async fn a_check_then_act_quota_is_caught_within_the_budget_too() {
+    caught(
+        Defect::QuotaCheckThenAct,
+        "burst_creates_exactly_min_n_r",
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_non_atomic_pair_insert_spends_once_per_request() {
+    let f = caught_with(
+        Defect::PairInsertNotAtomic,
+        QUOTA,
+        "burst_same_pair_created_once",
+        &[],
+    )
+    .await;
+    assert!(f.reason.contains("units spent"), "{}", f.reason);
+    // The burst replays as one shell command.
+    assert!(
+        f.curl.starts_with("for i in $(seq 8); do curl "),
+        "{}",
+        f.curl
+    );
+    assert!(f.curl.ends_with("& done; wait"), "{}", f.curl);
+}
+
+#[tokio::test]
+async fn a_non_atomic_id_counter_repeats_generated_ids_in_a_burst() {
+    caught(Defect::IdCounterNotAtomic, "burst_send_ids_distinct", &[]).await;
+}
+
+#[tokio::test]
+async fn repeats_throttled_under_load_over_quota() {
+    caught(
+        Defect::RepeatsThrottledUnderLoad,
+        "burst_repeats_ok_over_quota",
+        &["--exhaust-quota"],
+    )
+    .await;
+}
+
+// Several campaigns
+
+#[tokio::test]
+async fn pairs_keyed_per_workspace() {
+    caught(Defect::PairKeyedPerWorkspace, "pair_is_per_campaign", &[]).await;
+}
+
+#[tokio::test]
+async fn a_quota_per_campaign() {
+    caught(Defect::QuotaPerCampaign, "quota_is_per_workspace", &[]).await;
+}
+
+#[tokio::test]
+async fn a_quota_per_campaign_lets_another_campaign_create_after_the_end() {
+    caught(
+        Defect::QuotaPerCampaign,
+        "exhausted_quota_applies_to_every_campaign",
+        &["--exhaust-quota"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn campaign_ids_compared_without_case() {
+    caught(Defect::CampaignIdCaseFolded, "unknown_campaign_is_400", &[]).await;
+}
+
+#[tokio::test]
+async fn campaign_ids_trimmed() {
+    caught(Defect::CampaignIdTrimmed, "unknown_campaign_is_400", &[]).await;
+}
+
+// Edges
+
+#[tokio::test]
+async fn send_ids_compared_without_case() {
+    caught(Defect::SendIdCaseFolded, "case_variant_is_a_new_pair", &[]).await;
+}
+
+#[tokio::test]
+async fn a_send_id_of_64_characters_is_refused() {
+    let f = caught_with(
+        Defect::SendIdMax63,
+        QUOTA,
+        "valid_new_pair_is_accepted",
+        &[],
+    )
+    .await;
+    assert!(
+        f.request_body.as_deref().unwrap_or("").contains("len64-"),
+        "{f:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_space_is_refused() {
+    caught(Defect::SpaceRefused, "valid_new_pair_is_accepted", &[]).await;
+}
+
+#[tokio::test]
+async fn a_tilde_is_refused() {
+    caught(Defect::TildeRefused, "valid_new_pair_is_accepted", &[]).await;
+}
+
+#[tokio::test]
+async fn spaces_are_trimmed() {
+    caught(Defect::SpacesTrimmed, "send_id_is_echoed", &[]).await;
+}
+
+#[tokio::test]
+async fn an_array_is_taken_as_its_first_element() {
+    caught(
+        Defect::ArrayAsFirstElement,
+        "invalid_request_is_refused",
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_send_id_of_another_type_is_made_a_string() {
+    caught(Defect::SendIdCoerced, "invalid_request_is_refused", &[]).await;
+}
+
+#[tokio::test]
+async fn del_is_taken_as_printable() {
+    caught(Defect::DelAccepted, "invalid_request_is_refused", &[]).await;
+}
+
+#[tokio::test]
+async fn only_the_exact_json_media_type_is_accepted() {
+    caught(
+        Defect::MediaTypeExact,
+        "json_media_type_variants_accepted",
+        &[],
+    )
+    .await;
+}
+
+// Secrets
+
+#[tokio::test]
+async fn a_401_echoes_the_invented_key() {
+    let f = caught_with(
+        Defect::KeyEchoedIn401,
+        QUOTA,
+        "response_never_shows_the_key",
+        &[],
+    )
+    .await;
+    assert!(f.reason.contains("invalid key"), "{}", f.reason);
+}
+
+// State
+
+#[tokio::test]
+async fn a_pair_cache_that_forgets_is_caught_by_the_model() {
+    let f = caught_with(
+        Defect::PairCacheEvicts,
+        400,
+        "stateful_model_agrees",
+        &["--max-creates", "120"],
+    )
+    .await;
+    // Shrunk to a short sequence, shown as numbered curl lines.
+    assert!(f.curl.contains(" 1. curl "), "{}", f.curl);
+    assert!(f.case.starts_with("a sequence of "), "{}", f.case);
 }

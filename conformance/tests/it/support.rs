@@ -19,6 +19,8 @@ pub struct Sendid {
     pub api_key: String,
     pub forbidden_api_key: String,
     pub campaign_id: String,
+    /// A second campaign of the same workspace.
+    pub campaign_id_2: String,
     pub workspace_id: String,
     client: reqwest::Client,
     _dir: TempDir,
@@ -61,6 +63,11 @@ impl Sendid {
             json!({"campaign_id": "welcome-series"}),
         )
         .await;
+        let campaign_2 = admin(
+            &format!("/admin/workspaces/{id}/campaigns"),
+            json!({"campaign_id": "Winback-2"}),
+        )
+        .await;
         let key = admin(
             &format!("/admin/workspaces/{id}/api-keys"),
             json!({"permissions": ["sends.id.create"]}),
@@ -75,6 +82,10 @@ impl Sendid {
             api_key: key["api_key"].as_str().expect("key").to_string(),
             forbidden_api_key: forbidden["api_key"].as_str().expect("key").to_string(),
             campaign_id: campaign["campaign_id"]
+                .as_str()
+                .expect("campaign")
+                .to_string(),
+            campaign_id_2: campaign_2["campaign_id"]
                 .as_str()
                 .expect("campaign")
                 .to_string(),
@@ -106,6 +117,18 @@ impl Sendid {
 
     pub fn args(&self) -> Vec<String> {
         args(&self.address, &self.api_key, &self.campaign_id)
+    }
+
+    /// Both campaigns and the forbidden key.
+    pub fn full_args(&self) -> Vec<String> {
+        let mut a = self.args();
+        a.extend([
+            "--campaign-id".into(),
+            self.campaign_id_2.clone(),
+            "--forbidden-api-key".into(),
+            self.forbidden_api_key.clone(),
+        ]);
+        a
     }
 }
 

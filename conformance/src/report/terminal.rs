@@ -1,0 +1,139 @@
+//! The terminal's view of a run: a progress bar when stderr is a terminal, plain lines
+//! otherwise (CI); failures printed as they are found; the summary table at the end.
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{plural, BrokenCheck, Failure, Report};
+use crate::events::Events;
+use crate::http::excerpt;
+use crate::oracle;
+
+pub struct Terminal {
+    bar: Option<ProgressBar>,
+}
+
+impl Terminal {
+    /// `progress`: draw a progress bar (only on a terminal).
+    pub fn new(progress: bool) -> Self {
+        let bar = progress.then(|| {
+            let bar = ProgressBar::new(0);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} {prefix:<22} [{bar:30}] {pos}/{len} {elapsed}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Self { bar }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => println!("{line}"),
+        }
+    }
+}
+
+impl Events for Terminal {
+    fn line(&self, text: &str) {
+        self.println(text);
+    }
+
+    fn property_started(&self, name: &str, cases: u64) {
+        if let Some(b) = &self.bar {
+            b.set_prefix(name.to_string());
+            b.set_length(cases);
+            b.set_position(0);
+        }
+    }
+
+    fn case_done(&self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+
+    fn property_done(&self, name: &str, cases: u64, failing: u64) {
+        self.println(&format!(
+            "property {name}: {}, {failing} with a violation",
+            plural(cases, "case", "cases")
+        ));
+    }
+
+    fn property_skipped(&self, name: &str, why: &str) {
+        self.println(&format!("property {name}: not run ({why})"));
+    }
+
+    fn note(&self, note: &str) {
+        self.println(&format!("note: {note}"));
+    }
+
+    fn failure(&self, failure: &Failure) {
+        self.println(&render_failure(failure));
+    }
+
+    fn finished(&self, report: &Report) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        println!();
+        print!("{}", super::summary::render(report));
+    }
+}
+
+/// One failing request for people: every check it broke (rule and why), the request and
+/// response, and how to replay it.
+pub fn render_failure(f: &Failure) -> String {
+    let indent = |s: &str| s.replace('\n', "\n            ");
+    let broken: Vec<BrokenCheck> = f.broken().collect();
+    let names: Vec<&str> = broken.iter().map(|b| b.check).collect();
+    let mut out = format!(
+        "\nFAIL {} (property {}, shrunk in {})\n",
+        names.join(", "),
+        f.property,
+        plural(u64::from(f.shrink_steps), "step", "steps"),
+    );
+    for b in &broken {
+        if broken.len() > 1 {
+            out.push_str(&format!("  check:    {}\n", b.check));
+        }
+        out.push_str(&format!(
+            "  rule:     {}\n  why:      {}\n",
+            oracle::rule_of(b.check),
+            indent(&b.reason)
+        ));
+    }
+    out.push_str(&format!(
+        "  case:     {}\n  request:  {}\n",
+        f.case,
+        indent(&f.request)
+    ));
+    match &f.response {
+        Some(r) => {
+            out.push_str(&format!("  response: {}", r.status));
+            for (n, v) in r.headers.iter().take(16) {
+                out.push_str(&format!("\n            {n}: {v}"));
+            }
+            out.push_str(&format!(
+                "\n            body: {}\n",
+                excerpt(r.body.as_bytes(), 500)
+            ));
+        }
+        None => out.push_str("  response: none\n"),
+    }
+    out.push_str(&format!("  curl:     {}\n", indent(&f.curl)));
+    out.push_str(&format!("  replay:   {}\n", f.replay));
+    out.push_str(&format!(
+        "  keys:     {}\n",
+        export_line(&f.secret_env_vars)
+    ));
+    out
+}
+
+/// The line that names the variables curl and replay read the keys from.
+pub fn export_line(vars: &[&str]) -> String {
+    format!(
+        "export {} first (the keys are never printed; curl and replay read them from there)",
+        vars.join(" and ")
+    )
+}

@@ -399,7 +399,7 @@ pub fn print_banner(app: &Application, config: &Config) {
         println!("  Admin API:   {scheme}://{host}/admin/docs");
     } else {
         println!(
-            "  Admin API:   off (start with --admin-token or SENDID_ADMIN_TOKEN to turn it on)"
+            "  Admin API:   off (start with --admin-token, SENDID_ADMIN_TOKEN or --admin-token-file to turn it on)"
         );
     }
 }

@@ -150,7 +150,8 @@ pub struct AdminGate<E> {
 
 pub const ADMIN_OFF_MESSAGE: &str =
     "The admin API is off. Start sendid with --admin-token <token> \
-(or the environment variable SENDID_ADMIN_TOKEN) to turn it on.";
+(or the environment variable SENDID_ADMIN_TOKEN, or --admin-token-file <path>; at least 24 \
+characters, e.g. `openssl rand -hex 32`) to turn it on.";
 
 impl<E: Endpoint> Endpoint for AdminGate<E> {
     type Output = Response;

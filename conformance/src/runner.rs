@@ -42,12 +42,12 @@ pub async fn run(cli: Cli) -> Outcome {
 pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
     let reports = cli.reports.clone();
     match Runner::new(cli, Arc::clone(&events)).await {
-        Err(fatal) => fail(fatal),
+        Err(fatal) => fail(&*events, fatal),
         Ok(runner) => match runner.execute().await {
-            Err(fatal) => fail(fatal),
+            Err(fatal) => fail(&*events, fatal),
             Ok(report) => {
                 if let Err(fatal) = report::write(&reports, &report) {
-                    return fail(fatal);
+                    return fail(&*events, fatal);
                 }
                 let exit = if report.failed() {
                     Exit::Violation
@@ -64,8 +64,8 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
     }
 }
 
-fn fail(fatal: Fatal) -> Outcome {
-    eprintln!("sendid-conformance: {fatal}");
+fn fail(events: &dyn Events, fatal: Fatal) -> Outcome {
+    events.fatal(&format!("sendid-conformance: {fatal}"));
     Outcome {
         exit: fatal.exit(),
         report: None,

@@ -78,6 +78,13 @@ impl Events for Terminal {
         println!();
         print!("{}", super::summary::render(report));
     }
+
+    fn fatal(&self, message: &str) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        eprintln!("{message}");
+    }
 }
 
 /// One failure for people: the rule, why, the request and response, and how to replay it.

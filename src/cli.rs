@@ -1,4 +1,6 @@
-//! The command line: `sendid [serve]` and `sendid openapi [--admin]`.
+//! The command line: `sendid [serve]`, `sendid openapi [--admin]` and `sendid keys create`.
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
@@ -27,4 +29,37 @@ pub enum Command {
         #[arg(long)]
         admin: bool,
     },
+    /// REST API keys, minted directly in a data directory that no server holds (for when the
+    /// admin API is off or a key is lost).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Mint a new API key for a workspace and print it, once.
+    Create(KeysCreate),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeysCreate {
+    /// The workspace: its id, or `demo` for the demo workspace of a new data directory.
+    #[arg(long)]
+    pub workspace: String,
+    /// A permission of the key; repeat for several [default: sends.id.create].
+    #[arg(long = "permission", value_name = "PERMISSION")]
+    pub permissions: Vec<String>,
+    /// A name for people, shown in the admin API's key listing.
+    #[arg(long, default_value = "minted by `sendid keys create`")]
+    pub name: String,
+    /// Directory of the embedded sled database; no server may be running on it.
+    #[arg(
+        long,
+        env = "SENDID_DATA_DIR",
+        hide_env_values = true,
+        default_value = "./data"
+    )]
+    pub data_dir: PathBuf,
 }

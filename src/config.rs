@@ -5,32 +5,52 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env = "SENDID_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "SENDID_BIND",
+        hide_env_values = true,
+        default_value = "127.0.0.1:8080"
+    )]
     pub bind: SocketAddr,
     /// Directory of the embedded sled database (created when missing).
-    #[arg(long, env = "SENDID_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        env = "SENDID_DATA_DIR",
+        hide_env_values = true,
+        default_value = "./data"
+    )]
     pub data_dir: PathBuf,
     /// Turns on the admin API under /admin; callers send it as `Authorization: Bearer <token>`.
     #[arg(long, env = "SENDID_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `sendid=debug`.
-    #[arg(long, env = "SENDID_LOG", default_value = "info")]
+    #[arg(
+        long,
+        env = "SENDID_LOG",
+        hide_env_values = true,
+        default_value = "info"
+    )]
     pub log: String,
     /// Seconds to let in-flight requests finish after SIGTERM / Ctrl-C.
-    #[arg(long, env = "SENDID_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "SENDID_SHUTDOWN_GRACE_SECONDS",
+        hide_env_values = true,
+        default_value_t = 10
+    )]
     pub shutdown_grace_seconds: u64,
     /// Most client connections open at once; further clients wait in the listen backlog until
     /// one closes. Kept under the usual 1024 open-files limit.
-    #[arg(long, env = "SENDID_MAX_CONNECTIONS", default_value_t = 512,
+    #[arg(long, env = "SENDID_MAX_CONNECTIONS", hide_env_values = true, default_value_t = 512,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
     /// Seconds from a request's first byte (or from connecting) until its answer starts; a client
     /// still sending by then is disconnected with 408 (a slowloris defence).
-    #[arg(long, env = "SENDID_REQUEST_TIMEOUT_SECONDS", default_value_t = 10,
+    #[arg(long, env = "SENDID_REQUEST_TIMEOUT_SECONDS", hide_env_values = true, default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_seconds: u64,
     /// Seconds a connection may stay silent (no bytes either way) before it is closed.
-    #[arg(long, env = "SENDID_IDLE_TIMEOUT_SECONDS", default_value_t = 60,
+    #[arg(long, env = "SENDID_IDLE_TIMEOUT_SECONDS", hide_env_values = true, default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_seconds: u64,
 }

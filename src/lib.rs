@@ -4,6 +4,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod keys;
 pub mod net;
 pub mod startup;
 pub mod store;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use sendid::api::docs::{admin_spec, sends_spec};
-use sendid::cli::{Cli, Command};
+use sendid::cli::{Cli, Command, KeysCommand};
 use sendid::clock::SystemClock;
 use sendid::startup::Application;
 
@@ -14,6 +14,9 @@ async fn main() -> std::process::ExitCode {
             print!("{}", if admin { admin_spec() } else { sends_spec() });
             return std::process::ExitCode::SUCCESS;
         }
+        Some(Command::Keys {
+            command: KeysCommand::Create(args),
+        }) => return keys_create(&args).await,
         Some(Command::Serve(config)) => *config,
         None => cli.serve,
     };
@@ -34,4 +37,24 @@ async fn serve(config: sendid::config::Config) -> anyhow::Result<()> {
     sendid::startup::print_banner(&app, &config);
     app.run_until(shutdown).await?;
     Ok(())
+}
+
+async fn keys_create(args: &sendid::cli::KeysCreate) -> std::process::ExitCode {
+    match sendid::keys::create(args, &SystemClock).await {
+        Ok(key) => {
+            println!(
+                "Created API key {} for workspace {} (permissions: {}).",
+                key.key_id,
+                key.workspace_id,
+                key.permissions.join(", ")
+            );
+            println!("API key: {}", key.api_key);
+            println!("It is shown this once: only its hash is stored.");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sendid keys create: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -39,6 +39,8 @@ pub struct Application {
     state: AppState,
     store: Arc<SledStore>,
     demo: Option<Demo>,
+    /// The demo workspace's id, while its campaign exists.
+    demo_workspace: Option<String>,
     grace: Duration,
     max_connections: usize,
     request_timeout: Duration,
@@ -55,19 +57,22 @@ impl Application {
         clock: Arc<dyn Clock>,
         mut options: StoreOptions,
     ) -> anyhow::Result<Self> {
-        let metrics = Metrics::new();
-        options.observer = Some(metrics.clone());
-        let store = Arc::new(SledStore::open(&config.data_dir, options)?);
-        let demo = bootstrap(store.as_ref(), clock.as_ref()).await?;
+        // The port first: a start that cannot listen must leave the data directory untouched,
+        // or a new directory's demo key would be created and never shown.
         let acceptor = TcpListener::bind(config.bind)
             .into_acceptor()
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+            .map_err(|e| listen_error(config, e))?;
         let addr = acceptor
             .local_addr()
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| anyhow::anyhow!("the listener reported no address"))?;
+        let metrics = Metrics::new();
+        options.observer = Some(metrics.clone());
+        let store = Arc::new(SledStore::open(&config.data_dir, options)?);
+        let demo = bootstrap(store.as_ref(), clock.as_ref()).await?;
+        let demo_workspace = store.campaign(DEMO_CAMPAIGN_ID)?.map(|c| c.workspace_id);
         let state = AppState {
             store: store.clone(),
             clock,
@@ -80,6 +85,7 @@ impl Application {
             state,
             store,
             demo,
+            demo_workspace,
             grace: Duration::from_secs(config.shutdown_grace_seconds),
             max_connections: config.max_connections as usize,
             request_timeout: Duration::from_secs(config.request_timeout_seconds),
@@ -98,6 +104,11 @@ impl Application {
     /// Set when this start created the data directory's demo workspace.
     pub fn demo(&self) -> Option<&Demo> {
         self.demo.as_ref()
+    }
+
+    /// The id of the workspace that holds `demo-campaign`, on every start (not only the first).
+    pub fn demo_workspace(&self) -> Option<&str> {
+        self.demo_workspace.as_deref()
     }
 
     /// Serves until `shutdown` resolves, lets in-flight requests finish, then flushes the store.
@@ -124,6 +135,23 @@ impl Application {
     }
 }
 
+fn listen_error(config: &Config, e: std::io::Error) -> anyhow::Error {
+    let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+        format!(
+            "; another program is using it: choose another address with --bind (e.g. --bind {}) \
+             or SENDID_BIND. Nothing was written to {}",
+            std::net::SocketAddr::new(config.bind.ip(), 8081),
+            config.data_dir.display()
+        )
+    } else {
+        format!(
+            "; choose another address with --bind or SENDID_BIND. Nothing was written to {}",
+            config.data_dir.display()
+        )
+    };
+    anyhow::anyhow!("cannot listen on {}: {e}{hint}", config.bind)
+}
+
 async fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<Option<Demo>> {
     let now = clock.now_millis();
     let workspace = Workspace {
@@ -131,12 +159,14 @@ async fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<Optio
         name: "Demo workspace".into(),
         daily_send_id_quota: DEFAULT_DAILY_QUOTA,
         created_at: now,
+        seq: 0,
     };
     let campaign = Campaign {
         campaign_id: DEMO_CAMPAIGN_ID.into(),
         workspace_id: workspace.id.clone(),
         name: "Demo campaign".into(),
         created_at: now,
+        seq: 0,
     };
     let key = ApiKey::generate();
     let record = ApiKeyRecord {
@@ -147,6 +177,8 @@ async fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<Optio
         allowed_ips: vec![],
         hash: key.hash().0,
         created_at: now,
+        revoked_at: None,
+        seq: 0,
     };
     let created = store.bootstrap(&workspace, &campaign, &record).await?;
     Ok(created.then(|| Demo {
@@ -271,7 +303,11 @@ pub fn print_banner(app: &Application, config: &Config) {
     match app.demo() {
         Some(demo) => {
             println!("  A new data directory: a demo workspace was created.");
-            println!("    API key:     {}   (shown this once; click \"Authorize\" and paste it)", demo.api_key);
+            println!("    workspace:   {}", demo.workspace_id);
+            println!(
+                "    API key:     {}   (shown this once; click \"Authorize\" and paste it)",
+                demo.api_key
+            );
             println!("    campaign_id: {}", demo.campaign_id);
             println!("  Or from a shell:");
             println!(
@@ -279,10 +315,20 @@ pub fn print_banner(app: &Application, config: &Config) {
                 demo.api_key, demo.campaign_id
             );
         }
-        None => println!(
-            "  The demo key was shown when {} was created; start with a new --data-dir for a new one.",
-            config.data_dir.display()
-        ),
+        None => {
+            if let Some(workspace) = app.demo_workspace() {
+                println!("  Demo workspace: {workspace} (campaign_id: {DEMO_CAMPAIGN_ID})");
+            }
+            println!(
+                "  The demo key was shown when {} was created. Lost it? Stop sendid and run:",
+                config.data_dir.display()
+            );
+            let program = std::env::args().next().unwrap_or_else(|| "sendid".into());
+            println!(
+                "    {program} keys create --workspace demo --data-dir {}",
+                config.data_dir.display()
+            );
+        }
     }
     if config.admin_token.is_some() {
         println!("  Admin API:   http://{host}/admin/docs");

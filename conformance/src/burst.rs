@@ -122,9 +122,10 @@ pub fn same_pair(
     let distinct: HashSet<&Option<String>> = c.ok.iter().collect();
     if distinct.len() != 1 || c.ok[0].as_deref() != Some(send_id) {
         return Err(format!(
-            "{k} requests for the pair {send_id:?} at once answered {} different send_ids \
-             (expected {send_id:?} in every answer)",
-            distinct.len()
+            "{k} requests for the pair {q} at once answered {} different send_ids \
+             (expected {q} in every answer)",
+            distinct.len(),
+            q = crate::http::quote(send_id)
         ));
     }
     match spent(before, after) {
@@ -220,7 +221,8 @@ pub fn repeats(k: usize, send_id: &str, c: &Counts) -> Result<(), String> {
     } else {
         Err(format!(
             "{k} repeats of an existing pair at once, with the quota used up: {right} answered \
-             200 with {send_id:?} (expected all {k}); {} 429{}",
+             200 with {} (expected all {k}); {} 429{}",
+            crate::http::quote(send_id),
             c.too_many,
             c.others()
         ))

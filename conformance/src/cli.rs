@@ -1,4 +1,4 @@
-//! The command line (CONTRACT §5); environment fallbacks for the secrets live here and only here.
+//! The command line (docs/contract.md §5); environment fallbacks for the secrets live here and only here.
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,8 +9,12 @@ use crate::exit::Exit;
 
 /// Holds a server — sendid, a mock, Braze itself — to the `POST /sends/id/create` contract.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "sendid-conformance", version, about, long_about = None)]
+#[command(name = "sendid-conformance", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// The command line as given (program path first), for the printed `replay:` line.
+    #[arg(skip)]
+    pub argv: Vec<OsString>,
+
     /// Base URL of the target, e.g. http://127.0.0.1:8080 or https://rest.iad-01.braze.com
     #[arg(long, value_parser = parse_base_url)]
     pub base_url: url::Url,
@@ -62,9 +66,18 @@ pub struct Cli {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
 
-    /// Seconds to wait for each response.
+    /// Seconds to wait for each response (0.001 to 3600).
     #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
     pub timeout: f64,
+
+    /// `--profile braze`: how often a 5XX, or a 429 that is not the send-ID quota, is retried.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub retries: u32,
+
+    /// `--profile braze`: the first retry's delay in seconds, doubled for each next one (a
+    /// longer `Retry-After` wins).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_backoff)]
+    pub retry_backoff: f64,
 
     /// Most requests spent shrinking one failure to a minimal request.
     #[arg(long, default_value_t = 512)]
@@ -105,9 +118,80 @@ pub struct ReportTarget {
     pub path: PathBuf,
 }
 
+/// Printed under `--help`.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  conformant: every check that ran passed
+  1  violation: at least one check failed
+  2  usage: bad flags, a spec that does not parse or lacks POST /sends/id/create, a report
+     path that cannot be written
+  3  unreachable: the target could not be reached, or (--profile braze) answered nothing but 5XX
+
+Keys: SENDID_API_KEY and SENDID_FORBIDDEN_API_KEY are read when --api-key and
+--forbidden-api-key are not given; keys are never printed.";
+
+/// Bounds of `--timeout`, in seconds.
+pub const TIMEOUT_MIN: f64 = 0.001;
+pub const TIMEOUT_MAX: f64 = 3600.0;
+
+/// Flags whose value is a secret: never part of a printed command.
+const SECRET_FLAGS: &[&str] = &["--api-key", "--forbidden-api-key"];
+
 impl Cli {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs_f64(self.timeout)
+    }
+
+    pub fn retry_backoff(&self) -> Duration {
+        Duration::from_secs_f64(self.retry_backoff)
+    }
+
+    /// The environment variables a replay needs: the keys of this run.
+    pub fn secret_env_vars(&self) -> Vec<&'static str> {
+        let mut vars = vec!["SENDID_API_KEY"];
+        if self.forbidden_api_key.is_some() {
+            vars.push("SENDID_FORBIDDEN_API_KEY");
+        }
+        vars
+    }
+
+    /// The command that replays this run: the program as invoked and every flag as given, but
+    /// the secrets (read from the environment instead) and the seed (pinned to `seed`).
+    pub fn replay_command(&self, seed: u64) -> String {
+        let mut words: Vec<String> = Vec::new();
+        let mut args = self.argv.iter().map(|a| a.to_string_lossy().into_owned());
+        words.push(args.next().unwrap_or_else(|| "sendid-conformance".into()));
+        let mut skip_value = false;
+        for arg in args {
+            if std::mem::take(&mut skip_value) {
+                continue;
+            }
+            let flag = arg.split('=').next().unwrap_or("");
+            if SECRET_FLAGS.contains(&flag) || flag == "--seed" {
+                skip_value = !arg.contains('=');
+                continue;
+            }
+            words.push(arg);
+        }
+        words.push("--seed".into());
+        words.push(seed.to_string());
+        words
+            .iter()
+            .map(|w| shell_word(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A word for a POSIX shell: bare when it is made of safe characters, quoted otherwise.
+pub fn shell_word(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b));
+    if safe {
+        word.to_string()
+    } else {
+        crate::http::shell_quote(word.as_bytes())
     }
 }
 
@@ -118,8 +202,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    match Cli::try_parse_from(args) {
-        Ok(cli) => Ok(cli),
+    let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    match Cli::try_parse_from(argv.clone()) {
+        Ok(mut cli) => {
+            cli.argv = argv;
+            Ok(cli)
+        }
         Err(e) => {
             let _ = e.print();
             match e.kind() {
@@ -136,7 +224,7 @@ fn parse_base_url(s: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(s).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {
         "http" | "https" => Ok(url),
-        other => Err(format!("scheme {other:?}: use http or https")),
+        other => Err(format!("scheme {other}: use http or https")),
     }
 }
 
@@ -147,11 +235,7 @@ fn parse_report(s: &str) -> Result<ReportTarget, String> {
     let format = match format {
         "junit" => ReportFormat::Junit,
         "json" => ReportFormat::Json,
-        other => {
-            return Err(format!(
-                "unknown report format {other:?}: use junit or json"
-            ))
-        }
+        other => return Err(format!("unknown report format {other}: use junit or json")),
     };
     if path.is_empty() {
         return Err("the report path is empty".into());
@@ -166,10 +250,74 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
     let secs: f64 = s
         .trim_end_matches('s')
         .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if secs.is_finite() && secs > 0.0 && secs <= 3600.0 {
+        .map_err(|_| format!("{s} is not a number of seconds"))?;
+    if secs.is_finite() && (TIMEOUT_MIN..=TIMEOUT_MAX).contains(&secs) {
         Ok(secs)
     } else {
-        Err("the timeout must be between 0 and 3600 seconds".into())
+        Err(format!(
+            "{s} is out of bounds: the timeout must be from {TIMEOUT_MIN} to {TIMEOUT_MAX} seconds"
+        ))
+    }
+}
+
+fn parse_backoff(s: &str) -> Result<f64, String> {
+    let secs: f64 = s
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("{s} is not a number of seconds"))?;
+    if secs.is_finite() && (0.0..=60.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!(
+            "{s} is out of bounds: the backoff must be from 0 to 60 seconds"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        parse(args.iter().copied()).expect("parses")
+    }
+
+    #[test]
+    fn the_replay_command_keeps_every_flag_but_the_secrets_and_pins_the_seed() {
+        let c = cli(&[
+            "./target/release/sendid-conformance",
+            "--base-url",
+            "http://127.0.0.1:4010",
+            "--api-key",
+            "SECRET-1",
+            "--forbidden-api-key=SECRET-2",
+            "--campaign-id",
+            "it's",
+            "--cases",
+            "6",
+            "--seed",
+            "99",
+            "--exhaust-quota",
+        ]);
+        let replay = c.replay_command(17);
+        assert_eq!(
+            replay,
+            "./target/release/sendid-conformance --base-url http://127.0.0.1:4010 \
+             --campaign-id 'it'\\''s' --cases 6 --exhaust-quota --seed 17"
+        );
+        assert_eq!(
+            c.secret_env_vars(),
+            vec!["SENDID_API_KEY", "SENDID_FORBIDDEN_API_KEY"]
+        );
+    }
+
+    #[test]
+    fn the_timeout_bounds_are_the_real_ones() {
+        assert!(parse_timeout("0")
+            .unwrap_err()
+            .contains("from 0.001 to 3600"));
+        assert!(parse_timeout("3601").is_err());
+        assert_eq!(parse_timeout("0.001"), Ok(0.001));
+        assert_eq!(parse_timeout("3600"), Ok(3600.0));
     }
 }

@@ -1,4 +1,4 @@
-//! Named exit codes (CONTRACT §5).
+//! Named exit codes (docs/contract.md §5).
 use std::fmt;
 
 /// How a run ended; the process exit status is the discriminant.
@@ -11,7 +11,7 @@ pub enum Exit {
     Violation = 1,
     /// Bad flags, or a spec that does not parse or lacks the operation.
     Usage = 2,
-    /// The target could not be reached.
+    /// The target could not be reached, or (`--profile braze`) answered nothing but 5XX.
     Unreachable = 3,
 }
 
@@ -48,6 +48,15 @@ pub enum Fatal {
     Spec { source_name: String, reason: String },
     #[error("the target {url} could not be reached: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error(
+        "the target {url} answered nothing but {status} ({attempts} attempts, retried with \
+         backoff): busy or in maintenance; try again later"
+    )]
+    ServerErrors {
+        url: String,
+        status: u16,
+        attempts: u32,
+    },
     #[error("cannot write the report {path}: {reason}")]
     Report { path: String, reason: String },
 }
@@ -56,7 +65,7 @@ impl Fatal {
     pub fn exit(&self) -> Exit {
         match self {
             Fatal::Usage(_) | Fatal::Spec { .. } | Fatal::Report { .. } => Exit::Usage,
-            Fatal::Unreachable { .. } => Exit::Unreachable,
+            Fatal::Unreachable { .. } | Fatal::ServerErrors { .. } => Exit::Unreachable,
         }
     }
 }

@@ -57,7 +57,56 @@ pub struct Response {
     pub elapsed: Duration,
     /// Wall clock (epoch seconds) when the answer arrived.
     pub received_at: i64,
+    /// Busy answers to the same request before this one, each retried (`--profile braze`).
+    pub retried: Vec<Retried>,
 }
+
+/// A busy answer that was retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retried {
+    pub status: u16,
+    /// What made it busy.
+    pub kind: Busy,
+    /// The wait before the next attempt.
+    pub waited: Duration,
+    /// The wait was the answer's `Retry-After`, longer than the backoff.
+    pub retry_after: bool,
+}
+
+/// An answer Braze documents as "try again later", not as a verdict on the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Busy {
+    /// 5XX: busy or in maintenance.
+    ServerError,
+    /// 429 without `X-RateLimit-Remaining: 0`: another rate limit than the send-ID quota.
+    RateLimited,
+    /// 2XX `{"message": "queued"}`: received during maintenance, not processed yet.
+    Queued,
+}
+
+impl Busy {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Busy::ServerError => "5XX",
+            Busy::RateLimited => "429 without X-RateLimit-Remaining: 0",
+            Busy::Queued => "2XX {\"message\": \"queued\"}",
+        }
+    }
+}
+
+/// How busy answers are retried: `retries` times, waiting `backoff`, then twice as long each
+/// time, or the answer's `Retry-After` when that is longer (at most `max_wait`; a longer
+/// `Retry-After` ends the retries).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub retries: u32,
+    pub backoff: Duration,
+    pub max_wait: Duration,
+}
+
+/// Cases in a row whose retries all failed before retrying stops (the target is down: each
+/// further case is answered at once, so an outage cannot stretch a run by minutes per case).
+pub const GIVE_UP_AFTER: u32 = 5;
 
 impl Response {
     /// A header by case-insensitive name.
@@ -97,6 +146,23 @@ impl Response {
     pub fn reset(&self) -> Option<i64> {
         self.header_i64("x-ratelimit-reset")
     }
+
+    /// A busy answer: 5XX, or a 429 that is not the send-ID quota (`Remaining` not 0).
+    pub fn busy(&self) -> Option<Busy> {
+        match self.status {
+            500..=599 => Some(Busy::ServerError),
+            429 if self.remaining() != Some(0) => Some(Busy::RateLimited),
+            200..=299 if self.message() == Some("queued") => Some(Busy::Queued),
+            _ => None,
+        }
+    }
+
+    /// `Retry-After` in seconds (the delta-seconds form).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+    }
 }
 
 /// Where to send requests, with the secrets they may carry.
@@ -107,6 +173,10 @@ pub struct Target {
     pub api_key: String,
     pub forbidden_api_key: Option<String>,
     pub timeout: Duration,
+    /// Busy answers are retried (`--profile braze`) when set.
+    pub retry: Option<RetryPolicy>,
+    /// Cases in a row whose retries all failed (shared by the clones of a target).
+    given_up_in_a_row: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// The request could not be sent or its answer not read.
@@ -130,7 +200,15 @@ impl Target {
             api_key,
             forbidden_api_key: forbidden,
             timeout,
+            retry: None,
+            given_up_in_a_row: Default::default(),
         }
+    }
+
+    /// Retries busy answers with `policy`.
+    pub fn with_retries(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
     }
 
     /// The same target over a client of its own: its requests use a connection no other
@@ -153,7 +231,46 @@ impl Target {
         }
     }
 
+    /// Sends a request; with a retry policy, busy answers are retried and listed in the final
+    /// answer's `retried`.
     pub async fn send(&self, req: &Request) -> Result<Response, TransportError> {
+        use std::sync::atomic::Ordering;
+        let Some(policy) = self.retry else {
+            return self.send_once(req).await;
+        };
+        let mut retried = Vec::new();
+        loop {
+            let mut resp = self.send_once(req).await?;
+            let Some(kind) = resp.busy() else {
+                self.given_up_in_a_row.store(0, Ordering::Relaxed);
+                resp.retried = retried;
+                return Ok(resp);
+            };
+            let attempt = retried.len() as u32;
+            let down = self.given_up_in_a_row.load(Ordering::Relaxed) >= GIVE_UP_AFTER;
+            let backoff = policy.backoff.saturating_mul(1 << attempt.min(16));
+            let wait = match resp.retry_after() {
+                Some(after) if after > backoff => (after, true),
+                _ => (backoff, false),
+            };
+            if attempt >= policy.retries || down || wait.0 > policy.max_wait {
+                if !down {
+                    self.given_up_in_a_row.fetch_add(1, Ordering::Relaxed);
+                }
+                resp.retried = retried;
+                return Ok(resp);
+            }
+            tokio::time::sleep(wait.0).await;
+            retried.push(Retried {
+                status: resp.status,
+                kind,
+                waited: wait.0,
+                retry_after: wait.1,
+            });
+        }
+    }
+
+    async fn send_once(&self, req: &Request) -> Result<Response, TransportError> {
         let method =
             reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| TransportError {
                 reason: format!("bad method: {e}"),
@@ -222,6 +339,7 @@ impl Target {
             json,
             elapsed: started.elapsed(),
             received_at: now_epoch_seconds(),
+            retried: Vec::new(),
         })
     }
 }
@@ -269,7 +387,10 @@ impl Target {
             let mut raw = Vec::new();
             let read = stream.read_to_end(&mut raw).await;
             if raw.is_empty() {
-                return Err(format!("no answer: {read:?}"));
+                return Err(match read {
+                    Ok(_) => "no answer: the connection closed".to_string(),
+                    Err(e) => format!("no answer: {e}"),
+                });
             }
             Ok::<_, String>(raw)
         };
@@ -309,6 +430,7 @@ impl Target {
             json,
             elapsed: started.elapsed(),
             received_at: now_epoch_seconds(),
+            retried: Vec::new(),
         })
     }
 }
@@ -340,10 +462,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// A value for people, in double quotes with JSON's escapes (never Rust's debug form).
+pub fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+/// An optional text for people: quoted, or what its absence means.
+pub fn quote_or(s: Option<&str>, absent: &str) -> String {
+    s.map_or_else(|| absent.to_string(), quote)
+}
+
 /// A body as text for people: UTF-8 with escapes, cut to `max` bytes.
 pub fn excerpt(bytes: &[u8], max: usize) -> String {
     let shown = &bytes[..bytes.len().min(max)];
-    let mut text = String::from_utf8_lossy(shown).escape_debug().to_string();
+    let mut text = String::new();
+    // On one line, as written: only control characters are escaped (JSON's way).
+    for c in String::from_utf8_lossy(shown).chars() {
+        match c {
+            '\n' => text.push_str("\\n"),
+            '\r' => text.push_str("\\r"),
+            '\t' => text.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(text, "\\u{:04x}", c as u32);
+            }
+            c => text.push(c),
+        }
+    }
     if bytes.len() > max {
         let _ = write!(text, "… ({} bytes in all)", bytes.len());
     }
@@ -364,11 +508,11 @@ impl Request {
                 );
             }
             Auth::Literal(v) => {
-                let _ = write!(out, "\n  Authorization: {}", v.escape_debug());
+                let _ = write!(out, "\n  Authorization: {}", excerpt(v.as_bytes(), 200));
             }
         }
         if let Some(ct) = &self.content_type {
-            let _ = write!(out, "\n  Content-Type: {}", ct.escape_debug());
+            let _ = write!(out, "\n  Content-Type: {}", excerpt(ct.as_bytes(), 200));
         }
         match &self.body {
             Some(body) => {
@@ -478,6 +622,22 @@ pub fn shell_quote(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpts_show_bodies_as_written() {
+        assert_eq!(
+            excerpt(br#"{"message":"a	b"}"#, 100),
+            r#"{"message":"a\tb"}"#
+        );
+        assert_eq!(
+            excerpt(
+                b"a
+b", 100
+            ),
+            r"a\nb\u0001"
+        );
+        assert_eq!(excerpt(b"abcdef", 3), "abc… (6 bytes in all)");
+    }
 
     #[test]
     fn quoting_keeps_every_byte() {

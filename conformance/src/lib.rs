@@ -1,4 +1,4 @@
-//! `sendid-conformance`: holds any server to the sendid contract (CONTRACT §5).
+//! `sendid-conformance`: holds any server to the sendid contract (docs/contract.md §5).
 //!
 //! The binary is a thin `main.rs` over [`run`], so tests call the checker in-process as well as
 //! as a program.

@@ -26,6 +26,19 @@ pub enum Op {
     Burst,
 }
 
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::NewGiven => write!(f, "new pair, given send_id"),
+            Op::NewGenerated => write!(f, "new pair, generated send_id"),
+            Op::Repeat(i) => write!(f, "repeat of known pair #{i}"),
+            Op::Invalid(k) => write!(f, "invalid body #{k}"),
+            Op::OtherCampaign(i) => write!(f, "known pair #{i} under the other campaign"),
+            Op::Burst => write!(f, "one new pair several times at once"),
+        }
+    }
+}
+
 /// Random sequences of 1 to 10 operations; `two`: there is a second campaign.
 pub fn ops(two: bool) -> BoxedStrategy<Vec<Op>> {
     let index = 0usize..16;
@@ -287,10 +300,14 @@ pub fn compare(
             format!("answered {}, the model expects {}", wrong[0], expect.status)
         } else {
             format!(
-                "{} of {} copies answered {:?}, the model expects {} for all",
+                "{} of {} copies answered {}, the model expects {} for all",
                 wrong.len(),
                 statuses.len(),
-                wrong,
+                wrong
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 expect.status
             )
         });
@@ -304,7 +321,11 @@ pub fn compare(
     }
     if let Some(want) = &expect.send_id {
         if let Some(got) = send_ids.iter().find(|s| **s != Some(want.as_str())) {
-            return Err(format!("send_id {got:?}, the model expects {want:?}"));
+            return Err(format!(
+                "send_id {}, the model expects {}",
+                crate::http::quote_or(*got, "none"),
+                crate::http::quote(want)
+            ));
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::cli::Profile;
-use crate::http::{Auth, Request, Response, Secret};
+use crate::http::{quote, quote_or, Auth, Request, Response, Secret};
 use crate::spec::{essence, typed_header_value, Spec};
 use crate::strategies::{AuthVariant, Case, SendIdField, JSON};
 
@@ -50,7 +50,7 @@ pub struct Check {
 /// Checked by the runner, not per exchange: every request gets an HTTP answer.
 pub const ANSWERS_EVERY_REQUEST: &str = "answers_every_request";
 
-/// The contract, as checks. Order follows CONTRACT §1.
+/// The contract, as checks. Order follows docs/contract.md §1.
 pub const CHECKS: &[Check] = &[
     Check { name: "status_is_documented", rule: "The status is one the OpenAPI document lists for POST /sends/id/create", braze: true, run: status_is_documented },
     Check { name: "content_type_is_json", rule: "Every response body is JSON with Content-Type: application/json (404, 405, 413, 415 included)", braze: true, run: content_type_is_json },
@@ -236,8 +236,67 @@ fn given_send_id<'a>(ex: &'a Exchange) -> Option<&'a str> {
     }
 }
 
-fn status_ok(ex: &Exchange) -> bool {
-    ex.response.status == 200
+/// A success answer: 200 (strict, sendid's contract); under `braze` any 2XX, as Braze's "API
+/// errors and responses" page says (the message is checked by `message_is_success`).
+fn status_ok(ctx: &Ctx, ex: &Exchange) -> bool {
+    let s = ex.response.status;
+    s == 200 || (!strict(ctx) && (200..300).contains(&s))
+}
+
+/// Whether an answer is a success under a profile: what the run takes as a created or
+/// returned pair.
+pub fn is_success(profile: Profile, resp: &Response) -> bool {
+    match profile {
+        Profile::Strict => resp.status == 200,
+        Profile::Braze => (200..300).contains(&resp.status) && resp.message() == Some("success"),
+    }
+}
+
+/// The documented response an answer is held to: its own status; under `braze` a 2XX other
+/// than 200 is held to the document's 200.
+fn documented<'s>(ctx: &Ctx<'s>, ex: &Exchange) -> Option<&'s crate::spec::ResponseSpec> {
+    let s = ex.response.status;
+    let own = ctx.spec.response(s);
+    if !strict(ctx) && (201..300).contains(&s) {
+        return ctx.spec.response(200).or(own);
+    }
+    own
+}
+
+/// The body as the checks read it: under `braze` an `errors` array (non-fatal detail Braze may
+/// send beside any message) is set aside.
+fn body_for_checks(ctx: &Ctx, ex: &Exchange) -> Option<serde_json::Value> {
+    let mut body = ex.response.json.clone()?;
+    if !strict(ctx) {
+        if let Some(obj) = body.as_object_mut() {
+            if obj.get("errors").is_some_and(serde_json::Value::is_array) {
+                obj.remove("errors");
+            }
+        }
+    }
+    Some(body)
+}
+
+/// The tolerances of `--profile braze` this exchange needed (for the run's summary).
+pub fn tolerances_used(ctx: &Ctx, ex: &Exchange) -> Vec<String> {
+    let mut used = Vec::new();
+    if strict(ctx) {
+        return used;
+    }
+    let s = ex.response.status;
+    if (201..300).contains(&s) && is_success(ctx.profile, ex.response) {
+        used.push(format!("{s} taken as success"));
+    }
+    let has_errors = ex
+        .response
+        .json
+        .as_ref()
+        .and_then(|j| j.get("errors"))
+        .is_some_and(serde_json::Value::is_array);
+    if has_errors {
+        used.push("\"errors\" array allowed in the body".to_string());
+    }
+    used
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,7 +307,7 @@ pub fn status_is_documented(ctx: &Ctx, ex: &Exchange) -> Verdict {
         return Verdict::Skip;
     }
     let status = ex.response.status;
-    pass_if(ctx.spec.response(status).is_some(), || {
+    pass_if(documented(ctx, ex).is_some(), || {
         format!(
             "status {status} is not documented (the document lists {})",
             ctx.spec.documented_statuses().join(", ")
@@ -257,7 +316,7 @@ pub fn status_is_documented(ctx: &Ctx, ex: &Exchange) -> Verdict {
 }
 
 pub fn content_type_is_json(ctx: &Ctx, ex: &Exchange) -> Verdict {
-    if !strict(ctx) && !status_ok(ex) {
+    if !strict(ctx) && !status_ok(ctx, ex) {
         return Verdict::Skip;
     }
     let Some(ct) = ex.response.content_type() else {
@@ -265,14 +324,15 @@ pub fn content_type_is_json(ctx: &Ctx, ex: &Exchange) -> Verdict {
     };
     let got = essence(ct);
     if got != "application/json" {
-        return Verdict::Fail(format!("Content-Type {ct:?}, not application/json"));
+        return Verdict::Fail(format!("Content-Type {}, not application/json", quote(ct)));
     }
     if is_operation(ex) {
-        if let Some(doc) = ctx.spec.response(ex.response.status) {
+        if let Some(doc) = documented(ctx, ex) {
             let documented = doc.media_types();
             if !documented.is_empty() && !documented.contains(&got.as_str()) {
                 return Verdict::Fail(format!(
-                    "Content-Type {ct:?} is not documented for {} ({})",
+                    "Content-Type {} is not documented for {} ({})",
+                    quote(ct),
                     ex.response.status,
                     documented.join(", ")
                 ));
@@ -283,10 +343,10 @@ pub fn content_type_is_json(ctx: &Ctx, ex: &Exchange) -> Verdict {
 }
 
 pub fn body_matches_schema(ctx: &Ctx, ex: &Exchange) -> Verdict {
-    if !is_operation(ex) || (!strict(ctx) && !status_ok(ex)) {
+    if !is_operation(ex) || (!strict(ctx) && !status_ok(ctx, ex)) {
         return Verdict::Skip;
     }
-    let Some(doc) = ctx.spec.response(ex.response.status) else {
+    let Some(doc) = documented(ctx, ex) else {
         return Verdict::Skip;
     };
     let essence = ex.response.content_type().map(essence).unwrap_or_default();
@@ -296,14 +356,14 @@ pub fn body_matches_schema(ctx: &Ctx, ex: &Exchange) -> Verdict {
     }) else {
         return Verdict::Skip;
     };
-    let Some(body) = &ex.response.json else {
+    let Some(body) = body_for_checks(ctx, ex) else {
         return Verdict::Fail(format!(
             "the body is not JSON: {}",
             crate::http::excerpt(&ex.response.body, 120)
         ));
     };
     let errors: Vec<String> = validator
-        .iter_errors(body)
+        .iter_errors(&body)
         .take(3)
         .map(|e| {
             let at = e.instance_path().to_string();
@@ -324,10 +384,10 @@ pub fn body_matches_schema(ctx: &Ctx, ex: &Exchange) -> Verdict {
 }
 
 pub fn documented_headers_present_and_typed(ctx: &Ctx, ex: &Exchange) -> Verdict {
-    if !is_operation(ex) || (!strict(ctx) && !matches!(ex.response.status, 200 | 429)) {
+    if !is_operation(ex) || (!strict(ctx) && !status_ok(ctx, ex) && ex.response.status != 429) {
         return Verdict::Skip;
     }
-    let Some(doc) = ctx.spec.response(ex.response.status) else {
+    let Some(doc) = documented(ctx, ex) else {
         return Verdict::Skip;
     };
     let mut problems = Vec::new();
@@ -340,7 +400,7 @@ pub fn documented_headers_present_and_typed(ctx: &Ctx, ex: &Exchange) -> Verdict
                 Ok(value) => {
                     if let Some(v) = &h.validator {
                         if let Some(e) = v.iter_errors(&value).next() {
-                            problems.push(format!("{}: {raw:?}: {e}", h.name));
+                            problems.push(format!("{}: {}: {e}", h.name, quote(raw)));
                         }
                     }
                 }
@@ -432,7 +492,7 @@ pub fn wrong_method_is_405_with_allow(_: &Ctx, ex: &Exchange) -> Verdict {
         .split(',')
         .any(|m| m.trim().eq_ignore_ascii_case("POST"));
     pass_if(has_post, || {
-        format!("405 with Allow {allow:?}, not listing POST")
+        format!("405 with Allow {}, not listing POST", quote(allow))
     })
 }
 
@@ -453,7 +513,7 @@ pub fn bad_key_is_401(_: &Ctx, ex: &Exchange) -> Verdict {
     }
     let s = ex.response.status;
     pass_if(s == 401, || {
-        format!("{:?} answered {s}, not 401", a.variant)
+        format!("{} answered {s}, not 401", a.variant.label())
     })
 }
 
@@ -520,7 +580,7 @@ pub fn error_names_the_field(_: &Ctx, ex: &Exchange) -> Verdict {
         })
         .unwrap_or_default();
     pass_if(text.contains(field), || {
-        format!("the message {text:?} does not name {field}")
+        format!("the message {} does not name {field}", quote(&text))
     })
 }
 
@@ -534,7 +594,7 @@ pub fn unknown_campaign_is_400(_: &Ctx, ex: &Exchange) -> Verdict {
     }
     let m = ex.response.message().unwrap_or("");
     pass_if(m == "Invalid campaign_id", || {
-        format!("message {m:?}, not \"Invalid campaign_id\"")
+        format!("message {}, not \"Invalid campaign_id\"", quote(m))
     })
 }
 
@@ -606,18 +666,18 @@ pub fn reset_is_next_utc_midnight(_: &Ctx, ex: &Exchange) -> Verdict {
 // ---------------------------------------------------------------------------------------------
 // The success answer.
 
-pub fn message_is_success(_: &Ctx, ex: &Exchange) -> Verdict {
-    if !status_ok(ex) || !is_operation(ex) {
+pub fn message_is_success(ctx: &Ctx, ex: &Exchange) -> Verdict {
+    if !status_ok(ctx, ex) || !is_operation(ex) {
         return Verdict::Skip;
     }
     let m = ex.response.message();
     pass_if(m == Some("success"), || {
-        format!("message {m:?}, not \"success\"")
+        format!("message {}, not \"success\"", quote_or(m, "absent"))
     })
 }
 
-pub fn send_id_is_echoed(_: &Ctx, ex: &Exchange) -> Verdict {
-    if !status_ok(ex) {
+pub fn send_id_is_echoed(ctx: &Ctx, ex: &Exchange) -> Verdict {
+    if !status_ok(ctx, ex) {
         return Verdict::Skip;
     }
     let Some(given) = given_send_id(ex) else {
@@ -625,16 +685,20 @@ pub fn send_id_is_echoed(_: &Ctx, ex: &Exchange) -> Verdict {
     };
     let got = ex.response.send_id();
     pass_if(got == Some(given), || {
-        format!("sent send_id {given:?}, answered {got:?}")
+        format!(
+            "sent send_id {}, answered {}",
+            quote(given),
+            quote_or(got, "no send_id")
+        )
     })
 }
 
 pub fn send_id_is_printable_ascii(ctx: &Ctx, ex: &Exchange) -> Verdict {
-    if !status_ok(ex) || !is_valid_request(ex) {
+    if !status_ok(ctx, ex) || !is_valid_request(ex) {
         return Verdict::Skip;
     }
     let Some(id) = ex.response.send_id() else {
-        return Verdict::Fail("a 200 without a string send_id".into());
+        return Verdict::Fail(format!("a {} without a string send_id", ex.response.status));
     };
     let max = ctx.spec.send_id_max;
     let ok_chars = if strict(ctx) {
@@ -643,19 +707,22 @@ pub fn send_id_is_printable_ascii(ctx: &Ctx, ex: &Exchange) -> Verdict {
         id.is_ascii()
     };
     pass_if(ok_chars && !id.is_empty() && id.len() <= max, || {
-        format!("send_id {id:?} is not 1 to {max} ASCII characters")
+        format!("send_id {} is not 1 to {max} ASCII characters", quote(id))
     })
 }
 
-pub fn generated_id_is_unique(_: &Ctx, ex: &Exchange) -> Verdict {
-    if !status_ok(ex) || !generated_pair(ex) {
+pub fn generated_id_is_unique(ctx: &Ctx, ex: &Exchange) -> Verdict {
+    if !status_ok(ctx, ex) || !generated_pair(ex) {
         return Verdict::Skip;
     }
     let Some(id) = ex.response.send_id() else {
         return Verdict::Skip;
     };
     pass_if(!ex.generated_before.contains(id), || {
-        format!("generated send_id {id:?} was generated before in this run")
+        format!(
+            "generated send_id {} was generated before in this run",
+            quote(id)
+        )
     })
 }
 
@@ -680,11 +747,11 @@ pub fn repeat_returns_pair_and_spends_nothing(_: &Ctx, ex: &Exchange) -> Verdict
     }
 }
 
-pub fn new_pair_spends_exactly_one(_: &Ctx, ex: &Exchange) -> Verdict {
+pub fn new_pair_spends_exactly_one(ctx: &Ctx, ex: &Exchange) -> Verdict {
     let Case::New(pair) = ex.case else {
         return Verdict::Skip;
     };
-    if !status_ok(ex) {
+    if !status_ok(ctx, ex) {
         return Verdict::Skip;
     }
     let (Some(before), Some(after)) = (ex.remaining_before, ex.response.remaining()) else {
@@ -736,7 +803,10 @@ pub fn over_quota_answer_has_retry_after(_: &Ctx, ex: &Exchange) -> Verdict {
         return Verdict::Fail("429 without Retry-After".into());
     };
     let Ok(retry) = raw.trim().parse::<i64>() else {
-        return Verdict::Fail(format!("Retry-After {raw:?} is not a number of seconds"));
+        return Verdict::Fail(format!(
+            "Retry-After {} is not a number of seconds",
+            quote(raw)
+        ));
     };
     if let Some(r) = ex.response.remaining() {
         if r != 0 {
@@ -770,7 +840,7 @@ pub fn existing_pair_ok_over_quota(_: &Ctx, ex: &Exchange) -> Verdict {
 
 fn given_text(pair: &crate::strategies::NewPair) -> String {
     match &pair.send_id {
-        SendIdField::Given(s) => format!("send_id {:?}", s),
+        SendIdField::Given(s) => format!("send_id {}", quote(s)),
         SendIdField::Absent => "no send_id".into(),
         SendIdField::Null => "send_id null".into(),
     }
@@ -786,14 +856,16 @@ pub fn valid_new_pair_is_accepted(_: &Ctx, ex: &Exchange) -> Verdict {
         Some(r) if r <= 0 => Verdict::Skip,
         Some(r) => pass_if(s == 200, || {
             format!(
-                "a valid new pair ({}) answered {s} {message:?} with {r} left, not 200",
-                given_text(pair)
+                "a valid new pair ({}) answered {s} {} with {r} left, not 200",
+                given_text(pair),
+                quote(message)
             )
         }),
         None => pass_if(s == 200 || s == 429, || {
             format!(
-                "a valid new pair ({}) answered {s} {message:?}, not 200 (or 429 over quota)",
-                given_text(pair)
+                "a valid new pair ({}) answered {s} {}, not 200 (or 429 over quota)",
+                given_text(pair),
+                quote(message)
             )
         }),
     }
@@ -811,7 +883,7 @@ pub fn json_media_type_variants_accepted(_: &Ctx, ex: &Exchange) -> Verdict {
     let s = ex.response.status;
     let over_quota = matches!(ex.case, Case::New(_)) && s == 429;
     pass_if(s == 200 || over_quota, || {
-        format!("Content-Type {ct:?} answered {s}, not 200")
+        format!("Content-Type {} answered {s}, not 200", quote(ct))
     })
 }
 
@@ -825,23 +897,25 @@ pub fn case_variant_is_a_new_pair(_: &Ctx, ex: &Exchange) -> Verdict {
     if ex.remaining_before.is_some_and(|r| r <= 0) {
         return Verdict::Skip;
     }
+    let (sent_q, original_q) = (quote(sent), quote(original));
     let s = ex.response.status;
     if s != 200 {
         return Verdict::Fail(format!(
-            "{sent:?}, a case variant of the existing {original:?}, answered {s}, not 200"
+            "{sent_q}, a case variant of the existing {original_q}, answered {s}, not 200"
         ));
     }
     let got = ex.response.send_id();
     if got != Some(sent.as_str()) {
         return Verdict::Fail(format!(
-            "{sent:?}, a case variant of the existing {original:?}, answered send_id {got:?}: \
-             send_ids were compared without their case"
+            "{sent_q}, a case variant of the existing {original_q}, answered send_id {}: \
+             send_ids were compared without their case",
+            quote_or(got, "none")
         ));
     }
     match (ex.remaining_before, ex.response.remaining()) {
         (Some(before), Some(after)) => pass_if(before - after == 1, || {
             format!(
-                "{sent:?}, a case variant of the existing {original:?}, moved \
+                "{sent_q}, a case variant of the existing {original_q}, moved \
                  X-RateLimit-Remaining from {before} to {after}: it was taken for the same pair"
             )
         }),

@@ -17,11 +17,15 @@ use crate::cli::{Cli, Profile};
 use crate::edges;
 use crate::events::Events;
 use crate::exit::{Exit, Fatal};
-use crate::http::{excerpt, now_epoch_seconds, Request, Response, Target, TransportError};
+use crate::http::{
+    now_epoch_seconds, quote, quote_or, Request, Response, RetryPolicy, Target, TransportError,
+};
 use crate::model::{self, Model, Op};
 use crate::oracle::{self, Ctx, Exchange, Verdict, ANSWERS_EVERY_REQUEST};
 use crate::properties::{self, Count, Inputs, Property, Run, Spend, PROPERTIES};
-use crate::report::{self, CheckResult, Failure, QuotaReport, Report, ResponseSummary};
+use crate::report::{
+    self, BrokenCheck, CheckResult, Failure, QuotaReport, Report, ResponseSummary, ServerError,
+};
 use crate::shrink::Shrinker;
 use crate::spec::Spec;
 use crate::strategies::{Case, Invalid, NewPair, RequestContext, SendIdField, JSON};
@@ -41,6 +45,9 @@ pub async fn run(cli: Cli) -> Outcome {
 /// Runs the checker, telling `events` as it goes.
 pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
     let reports = cli.reports.clone();
+    if let Err(fatal) = report::check_writable(&reports) {
+        return fail(&*events, fatal);
+    }
     match Runner::new(cli, Arc::clone(&events)).await {
         Err(fatal) => fail(&*events, fatal),
         Ok(runner) => match runner.execute().await {
@@ -49,7 +56,12 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
                 if let Err(fatal) = report::write(&reports, &report) {
                     return fail(&*events, fatal);
                 }
-                let exit = if report.failed() {
+                // Braze: 5XX is "busy or in maintenance"; answered nothing else, the target is
+                // down, not judged. (strict holds every 5XX as a violation.)
+                let braze = report.profile == Profile::Braze.name();
+                let exit = if braze && report.answered_only_server_errors() {
+                    Exit::Unreachable
+                } else if report.failed() {
                     Exit::Violation
                 } else {
                     Exit::Conformant
@@ -113,6 +125,10 @@ struct Runner {
     shrunk: HashSet<&'static str>,
     failures: Vec<Failure>,
     notes: Vec<String>,
+    /// `--profile braze`: tolerances used, and how often.
+    tolerances: BTreeMap<String, u64>,
+    /// `--profile braze`: cases still busy after every retry.
+    server_errors: Vec<ServerError>,
     requests: u64,
     cases: u64,
     planned_new: u64,
@@ -124,12 +140,20 @@ struct Runner {
 
 impl Runner {
     async fn new(cli: Cli, events: Arc<dyn Events>) -> Result<Self, Fatal> {
-        let target = Target::new(
+        let mut target = Target::new(
             cli.base_url.clone(),
             cli.timeout(),
             cli.api_key.clone(),
             cli.forbidden_api_key.clone(),
         );
+        if cli.profile == Profile::Braze {
+            // Braze: 5XX means busy or in maintenance, retry with exponential backoff.
+            target = target.with_retries(RetryPolicy {
+                retries: cli.retries,
+                backoff: cli.retry_backoff(),
+                max_wait: std::time::Duration::from_secs(60),
+            });
+        }
         if cli.api_key.trim().is_empty() {
             return Err(Fatal::Usage(
                 "--api-key (or SENDID_API_KEY) is empty".into(),
@@ -151,6 +175,8 @@ impl Runner {
             shrunk: HashSet::new(),
             failures: Vec::new(),
             notes: Vec::new(),
+            tolerances: BTreeMap::new(),
+            server_errors: Vec::new(),
             requests: 0,
             cases: 0,
             planned_new: 0,
@@ -261,6 +287,15 @@ impl Runner {
         let harmless = Case::Invalid(Invalid::MissingCampaignId);
         let step = self.probe_step(harmless).await?;
         if let Ok(resp) = &step.result {
+            if resp.status >= 500 && !self.strict() {
+                return Err(Fatal::ServerErrors {
+                    url: self.target.url(&step.request.path),
+                    status: resp.status,
+                    attempts: resp.retried.len() as u32 + 1,
+                });
+            }
+        }
+        if let Ok(resp) = &step.result {
             if let Some(r) = resp.remaining() {
                 self.remaining = Some(r);
                 self.budget.fix(Some(r), false);
@@ -281,7 +316,7 @@ impl Runner {
         if let Some(r) = resp.remaining() {
             self.remaining = Some(r);
             if self.budget.remaining_at_start.is_none() {
-                self.budget.fix(Some(r), resp.status == 200);
+                self.budget.fix(Some(r), self.succeeded(resp));
             }
         } else if self.budget.remaining_at_start.is_none() {
             self.budget.fix(None, false);
@@ -290,19 +325,19 @@ impl Runner {
                     .into(),
             );
         }
-        match (resp.status, resp.send_id()) {
-            (200, Some(id)) => {
+        match (self.succeeded(resp), resp.status, resp.send_id()) {
+            (true, _, Some(id)) => {
                 let id = id.to_string();
                 self.rctx.set_existing(0, &id);
             }
-            (status, _) if !self.cli.exhaust_quota => {
+            (_, status, _) if !self.cli.exhaust_quota => {
                 self.budget.close();
                 self.note(format!(
                     "the first new pair was answered {status} (check --api-key and \
                      --campaign-id): no further new pairs are sent"
                 ));
             }
-            (status, _) => self.note(format!("the first new pair was answered {status}")),
+            (_, status, _) => self.note(format!("the first new pair was answered {status}")),
         }
         Ok(())
     }
@@ -404,8 +439,8 @@ impl Runner {
             None => "budget unlimited (--exhaust-quota): then the quota's end".into(),
         };
         self.events.line(&format!(
-            "quota plan: {} new pairs = {}; {budget}",
-            self.planned_new,
+            "quota plan: {} = {}; {budget}",
+            report::plural(self.planned_new, "new pair", "new pairs"),
             parts.join(" + ")
         ));
         if !cut.is_empty() {
@@ -533,8 +568,9 @@ impl Runner {
         }
         if held_back > 0 {
             self.note(format!(
-                "{name}: {held_back} cases held back: a server that wrongly accepted them could \
-                 spend quota, and the budget has none left"
+                "{name}: {} held back: a server that wrongly accepted them could spend quota, \
+                 and the budget has none left",
+                report::plural(held_back, "case", "cases")
             ));
         }
         self.events
@@ -615,7 +651,7 @@ impl Runner {
                  {baseline} to {now} (shown: the repeat that read it)"
             );
             if self.shrunk.insert(check) {
-                self.record_failure(check, "refused_spent_nothing", &step, reason, 0);
+                self.record_failure(check, "refused_spent_nothing", &step, reason, 0, Vec::new());
             }
         }
         self.remaining = Some(now);
@@ -676,7 +712,7 @@ impl Runner {
         for (step, fails) in judged {
             failing += u64::from(!fails.is_empty());
             if let (Case::New(_), Ok(r)) = (&step.case, &step.result) {
-                b_ok = r.status == 200;
+                b_ok = self.succeeded(r);
             }
             self.report_new_failures(name, &step, fails, 0);
         }
@@ -706,21 +742,24 @@ impl Runner {
         self.report_new_failures(name, &step, fails, 0);
         let verdict = match &step.result {
             Err(e) => Err(format!("no answer: {}", e.reason)),
-            Ok(r) if r.status != 200 => Err(format!(
-                "the send_id {e:?} of a pair of campaign #1, sent under campaign #2, answered \
+            Ok(r) if !self.succeeded(r) => Err(format!(
+                "the send_id {} of a pair of campaign #1, sent under campaign #2, answered \
                  {}, not 200",
+                quote(&e),
                 r.status
             )),
             Ok(r) if r.send_id() != Some(e.as_str()) => Err(format!(
-                "the send_id {e:?} of a pair of campaign #1, sent under campaign #2, answered \
-                 send_id {:?}",
-                r.send_id()
+                "the send_id {} of a pair of campaign #1, sent under campaign #2, answered \
+                 send_id {}",
+                quote(&e),
+                quote_or(r.send_id(), "none")
             )),
             Ok(r) => match (b_before, r.remaining()) {
                 (Some(before), Some(after)) if before - after != 1 => Err(format!(
-                    "the send_id {e:?} of a pair of campaign #1, sent under campaign #2, moved \
+                    "the send_id {} of a pair of campaign #1, sent under campaign #2, moved \
                      X-RateLimit-Remaining from {before} to {after}: it was taken for the pair \
-                     of campaign #1 (pairs keyed by send_id alone, or per workspace)"
+                     of campaign #1 (pairs keyed by send_id alone, or per workspace)",
+                    quote(&e)
                 )),
                 _ => Ok(()),
             },
@@ -790,6 +829,10 @@ impl Runner {
         requests: &[Request],
         answers: &[burst::Answer],
     ) {
+        if !oracle::run_checks_for(self.cli.profile).any(|c| c.name == check) {
+            // Not a check of this profile (a burst that only spends the quota under braze).
+            return;
+        }
         let reason = match verdict {
             Ok(()) => {
                 self.tally(check, true);
@@ -806,7 +849,7 @@ impl Runner {
             .iter()
             .map(|a| match a {
                 Ok(r) => match r.send_id() {
-                    Some(id) => format!("{} {}", r.status, id.escape_debug()),
+                    Some(id) => format!("{} {}", r.status, quote(id)),
                     None => r.status.to_string(),
                 },
                 Err(_) => "no answer".into(),
@@ -827,7 +870,7 @@ impl Runner {
             response: answers.iter().find_map(|a| a.as_ref().ok()).cloned(),
             curl: burst::replay(&curls, requests.len()),
         };
-        self.record_shown(check, property, reason, shown, 0);
+        self.record_shown(check, property, reason, shown, 0, Vec::new());
     }
 
     /// One new pair, K times at once: created once, one unit.
@@ -999,6 +1042,7 @@ impl Runner {
                 best.reason.clone(),
                 best.into_shown(),
                 steps,
+                Vec::new(),
             );
         }
         self.events.property_done(name, ran, failing);
@@ -1072,7 +1116,7 @@ impl Runner {
             let generated = ids.first().copied().flatten().map(str::to_string);
             if let Err(reason) = verdict {
                 return Err(SequenceFailure {
-                    reason: format!("step {} ({op:?}): {reason}", lines.len() - 1),
+                    reason: format!("step {} ({op}): {reason}", lines.len() - 1),
                     ops: ops.to_vec(),
                     lines,
                     request,
@@ -1148,7 +1192,9 @@ impl Runner {
                 self.report_new_failures(name, &step, fails, 0);
             }
             left = self.remaining;
-            if status != Some(200) || before == Some(0) {
+            if !status.is_some_and(|s| s == 200 || (!self.strict() && (200..300).contains(&s)))
+                || before == Some(0)
+            {
                 break;
             }
         }
@@ -1241,6 +1287,30 @@ impl Runner {
             Err(_) => "no answer".to_string(),
         };
         *self.statuses.entry(key).or_default() += 1;
+        let Ok(resp) = result else {
+            return;
+        };
+        // Busy answers that were retried are answers too, and tolerances of `braze`.
+        for retry in &resp.retried {
+            self.requests += 1;
+            *self.statuses.entry(retry.status.to_string()).or_default() += 1;
+            self.tolerate(format!("{} retried", retry.kind.describe()));
+            if retry.retry_after {
+                self.tolerate("Retry-After honoured".into());
+            }
+        }
+        if !resp.retried.is_empty() && resp.busy().is_none() {
+            self.tolerate("busy answer then success on a retry".into());
+        }
+    }
+
+    fn tolerate(&mut self, what: String) {
+        *self.tolerances.entry(what).or_default() += 1;
+    }
+
+    /// A pair created or returned: 200, or under `braze` any 2XX with message "success".
+    fn succeeded(&self, resp: &Response) -> bool {
+        oracle::is_success(self.cli.profile, resp)
     }
 
     /// Sends a case (and, for a new pair answered 200, its repeat); judges each exchange.
@@ -1259,7 +1329,7 @@ impl Runner {
             let fails = self.judge_step(&step, record);
             self.observe(&step);
             if let (Case::New(pair), Ok(resp)) = (&step.case, &step.result) {
-                if resp.status == 200 {
+                if self.succeeded(resp) {
                     if let Some(id) = resp.send_id() {
                         next = Some(Case::Repeat {
                             campaign: pair.campaign,
@@ -1287,6 +1357,23 @@ impl Runner {
         if record {
             self.tally(ANSWERS_EVERY_REQUEST, true);
         }
+        if let (Some(busy), false) = (resp.busy(), self.strict()) {
+            // Braze: busy or in maintenance, even after the retries: not a verdict on the
+            // request; listed as a server error.
+            if record {
+                self.tolerate(format!(
+                    "{} after every retry: case listed as a server error",
+                    busy.describe()
+                ));
+                self.server_errors.push(ServerError {
+                    case: step.case.label(),
+                    request: step.request.describe(&self.target),
+                    status: resp.status,
+                    attempts: resp.retried.len() as u32 + 1,
+                });
+            }
+            return Vec::new();
+        }
         let ctx = Ctx {
             spec: &self.spec,
             profile: self.cli.profile,
@@ -1301,6 +1388,11 @@ impl Runner {
             generated_before: &self.generated,
         };
         let verdicts = oracle::judge(&ctx, &ex);
+        if record {
+            for t in oracle::tolerances_used(&ctx, &ex) {
+                *self.tolerances.entry(t).or_default() += 1;
+            }
+        }
         let mut fails = Vec::new();
         for (name, verdict) in verdicts {
             match verdict {
@@ -1326,7 +1418,9 @@ impl Runner {
         let (Case::New(pair), Ok(resp)) = (&step.case, &step.result) else {
             return;
         };
-        if resp.status == 200 && matches!(pair.send_id, SendIdField::Absent | SendIdField::Null) {
+        if oracle::is_success(self.cli.profile, resp)
+            && matches!(pair.send_id, SendIdField::Absent | SendIdField::Null)
+        {
             if let Some(id) = resp.send_id() {
                 self.generated.insert(id.to_string());
             }
@@ -1363,7 +1457,8 @@ impl Runner {
         }
     }
 
-    /// Shrinks each check that fails here for the first time in the run, and shows it.
+    /// Shrinks each check that fails here for the first time in the run, and shows it once
+    /// with every other new check its minimal request breaks.
     async fn shrink_new_failures(
         &mut self,
         property: &'static str,
@@ -1371,15 +1466,32 @@ impl Runner {
         step: Step,
         fails: Fails,
     ) {
-        for (check, reason) in fails {
-            if !self.shrunk.insert(check) {
-                continue;
-            }
+        let mut pending: Fails = fails
+            .iter()
+            .filter(|(c, _)| !self.shrunk.contains(c))
+            .cloned()
+            .collect();
+        while !pending.is_empty() {
+            let (check, reason) = pending.remove(0);
+            self.shrunk.insert(check);
             // Only the case that was generated shrinks; a failing repeat is shrunk through the
             // new pair that led to it.
-            let (best, reason, steps) = self.shrink(tree, check, step.clone(), reason).await;
-            self.record_failure(check, property, &best, reason, steps);
+            let (best, reason, steps, best_fails) = self
+                .shrink(tree, check, step.clone(), reason, fails.clone())
+                .await;
+            let others = self.new_checks_besides(check, best_fails);
+            pending.retain(|(c, _)| !self.shrunk.contains(c));
+            self.record_failure(check, property, &best, reason, steps, others);
         }
+    }
+
+    /// The checks of `fails` other than `shown` not shown before; from now on shown.
+    fn new_checks_besides(&mut self, shown: &'static str, fails: Fails) -> Vec<BrokenCheck> {
+        fails
+            .into_iter()
+            .filter(|(c, _)| *c != shown && self.shrunk.insert(c))
+            .map(|(check, reason)| BrokenCheck { check, reason })
+            .collect()
     }
 
     /// Shrinks one failing case. Attempts that may create a pair take budget; with none left,
@@ -1390,7 +1502,8 @@ impl Runner {
         check: &'static str,
         mut best: Step,
         mut reason: String,
-    ) -> (Step, String, u32) {
+        mut best_fails: Fails,
+    ) -> (Step, String, u32, Fails) {
         let accepted = matches!(&best.result, Ok(r) if (200..300).contains(&r.status));
         let mut shrinker = Shrinker::new(&mut **tree, self.cli.max_shrinks);
         while let Some(case) = shrinker.candidate() {
@@ -1409,22 +1522,21 @@ impl Runner {
             }
             let judged = self.run_case(&case, false).await;
             let hit = judged.into_iter().find_map(|(step, fails)| {
-                fails
-                    .into_iter()
-                    .find(|(c, _)| *c == check)
-                    .map(|(_, r)| (step, r))
+                let r = fails.iter().find(|(c, _)| *c == check)?.1.clone();
+                Some((step, r, fails))
             });
             match hit {
-                Some((step, r)) => {
+                Some((step, r, fails)) => {
                     best = step;
                     reason = r;
+                    best_fails = fails;
                     shrinker.still_fails(true);
                 }
                 None => shrinker.still_fails(false),
             }
         }
         let steps = shrinker.steps();
-        (best, reason, steps)
+        (best, reason, steps, best_fails)
     }
 
     fn report_new_failures(
@@ -1434,11 +1546,16 @@ impl Runner {
         fails: Fails,
         steps: u32,
     ) {
-        for (check, reason) in fails {
-            if self.shrunk.insert(check) {
-                self.record_failure(check, property, step, reason, steps);
-            }
-        }
+        let Some((check, reason)) = fails
+            .iter()
+            .find(|(c, _)| !self.shrunk.contains(c))
+            .cloned()
+        else {
+            return;
+        };
+        self.shrunk.insert(check);
+        let others = self.new_checks_besides(check, fails);
+        self.record_failure(check, property, step, reason, steps, others);
     }
 
     /// Tallies a run-level check decided on one exchange, and shows it when it fails first.
@@ -1454,7 +1571,7 @@ impl Runner {
             Err(reason) => {
                 self.tally(check, false);
                 if self.shrunk.insert(check) {
-                    self.record_failure(check, property, step, reason, 0);
+                    self.record_failure(check, property, step, reason, 0, Vec::new());
                 }
             }
         }
@@ -1467,6 +1584,7 @@ impl Runner {
         step: &Step,
         reason: String,
         shrink_steps: u32,
+        other_checks: Vec<BrokenCheck>,
     ) {
         let shown = Shown {
             case: step.case.label(),
@@ -1479,7 +1597,7 @@ impl Runner {
             response: step.result.as_ref().ok().cloned(),
             curl: step.request.curl(&self.target),
         };
-        self.record_shown(check, property, reason, shown, shrink_steps);
+        self.record_shown(check, property, reason, shown, shrink_steps, other_checks);
     }
 
     fn record_shown(
@@ -1489,25 +1607,40 @@ impl Runner {
         reason: String,
         shown: Shown,
         shrink_steps: u32,
+        other_checks: Vec<BrokenCheck>,
     ) {
-        let response = shown.response.as_ref().map(|r| ResponseSummary {
-            status: r.status,
-            headers: r.headers.clone(),
-            body_excerpt: excerpt(&r.body, 500),
-        });
+        let response = shown
+            .response
+            .as_ref()
+            .map(|r| ResponseSummary::new(r.status, r.headers.clone(), &r.body));
         let failure = Failure {
             check,
             property,
             reason,
+            other_checks,
             case: shown.case,
             request: shown.request,
             request_body: shown.request_body,
             response,
             curl: shown.curl,
-            replay: report::replay_line(&self.cli, self.seed),
+            replay: self.cli.replay_command(self.seed),
+            secret_env_vars: self.cli.secret_env_vars(),
             seed: self.seed,
             shrink_steps,
         };
+        // One block per distinct request and answer: a check that a request shown before also
+        // breaks joins that block.
+        if let Some(shown) = self.failures.iter_mut().find(|f| f.same_exchange(&failure)) {
+            let joined: Vec<&str> = failure.broken().map(|b| b.check).collect();
+            self.events.line(&format!(
+                "\nFAIL {} (property {}): the same request and answer as FAIL {} above",
+                joined.join(", "),
+                failure.property,
+                shown.check
+            ));
+            shown.other_checks.extend(failure.broken());
+            return;
+        }
         self.events.failure(&failure);
         self.failures.push(failure);
     }
@@ -1577,6 +1710,8 @@ impl Runner {
             statuses: self.statuses.clone(),
             failures: self.failures.clone(),
             notes: self.notes.clone(),
+            tolerances: self.tolerances.clone(),
+            server_errors: self.server_errors.clone(),
         }
     }
 }
@@ -1602,9 +1737,13 @@ impl SequenceFailure {
             .collect();
         Shown {
             case: format!(
-                "a sequence of {} operations: {:?}",
-                self.ops.len(),
+                "a sequence of {}: {}",
+                crate::report::plural(self.ops.len() as u64, "operation", "operations"),
                 self.ops
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             request: format!(
                 "the request the model did not predict: {} {}",

@@ -70,15 +70,12 @@ impl Spec {
             source_name: source.to_string(),
             reason,
         };
-        let doc: Value = serde_json::from_str(text).map_err(|e| {
-            bad(format!(
-                "not a JSON document (OpenAPI 3.0 JSON expected): {e}"
-            ))
-        })?;
+        let doc = parse_document(text).map_err(bad)?;
         let version = doc.get("openapi").and_then(Value::as_str).unwrap_or("");
         if !version.starts_with("3.") {
             return Err(bad(format!(
-                "not an OpenAPI 3 document (openapi: {version:?})"
+                "not an OpenAPI 3 document (openapi: {})",
+                crate::http::quote(version)
             )));
         }
         let op = doc
@@ -160,6 +157,22 @@ impl ResponseSpec {
     }
 }
 
+/// The document as JSON: JSON when it parses as JSON, YAML otherwise (JSON is YAML too, but
+/// JSON's own parser gives the better error for a broken JSON document).
+fn parse_document(text: &str) -> Result<Value, String> {
+    let trimmed = text.trim_start();
+    let looks_json = trimmed.starts_with('{') || trimmed.starts_with('[');
+    match serde_json::from_str::<Value>(text) {
+        Ok(doc) => Ok(doc),
+        Err(json_error) => match serde_saphyr::from_str::<Value>(text) {
+            Ok(doc) if doc.is_object() => Ok(doc),
+            Ok(_) => Err("not an OpenAPI document: neither a JSON nor a YAML mapping".into()),
+            Err(_) if looks_json => Err(format!("not a JSON document: {json_error}")),
+            Err(yaml_error) => Err(format!("not a JSON or YAML document: {yaml_error}")),
+        },
+    }
+}
+
 /// The media type without parameters, lower-case: `application/json; charset=utf-8` → `application/json`.
 pub fn essence(content_type: &str) -> String {
     content_type
@@ -180,12 +193,15 @@ fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> Result<&'a Value, String
         match value.get("$ref").and_then(Value::as_str) {
             None => return Ok(value),
             Some(r) => {
-                let pointer = r
-                    .strip_prefix('#')
-                    .ok_or_else(|| format!("only local $refs are supported, not {r:?}"))?;
+                let pointer = r.strip_prefix('#').ok_or_else(|| {
+                    format!(
+                        "only local $refs are supported, not {}",
+                        crate::http::quote(r)
+                    )
+                })?;
                 value = doc
                     .pointer(pointer)
-                    .ok_or_else(|| format!("$ref {r:?} points at nothing"))?;
+                    .ok_or_else(|| format!("$ref {} points at nothing", crate::http::quote(r)))?;
             }
         }
     }
@@ -217,7 +233,10 @@ pub fn to_json_schema(schema: &Value) -> Result<Value, String> {
                     "$ref" => {
                         let r = value.as_str().ok_or("a $ref that is not a string")?;
                         let name = r.strip_prefix("#/components/schemas/").ok_or_else(|| {
-                            format!("schema $ref {r:?} is not into #/components/schemas")
+                            format!(
+                                "schema $ref {} is not into #/components/schemas",
+                                crate::http::quote(r)
+                            )
                         })?;
                         Value::String(format!("#/definitions/{name}"))
                     }
@@ -362,7 +381,7 @@ pub fn typed_header_value(ty: Option<&str>, raw: &str) -> Result<Value, String> 
             } else if let Ok(n) = raw.parse::<u64>() {
                 Ok(json!(n))
             } else {
-                Err(format!("{raw:?} is not an integer"))
+                Err(format!("{} is not an integer", crate::http::quote(raw)))
             }
         }
         Some("number") => raw
@@ -370,11 +389,11 @@ pub fn typed_header_value(ty: Option<&str>, raw: &str) -> Result<Value, String> 
             .ok()
             .filter(|f| f.is_finite())
             .map(|f| json!(f))
-            .ok_or_else(|| format!("{raw:?} is not a number")),
+            .ok_or_else(|| format!("{} is not a number", crate::http::quote(raw))),
         Some("boolean") => match raw {
             "true" => Ok(json!(true)),
             "false" => Ok(json!(false)),
-            _ => Err(format!("{raw:?} is not a boolean")),
+            _ => Err(format!("{} is not a boolean", crate::http::quote(raw))),
         },
         _ => Ok(Value::String(raw.to_string())),
     }
@@ -424,5 +443,51 @@ mod tests {
         let err = Spec::parse(r#"{"openapi":"3.0.0","paths":{}}"#, "t").err();
         assert!(matches!(err, Some(Fatal::Spec { .. })));
         assert!(Spec::parse("not json", "t").is_err());
+        assert!(Spec::parse("{\"openapi\": ", "t").is_err());
+    }
+
+    #[test]
+    fn a_yaml_document_is_read_like_its_json() {
+        let json: Value = serde_json::from_str(EMBEDDED).expect("json");
+        // The same document as YAML, with the unquoted status keys YAML authors write.
+        let yaml = to_yaml(&json, 0);
+        assert!(yaml.lines().any(|l| l.trim() == "200:"), "{yaml}");
+        let spec = Spec::parse(&yaml, "sends.yaml").expect("the YAML document parses");
+        assert_eq!(
+            spec.documented_statuses(),
+            Spec::embedded().expect("embedded").documented_statuses()
+        );
+        assert_eq!((spec.send_id_min, spec.send_id_max), (1, 64));
+    }
+
+    /// A small YAML writer for the test (block style, keys bare when they can be).
+    fn to_yaml(v: &Value, indent: usize) -> String {
+        let pad = " ".repeat(indent);
+        match v {
+            Value::Object(m) if !m.is_empty() => m
+                .iter()
+                .map(|(k, v)| {
+                    let key = if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        k.clone()
+                    } else {
+                        serde_json::to_string(k).expect("key")
+                    };
+                    match v {
+                        Value::Object(c) if !c.is_empty() => {
+                            format!("\n{pad}{key}:{}", to_yaml(v, indent + 2))
+                        }
+                        Value::Array(a) if !a.is_empty() => {
+                            format!("\n{pad}{key}:{}", to_yaml(v, indent + 2))
+                        }
+                        _ => format!("\n{pad}{key}: {}", to_yaml(v, indent + 2)),
+                    }
+                })
+                .collect(),
+            Value::Array(a) if !a.is_empty() => a
+                .iter()
+                .map(|item| format!("\n{pad}- {}", to_yaml(item, indent + 2).trim_start()))
+                .collect(),
+            other => other.to_string(),
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Request generation: proptest strategies for every valid and invalid class of CONTRACT §1.
+//! Request generation: proptest strategies for every valid and invalid class of docs/contract.md §1.
 //!
 //! Strategies produce [`Case`]s (what to ask), and [`Case::request`] turns one into bytes on the
 //! wire. Bodies that could be valid apart from the defect under test carry the run's existing
@@ -50,7 +50,7 @@ impl Default for NewPair {
     }
 }
 
-/// Every invalid class of CONTRACT §1 (steps 4 and 5 of the order of decisions).
+/// Every invalid class of docs/contract.md §1 (steps 4 and 5 of the order of decisions).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invalid {
     MissingCampaignId,
@@ -595,7 +595,7 @@ fn with_one(bad: impl Strategy<Value = char>, max: usize) -> impl Strategy<Value
     (printable(0..=half), bad, printable(0..=half)).prop_map(|(a, c, b)| format!("{a}{c}{b}"))
 }
 
-/// Every invalid body / content class of CONTRACT §1, one strategy per class.
+/// Every invalid body / content class of docs/contract.md §1, one strategy per class.
 pub fn invalid_arms(max: usize) -> Vec<BoxedStrategy<Invalid>> {
     let malformed: Vec<&'static [u8]> = vec![
         b"{",

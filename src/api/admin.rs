@@ -1,4 +1,4 @@
-//! The admin API (CONTRACT §2): workspaces, campaigns, API keys and the send identifiers of a
+//! The admin API (docs/contract.md §2): workspaces, campaigns, API keys and the send identifiers of a
 //! campaign. Not part of Braze; it lets an operator set the service up without a restart.
 //! The token check and the body limit happen before these handlers (see `security.rs`).
 use std::borrow::Cow;
@@ -8,15 +8,16 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::MetaSchemaRef;
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde_json::Value;
 
+use super::admin_body::AdminJson;
 use super::error::ErrorBody;
 use super::security::AdminToken;
 use super::AppState;
 use crate::domain::{ApiKey, CampaignId, Permission, QuotaStatus, UtcDay};
-use crate::store::{ApiKeyRecord, Campaign, StoreError, Workspace};
+use crate::store::{ApiKeyRecord, Campaign, ListCursor, Page, StoreError, Workspace};
 
 /// The default daily quota of a workspace, as Braze documents it.
 pub const DEFAULT_DAILY_QUOTA: u64 = 100;
@@ -80,6 +81,7 @@ impl ToJSON for JsonString {
 }
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct CreateWorkspaceRequest {
     /// A name for people, 1 to 200 characters.
     #[oai(validator(min_length = 1, max_length = 200))]
@@ -118,6 +120,7 @@ pub struct WorkspaceDetails {
 }
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct CreateCampaignRequest {
     /// 1 to 128 printable ASCII characters; generated (a UUID) when absent or `null`.
     #[oai(
@@ -137,17 +140,49 @@ pub struct CampaignView {
 }
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct CreateApiKeyRequest {
     /// A name for people.
     #[oai(validator(max_length = 200), nullable)]
     pub name: Option<JsonString>,
-    /// Permissions, e.g. `sends.id.create`.
+    /// Permissions, from the known set: `sends.id.create`.
     #[oai(validator(max_items = 100))]
     pub permissions: Vec<JsonString>,
     /// CIDR blocks (or single addresses) the key may be used from; absent, `null` or empty:
     /// anywhere.
     #[oai(validator(max_items = 100), nullable)]
     pub allowed_ips: Option<Vec<JsonString>>,
+}
+
+// Examples Swagger UI fills "Try it out" with: each executes as it stands on a new data
+// directory (a fixed campaign id would give 409 on the second try, so the campaign's is left to
+// the service to generate).
+impl Example for CreateWorkspaceRequest {
+    fn example() -> Self {
+        Self {
+            name: JsonString("Spring sale team".into()),
+            daily_send_id_quota: Some(DEFAULT_DAILY_QUOTA),
+        }
+    }
+}
+
+impl Example for CreateCampaignRequest {
+    fn example() -> Self {
+        Self {
+            campaign_id: None,
+            name: Some(JsonString("Spring sale 2026".into())),
+        }
+    }
+}
+
+impl Example for CreateApiKeyRequest {
+    fn example() -> Self {
+        Self {
+            name: Some(JsonString("checkout service".into())),
+            permissions: vec![JsonString(crate::domain::SENDS_ID_CREATE.into())],
+            allowed_ips: Some(vec![]),
+        }
+    }
 }
 
 #[derive(Debug, Object)]
@@ -169,6 +204,45 @@ pub struct SendIdItem {
 #[derive(Debug, Object)]
 pub struct SendIdList {
     pub send_ids: Vec<SendIdItem>,
+    /// The `after` value that fetches the next page; `null` on the last page.
+    #[oai(nullable)]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct WorkspaceList {
+    pub workspaces: Vec<WorkspaceView>,
+    /// The `after` value that fetches the next page; `null` on the last page.
+    #[oai(nullable)]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct CampaignList {
+    pub campaigns: Vec<CampaignView>,
+    /// The `after` value that fetches the next page; `null` on the last page.
+    #[oai(nullable)]
+    pub next: Option<String>,
+}
+
+/// An API key as listed: what it may do, never the key or its hash.
+#[derive(Debug, Object)]
+pub struct ApiKeyView {
+    pub key_id: String,
+    #[oai(nullable)]
+    pub name: Option<String>,
+    pub permissions: Vec<String>,
+    /// CIDR blocks; empty means "any address".
+    pub allowed_ips: Vec<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// A revoked key answers 401.
+    pub revoked: bool,
+}
+
+#[derive(Debug, Object)]
+pub struct ApiKeyList {
+    pub api_keys: Vec<ApiKeyView>,
     /// The `after` value that fetches the next page; `null` on the last page.
     #[oai(nullable)]
     pub next: Option<String>,
@@ -293,6 +367,55 @@ admin_response!(ListSendIdsResponse {
     NotFound(Json<ErrorBody>),
 });
 
+admin_response!(ListWorkspacesResponse {
+    /// A page of workspaces, in creation order.
+    #[oai(status = 200)]
+    Ok(Json<WorkspaceList>),
+});
+
+admin_response!(ListCampaignsResponse {
+    /// A page of the workspace's campaigns, in creation order.
+    #[oai(status = 200)]
+    Ok(Json<CampaignList>),
+    /// No such workspace.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+});
+
+admin_response!(ListApiKeysResponse {
+    /// A page of the workspace's API keys (revoked ones included), in creation order.
+    #[oai(status = 200)]
+    Ok(Json<ApiKeyList>),
+    /// No such workspace.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+});
+
+const BAD_CURSOR: &str = "after must be the `next` value of a previous page";
+const DEFAULT_PAGE: u32 = 100;
+
+/// The `after` query parameter of the workspace, campaign and key listings.
+fn list_cursor(after: Option<&str>) -> Result<Option<ListCursor>, ErrorBody> {
+    match after {
+        None => Ok(None),
+        Some(raw) => ListCursor::decode(raw)
+            .map(Some)
+            .ok_or_else(|| ErrorBody::new(BAD_CURSOR)),
+    }
+}
+
+fn next_of<T>(page: &Page<T>) -> Option<String> {
+    page.next.as_ref().map(ListCursor::encode)
+}
+
+fn workspace_view(w: Workspace) -> WorkspaceView {
+    WorkspaceView {
+        id: w.id,
+        name: w.name,
+        daily_send_id_quota: w.daily_send_id_quota,
+    }
+}
+
 fn not_found(what: &str) -> Json<ErrorBody> {
     Json(ErrorBody::new(format!("{what} not found")))
 }
@@ -318,21 +441,148 @@ impl AdminApi {
         &self,
         _auth: AdminToken,
         state: Data<&AppState>,
-        body: Json<CreateWorkspaceRequest>,
+        body: AdminJson<CreateWorkspaceRequest>,
     ) -> CreateWorkspaceResponse {
         let workspace = Workspace {
             id: uuid::Uuid::new_v4().to_string(),
             name: body.0.name.0,
             daily_send_id_quota: body.0.daily_send_id_quota.unwrap_or(DEFAULT_DAILY_QUOTA),
             created_at: state.clock.now_millis(),
+            seq: 0,
         };
         match state.store.create_workspace(&workspace).await {
-            Ok(()) => CreateWorkspaceResponse::Created(Json(WorkspaceView {
-                id: workspace.id,
-                name: workspace.name,
-                daily_send_id_quota: workspace.daily_send_id_quota,
-            })),
+            Ok(()) => CreateWorkspaceResponse::Created(Json(workspace_view(workspace))),
             Err(e) => CreateWorkspaceResponse::storage(e),
+        }
+    }
+
+    /// List workspaces
+    ///
+    /// In creation order; `next` is the `after` value of the following page.
+    #[oai(
+        path = "/workspaces",
+        method = "get",
+        operation_id = "listWorkspaces",
+        tag = "AdminTags::Workspaces"
+    )]
+    async fn list_workspaces(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        /// Page size, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+        /// The `next` value of the previous page.
+        after: Query<Option<String>>,
+    ) -> ListWorkspacesResponse {
+        let after = match list_cursor(after.0.as_deref()) {
+            Ok(a) => a,
+            Err(body) => return ListWorkspacesResponse::bad_request(body),
+        };
+        let limit = limit.0.unwrap_or(DEFAULT_PAGE) as usize;
+        match state.store.list_workspaces(after.as_ref(), limit) {
+            Ok(page) => ListWorkspacesResponse::Ok(Json(WorkspaceList {
+                next: next_of(&page),
+                workspaces: page.items.into_iter().map(workspace_view).collect(),
+            })),
+            Err(e) => ListWorkspacesResponse::storage(e),
+        }
+    }
+
+    /// List a workspace's campaigns
+    ///
+    /// In creation order; `next` is the `after` value of the following page.
+    #[oai(
+        path = "/workspaces/:id/campaigns",
+        method = "get",
+        operation_id = "listCampaigns",
+        tag = "AdminTags::Campaigns"
+    )]
+    async fn list_campaigns(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        id: Path<String>,
+        /// Page size, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+        /// The `next` value of the previous page.
+        after: Query<Option<String>>,
+    ) -> ListCampaignsResponse {
+        let after = match list_cursor(after.0.as_deref()) {
+            Ok(a) => a,
+            Err(body) => return ListCampaignsResponse::bad_request(body),
+        };
+        match state.store.workspace(&id.0) {
+            Ok(Some(_)) => {}
+            Ok(None) => return ListCampaignsResponse::NotFound(not_found("workspace")),
+            Err(e) => return ListCampaignsResponse::storage(e),
+        }
+        let limit = limit.0.unwrap_or(DEFAULT_PAGE) as usize;
+        match state.store.list_campaigns(&id.0, after.as_ref(), limit) {
+            Ok(page) => ListCampaignsResponse::Ok(Json(CampaignList {
+                next: next_of(&page),
+                campaigns: page
+                    .items
+                    .into_iter()
+                    .map(|c| CampaignView {
+                        campaign_id: c.campaign_id,
+                        name: c.name,
+                    })
+                    .collect(),
+            })),
+            Err(e) => ListCampaignsResponse::storage(e),
+        }
+    }
+
+    /// List a workspace's API keys
+    ///
+    /// What each key may do and whether it is revoked; never the key itself, nor its hash. In
+    /// creation order; `next` is the `after` value of the following page.
+    #[oai(
+        path = "/workspaces/:id/api-keys",
+        method = "get",
+        operation_id = "listApiKeys",
+        tag = "AdminTags::ApiKeys"
+    )]
+    async fn list_api_keys(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        id: Path<String>,
+        /// Page size, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+        /// The `next` value of the previous page.
+        after: Query<Option<String>>,
+    ) -> ListApiKeysResponse {
+        let after = match list_cursor(after.0.as_deref()) {
+            Ok(a) => a,
+            Err(body) => return ListApiKeysResponse::bad_request(body),
+        };
+        match state.store.workspace(&id.0) {
+            Ok(Some(_)) => {}
+            Ok(None) => return ListApiKeysResponse::NotFound(not_found("workspace")),
+            Err(e) => return ListApiKeysResponse::storage(e),
+        }
+        let limit = limit.0.unwrap_or(DEFAULT_PAGE) as usize;
+        match state.store.list_api_keys(&id.0, after.as_ref(), limit) {
+            Ok(page) => ListApiKeysResponse::Ok(Json(ApiKeyList {
+                next: next_of(&page),
+                api_keys: page
+                    .items
+                    .into_iter()
+                    .map(|k| ApiKeyView {
+                        key_id: k.key_id,
+                        name: k.name,
+                        permissions: k.permissions,
+                        allowed_ips: k.allowed_ips.iter().map(ToString::to_string).collect(),
+                        created_at: rfc3339(k.created_at),
+                        revoked: k.revoked_at.is_some(),
+                    })
+                    .collect(),
+            })),
+            Err(e) => ListApiKeysResponse::storage(e),
         }
     }
 
@@ -385,7 +635,7 @@ impl AdminApi {
         _auth: AdminToken,
         state: Data<&AppState>,
         id: Path<String>,
-        body: Json<CreateCampaignRequest>,
+        body: AdminJson<CreateCampaignRequest>,
     ) -> CreateCampaignResponse {
         match state.store.workspace(&id.0) {
             Ok(Some(_)) => {}
@@ -406,6 +656,7 @@ impl AdminApi {
             campaign_id: campaign_id.to_string(),
             workspace_id: id.0,
             created_at: state.clock.now_millis(),
+            seq: 0,
         };
         match state.store.create_campaign(&campaign).await {
             Ok(()) => CreateCampaignResponse::Created(Json(CampaignView {
@@ -433,7 +684,7 @@ impl AdminApi {
         _auth: AdminToken,
         state: Data<&AppState>,
         id: Path<String>,
-        body: Json<CreateApiKeyRequest>,
+        body: AdminJson<CreateApiKeyRequest>,
     ) -> CreateApiKeyResponse {
         match state.store.workspace(&id.0) {
             Ok(Some(_)) => {}
@@ -469,6 +720,8 @@ impl AdminApi {
             allowed_ips,
             hash: key.hash().0,
             created_at: state.clock.now_millis(),
+            revoked_at: None,
+            seq: 0,
         };
         match state.store.create_api_key(&record).await {
             Ok(()) => CreateApiKeyResponse::Created(Json(ApiKeyCreated {
@@ -494,9 +747,12 @@ impl AdminApi {
         state: Data<&AppState>,
         key_id: Path<String>,
     ) -> DeleteApiKeyResponse {
-        match state.store.revoke_api_key(&key_id.0).await {
+        let now = state.clock.now_millis();
+        match state.store.revoke_api_key(&key_id.0, now).await {
             Ok(true) => DeleteApiKeyResponse::NoContent,
-            Ok(false) => DeleteApiKeyResponse::NotFound(not_found("api key")),
+            Ok(false) => {
+                DeleteApiKeyResponse::NotFound(not_found("api key (or it is already revoked)"))
+            }
             Err(e) => DeleteApiKeyResponse::storage(e),
         }
     }
@@ -525,11 +781,7 @@ impl AdminApi {
         let after = match after.0.as_deref().map(str::parse::<u64>) {
             None => None,
             Some(Ok(a)) => Some(a),
-            Some(Err(_)) => {
-                return ListSendIdsResponse::bad_request(ErrorBody::new(
-                    "after must be the `next` value of a previous page",
-                ))
-            }
+            Some(Err(_)) => return ListSendIdsResponse::bad_request(ErrorBody::new(BAD_CURSOR)),
         };
         match state.store.campaign(&campaign_id.0) {
             Ok(Some(c)) if c.workspace_id == id.0 => {}
@@ -538,7 +790,7 @@ impl AdminApi {
             }
             Err(e) => return ListSendIdsResponse::storage(e),
         }
-        let limit = limit.0.unwrap_or(100) as usize;
+        let limit = limit.0.unwrap_or(DEFAULT_PAGE) as usize;
         match state.store.list_send_ids(&campaign_id.0, after, limit) {
             Ok(page) => ListSendIdsResponse::Ok(Json(SendIdList {
                 send_ids: page

@@ -26,6 +26,11 @@ impl ErrorBody {
     }
 }
 
+/// Marks a response whose status is final: the outermost layer must not turn its 404 into a 405
+/// (the admin API, when off, is 404 for every method of every `/admin` path).
+#[derive(Debug, Clone, Copy)]
+pub struct FinalStatus;
+
 /// A JSON error response outside the typed operations (404, 405, a rejected body…).
 pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = serde_json::json!({ "message": message.into() });
@@ -179,6 +184,9 @@ impl<E> JsonErrorsEndpoint<E> {
     fn finish(&self, resp: Response, method: &Method, path: &str) -> Response {
         let status = resp.status();
         let allowed = self.allow.allowed(path);
+        if resp.extensions().get::<FinalStatus>().is_some() {
+            return resp;
+        }
         let resp = match (status, allowed) {
             (StatusCode::NOT_FOUND, Some(methods)) if !methods.contains(method) => {
                 // poem answers 404 for a known path with an unrouted method; the contract says 405.

@@ -4,7 +4,7 @@ use poem::http::{header, StatusCode};
 use poem::{Body, Request, Response};
 use tokio::io::AsyncReadExt;
 
-/// Bodies over 64 KiB are refused (CONTRACT §1).
+/// Bodies over 64 KiB are refused (docs/contract.md §1).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]

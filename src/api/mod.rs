@@ -1,5 +1,6 @@
 //! The HTTP surface: the public operation, the admin API, their documents and the shared layers.
 pub mod admin;
+pub mod admin_body;
 pub mod docs;
 pub mod error;
 pub mod limits;

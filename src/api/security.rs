@@ -1,4 +1,4 @@
-//! Authentication and authorization: steps 2 and 3 of CONTRACT §1, decided before the body is
+//! Authentication and authorization: steps 2 and 3 of docs/contract.md §1, decided before the body is
 //! looked at (a bad key with a bad body gets 401, not 400), plus the admin token.
 use std::net::IpAddr;
 
@@ -8,7 +8,7 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::auth::Bearer;
 use poem_openapi::SecurityScheme;
 
-use super::error::json_error;
+use super::error::{json_error, FinalStatus};
 use super::limits::{buffer_body, drain_body, MAX_BODY_BYTES};
 use super::AppState;
 use crate::domain::{hash_secret, QuotaStatus, UtcDay, SENDS_ID_CREATE};
@@ -163,7 +163,9 @@ impl<E: Endpoint> Endpoint for AdminGate<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let Some(expected) = self.state.admin_token else {
-            return Ok(json_error(StatusCode::NOT_FOUND, ADMIN_OFF_MESSAGE));
+            let mut off = json_error(StatusCode::NOT_FOUND, ADMIN_OFF_MESSAGE);
+            off.extensions_mut().insert(FinalStatus);
+            return Ok(drain_body(&mut req, off).await);
         };
         let path = req.uri().path();
         if path != "/admin/docs"

@@ -1,4 +1,4 @@
-//! The public operation, `POST /sends/id/create` (CONTRACT §1), steps 4–8. Steps 1–3 and the
+//! The public operation, `POST /sends/id/create` (docs/contract.md §1), steps 4–8. Steps 1–3 and the
 //! body limit are decided before this handler runs (see `security.rs`).
 use poem::error::ResponseError;
 use poem::http::StatusCode;
@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::payload::{Json, ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::Type;
+use poem_openapi::types::{Example, Type};
 use poem_openapi::{impl_apirequest_for_payload, ApiResponse, Object, OpenApi, Tags};
 use serde_json::Value;
 
@@ -24,6 +24,7 @@ enum ApiTags {
 
 /// The request body of `POST /sends/id/create`.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct CreateSendIdRequest {
     /// The campaign to create the send identifier under; a campaign of the key's workspace.
     #[oai(validator(min_length = 1))]
@@ -35,6 +36,17 @@ pub struct CreateSendIdRequest {
         nullable
     )]
     pub send_id: Option<String>,
+}
+
+/// What Swagger UI's "Try it out" fills in: the demo campaign every new data directory has and
+/// a readable send_id, so Execute with nothing edited answers 200.
+impl Example for CreateSendIdRequest {
+    fn example() -> Self {
+        Self {
+            campaign_id: crate::startup::DEMO_CAMPAIGN_ID.into(),
+            send_id: Some("spring-sale-2026-11-27".into()),
+        }
+    }
 }
 
 /// The answer of a successful call.

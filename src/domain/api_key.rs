@@ -50,28 +50,30 @@ pub fn hash_secret(secret: &str) -> KeyHash {
     KeyHash(Sha256::digest(secret.as_bytes()).into())
 }
 
-/// A permission name: 1 to 64 characters of `[A-Za-z0-9_.:-]` (e.g. `sends.id.create`).
+/// Every permission a key can hold. Braze has many; sendid implements one operation, so one.
+pub const KNOWN_PERMISSIONS: &[&str] = &[SENDS_ID_CREATE];
+
+/// A permission from [`KNOWN_PERMISSIONS`]: a typo such as `sends.id.creat` would otherwise
+/// give a key that silently answers 403 forever.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Permission(String);
+pub struct Permission(&'static str);
 
 impl Permission {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let ok = !raw.is_empty()
-            && raw.len() <= 64
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'));
-        if ok {
-            Ok(Self(raw.to_string()))
-        } else {
-            Err(format!(
-                "permission {raw:?} is not valid: use 1 to 64 characters of A-Z a-z 0-9 _ . : -"
-            ))
-        }
+        KNOWN_PERMISSIONS
+            .iter()
+            .find(|known| **known == raw)
+            .map(|known| Self(known))
+            .ok_or_else(|| {
+                format!(
+                    "permissions: {raw:?} is not a known permission; known: {}",
+                    KNOWN_PERMISSIONS.join(", ")
+                )
+            })
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn as_str(&self) -> &'static str {
+        self.0
     }
 }
 
@@ -92,5 +94,7 @@ mod tests {
         assert!(Permission::parse(SENDS_ID_CREATE).is_ok());
         assert!(Permission::parse("").is_err());
         assert!(Permission::parse("a b").is_err());
+        let typo = Permission::parse("sends.id.creat").unwrap_err();
+        assert!(typo.contains("known: sends.id.create"), "{typo}");
     }
 }

@@ -8,7 +8,7 @@ pub const MAX_CAMPAIGN_ID_LEN: usize = 128;
 
 /// A campaign identifier as the admin API stores it: 1 to 128 printable ASCII characters.
 ///
-/// The public operation accepts any non-empty string for `campaign_id` (CONTRACT §1); a string
+/// The public operation accepts any non-empty string for `campaign_id` (docs/contract.md §1); a string
 /// that could never have been created here simply names no campaign (400 `Invalid campaign_id`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CampaignId(String);

@@ -4,7 +4,7 @@ mod campaign_id;
 mod quota;
 mod send_id;
 
-pub use api_key::{hash_secret, ApiKey, KeyHash, Permission, SENDS_ID_CREATE};
+pub use api_key::{hash_secret, ApiKey, KeyHash, Permission, KNOWN_PERMISSIONS, SENDS_ID_CREATE};
 pub use campaign_id::{CampaignId, CampaignIdError};
 pub use quota::{QuotaStatus, UtcDay};
 pub use send_id::{SendId, SendIdError};

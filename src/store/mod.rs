@@ -19,6 +19,9 @@ pub struct Workspace {
     pub name: String,
     pub daily_send_id_quota: u64,
     pub created_at: i64,
+    /// Creation order, assigned by the store when the record is created (listings follow it).
+    #[serde(default)]
+    pub seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +30,9 @@ pub struct Campaign {
     pub workspace_id: String,
     pub name: String,
     pub created_at: i64,
+    /// Creation order, assigned by the store when the record is created (listings follow it).
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// An API key as stored: never the key itself, only its SHA-256.
@@ -41,6 +47,13 @@ pub struct ApiKeyRecord {
     #[serde(with = "hash_hex")]
     pub hash: [u8; 32],
     pub created_at: i64,
+    /// When the key was revoked (Unix milliseconds); a revoked key is kept for the listing but
+    /// never authenticates. Absent in records written before revocation was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+    /// Creation order, assigned by the store when the record is created (listings follow it).
+    #[serde(default)]
+    pub seq: u64,
 }
 
 impl ApiKeyRecord {
@@ -79,6 +92,93 @@ pub struct SendIdPage {
     pub entries: Vec<SendIdEntry>,
     /// The cursor for the next page, `None` on the last page.
     pub next: Option<u64>,
+}
+
+/// Where a listing of workspaces, campaigns or keys resumes: after the item with this creation
+/// sequence (then time and id, for records written before sequences were kept). Listings are in
+/// creation order, so the cursor stays valid whatever is created meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListCursor {
+    pub seq: u64,
+    pub created_at: i64,
+    pub id: String,
+}
+
+impl ListCursor {
+    /// The opaque form handed to clients as `next` and taken back as `after`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}", self.seq, self.created_at, self.id)
+    }
+
+    pub fn decode(raw: &str) -> Option<Self> {
+        let (seq, rest) = raw.split_once('.')?;
+        let (created_at, id) = rest.split_once('.')?;
+        Some(Self {
+            seq: seq.parse().ok()?,
+            created_at: created_at.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<ListCursor>,
+}
+
+impl<T> Page<T> {
+    /// Pages `items` (any order) in creation order after `after`: the one place listing order
+    /// and paging are decided, for every engine that can hand over its records.
+    pub fn of(
+        mut items: Vec<T>,
+        cursor: impl Fn(&T) -> ListCursor,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Self {
+        items.retain(|item| after.is_none_or(|a| cursor(item) > *a));
+        items.sort_by_cached_key(|item| cursor(item));
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more {
+            items.last().map(&cursor)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
+impl Workspace {
+    pub fn cursor(&self) -> ListCursor {
+        ListCursor {
+            seq: self.seq,
+            created_at: self.created_at,
+            id: self.id.clone(),
+        }
+    }
+}
+
+impl Campaign {
+    pub fn cursor(&self) -> ListCursor {
+        ListCursor {
+            seq: self.seq,
+            created_at: self.created_at,
+            id: self.campaign_id.clone(),
+        }
+    }
+}
+
+impl ApiKeyRecord {
+    pub fn cursor(&self) -> ListCursor {
+        ListCursor {
+            seq: self.seq,
+            created_at: self.created_at,
+            id: self.key_id.clone(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,16 +224,42 @@ pub trait Store: Send + Sync + 'static {
     fn campaign(&self, campaign_id: &str) -> StoreResult<Option<Campaign>>;
 
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>>;
+    /// The key with this hash, unless it is revoked.
     fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>>;
-    /// Returns `false` when no such key exists.
-    fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Returns `false` when no such key exists or it is already revoked.
+    fn revoke_api_key<'a>(
+        &'a self,
+        key_id: &'a str,
+        now_millis: i64,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
 
-    /// Rules 6–8 of CONTRACT §1 in one atomic step: find the pair, or spend one unit of today's
+    /// Rules 6–8 of docs/contract.md §1 in one atomic step: find the pair, or spend one unit of today's
     /// quota and create it, or refuse. Resolves only when the answer is backed by disk.
     fn create_send_id<'a>(
         &'a self,
         request: NewSendId<'a>,
     ) -> BoxFuture<'a, StoreResult<CreateOutcome>>;
+
+    /// Workspaces in creation order.
+    fn list_workspaces(
+        &self,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> StoreResult<Page<Workspace>>;
+    /// The campaigns of a workspace, in creation order.
+    fn list_campaigns(
+        &self,
+        workspace_id: &str,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> StoreResult<Page<Campaign>>;
+    /// The keys of a workspace, revoked ones included, in creation order.
+    fn list_api_keys(
+        &self,
+        workspace_id: &str,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ApiKeyRecord>>;
 
     /// Pairs of a campaign in creation order, after the cursor `after`.
     fn list_send_ids(

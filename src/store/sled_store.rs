@@ -12,8 +12,8 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
 use super::{
-    ApiKeyRecord, Campaign, CreateOutcome, FlushObserver, GroupCommit, NewSendId, SendIdEntry,
-    SendIdPage, Store, StoreError, StoreResult, Workspace,
+    ApiKeyRecord, Campaign, CreateOutcome, FlushObserver, GroupCommit, ListCursor, NewSendId, Page,
+    SendIdEntry, SendIdPage, Store, StoreError, StoreResult, Workspace,
 };
 use crate::domain::{KeyHash, QuotaStatus, UtcDay};
 
@@ -322,6 +322,18 @@ impl Store for SledStore {
                 if self.tree.contains_key(BOOTSTRAPPED_KEY)? {
                     return Ok(false);
                 }
+                let workspace = &Workspace {
+                    seq: self.db.generate_id()?,
+                    ..workspace.clone()
+                };
+                let campaign = &Campaign {
+                    seq: self.db.generate_id()?,
+                    ..campaign.clone()
+                };
+                let key = &ApiKeyRecord {
+                    seq: self.db.generate_id()?,
+                    ..key.clone()
+                };
                 let mut batch = sled::Batch::default();
                 batch.insert(workspace_key(&workspace.id), to_json(workspace)?);
                 batch.insert(campaign_key(&campaign.campaign_id), to_json(campaign)?);
@@ -345,6 +357,10 @@ impl Store for SledStore {
 
     fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>> {
         async move {
+            let workspace = &Workspace {
+                seq: self.db.generate_id()?,
+                ..workspace.clone()
+            };
             self.insert_new(
                 workspace_key(&workspace.id),
                 to_json(workspace)?,
@@ -369,6 +385,10 @@ impl Store for SledStore {
 
     fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
         async move {
+            let campaign = &Campaign {
+                seq: self.db.generate_id()?,
+                ..campaign.clone()
+            };
             self.insert_new(
                 campaign_key(&campaign.campaign_id),
                 to_json(campaign)?,
@@ -390,6 +410,10 @@ impl Store for SledStore {
 
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
         async move {
+            let key = &ApiKeyRecord {
+                seq: self.db.generate_id()?,
+                ..key.clone()
+            };
             self.insert_new(
                 api_key_key(&key.hash),
                 to_json(key)?,
@@ -409,31 +433,86 @@ impl Store for SledStore {
             .directory()
             .keys
             .get(&hash.0)
-            .filter(|record| record.key_hash().ct_eq(hash))
+            .filter(|record| record.revoked_at.is_none() && record.key_hash().ct_eq(hash))
             .cloned())
     }
 
-    fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+    fn revoke_api_key<'a>(
+        &'a self,
+        key_id: &'a str,
+        now_millis: i64,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
         async move {
             let seq = {
                 let _guard = self.lock();
                 let Some(hash) = self.tree.get(key_id_key(key_id))? else {
                     return Ok(false);
                 };
+                let hash: [u8; 32] = hash[..]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("a key index entry is malformed".into()))?;
+                let Some(mut record) = self.directory().keys.get(&hash).cloned() else {
+                    return Ok(false);
+                };
+                if record.revoked_at.is_some() {
+                    return Ok(false);
+                }
+                // Kept, marked revoked: the listing still shows it, authentication never again.
+                record.revoked_at = Some(now_millis);
                 let mut batch = sled::Batch::default();
-                batch.remove(key_id_key(key_id));
-                let mut k = b"k:".to_vec();
-                k.extend_from_slice(&hash);
-                batch.remove(k);
+                batch.insert(api_key_key(&hash), to_json(&record)?);
                 let seq = self.apply(batch)?;
-                // Gone from memory before the 204: from then on the key answers 401.
-                self.change_directory(|d| d.keys.retain(|h, _| h[..] != hash[..]));
+                // Revoked in memory before the 204: from then on the key answers 401.
+                self.change_directory(|d| {
+                    d.keys.insert(hash, record);
+                });
                 seq
             };
             self.commit.wait_durable(seq).await?;
             Ok(true)
         }
         .boxed()
+    }
+
+    fn list_workspaces(
+        &self,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> StoreResult<Page<Workspace>> {
+        let items = self.directory().workspaces.values().cloned().collect();
+        Ok(Page::of(items, Workspace::cursor, after, limit))
+    }
+
+    fn list_campaigns(
+        &self,
+        workspace_id: &str,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> StoreResult<Page<Campaign>> {
+        let items = self
+            .directory()
+            .campaigns
+            .values()
+            .filter(|c| c.workspace_id == workspace_id)
+            .cloned()
+            .collect();
+        Ok(Page::of(items, Campaign::cursor, after, limit))
+    }
+
+    fn list_api_keys(
+        &self,
+        workspace_id: &str,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ApiKeyRecord>> {
+        let items = self
+            .directory()
+            .keys
+            .values()
+            .filter(|k| k.workspace_id == workspace_id)
+            .cloned()
+            .collect();
+        Ok(Page::of(items, ApiKeyRecord::cursor, after, limit))
     }
 
     fn create_send_id<'a>(

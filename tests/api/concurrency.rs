@@ -1,4 +1,4 @@
-//! "Under any concurrency the quota is never over-spent" (CONTRACT §1).
+//! "Under any concurrency the quota is never over-spent" (docs/contract.md §1).
 use std::collections::{HashMap, HashSet};
 
 use futures_util::future::join_all;

@@ -2,9 +2,11 @@
 //! One test binary (one link) with a module per area.
 mod admin;
 mod concurrency;
+mod first_minutes;
 mod fuzz;
 mod helpers;
 mod openapi_drift;
 mod quota;
+mod readme_links;
 mod restart;
 mod sends;

@@ -1,5 +1,5 @@
 //! The committed documents under `openapi/` must be exactly what the code generates
-//! (CONTRACT §4). On a difference this prints the diff and the one command that rewrites them.
+//! (docs/contract.md §4). On a difference this prints the diff and the one command that rewrites them.
 use std::path::Path;
 use std::process::Command;
 

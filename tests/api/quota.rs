@@ -1,4 +1,4 @@
-//! The daily quota, the UTC day and the rate-limit headers (CONTRACT §1, rules 6–8 and "Daily
+//! The daily quota, the UTC day and the rate-limit headers (docs/contract.md §1, rules 6–8 and "Daily
 //! quota and rate-limit headers").
 use serde_json::json;
 

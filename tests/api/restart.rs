@@ -1,4 +1,4 @@
-//! Durability across a restart on the same data directory (CONTRACT §1 "Durability").
+//! Durability across a restart on the same data directory (docs/contract.md §1 "Durability").
 use serde_json::json;
 
 use crate::helpers::{expect_json, header, rate_limit, spawn_app};

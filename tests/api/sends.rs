@@ -1,5 +1,5 @@
 //! `POST /sends/id/create`: the request rules, the order of decisions and the responses of
-//! CONTRACT §1 (quota and the UTC day are in `quota.rs`).
+//! docs/contract.md §1 (quota and the UTC day are in `quota.rs`).
 use std::collections::HashSet;
 
 use serde_json::{json, Value};
@@ -639,11 +639,27 @@ async fn a_revoked_key_is_401() {
 async fn a_key_without_the_permission_is_403() {
     let app = spawn_app().await;
     let t = app.workspace(100).await;
-    for permissions in [
-        vec![],
-        vec!["users.track"],
-        vec!["sends.id", "sends.id.create.all", "SENDS.ID.CREATE"],
+    // Near misses of the permission cannot even be granted (unknown permission, 400).
+    for near_miss in [
+        "users.track",
+        "sends.id",
+        "sends.id.create.all",
+        "SENDS.ID.CREATE",
     ] {
+        let resp = app
+            .admin_post(
+                &format!("/admin/workspaces/{}/api-keys", t.workspace_id),
+                &json!({"permissions": [near_miss]}),
+            )
+            .await;
+        let err = expect_json(resp, 400).await;
+        assert!(err["message"]
+            .as_str()
+            .unwrap()
+            .contains("known: sends.id.create"));
+    }
+    {
+        let permissions: Vec<&str> = vec![];
         let key = app.api_key(&t.workspace_id, &permissions, None).await;
         let resp = app
             .create(
@@ -658,9 +674,9 @@ async fn a_key_without_the_permission_is_403() {
             "{err}"
         );
     }
-    // With other permissions beside it, the permission is enough.
+    // With the permission, the same workspace's request is answered.
     let key = app
-        .api_key(&t.workspace_id, &["users.track", "sends.id.create"], None)
+        .api_key(&t.workspace_id, &["sends.id.create"], None)
         .await;
     expect_json(
         app.create(
@@ -724,7 +740,7 @@ struct Case {
 async fn decisions_are_taken_in_the_contract_order() {
     let app = spawn_app().await;
     let t = app.workspace(1).await;
-    let no_permission = app.api_key(&t.workspace_id, &["users.track"], None).await["api_key"]
+    let no_permission = app.api_key(&t.workspace_id, &[], None).await["api_key"]
         .as_str()
         .unwrap()
         .to_string();
@@ -989,7 +1005,7 @@ async fn rate_limit_headers_are_on_every_answer_from_step_4_on_and_only_there() 
         assert_eq!(resp.status().as_u16(), status);
         assert_eq!(rate_limit(&resp), expected, "on {status}");
     }
-    let no_permission = app.api_key(&t.workspace_id, &["users.track"], None).await;
+    let no_permission = app.api_key(&t.workspace_id, &[], None).await;
     let without_headers = [
         app.create_raw(None, json_ct, "{").await,
         app.create_raw(Some("wrong"), json_ct, "{").await,
@@ -1013,7 +1029,7 @@ async fn error_bodies_never_contain_the_api_key() {
         200,
     )
     .await;
-    let no_permission = app.api_key(&t.workspace_id, &["users.track"], None).await;
+    let no_permission = app.api_key(&t.workspace_id, &[], None).await;
     let np_key = no_permission["api_key"].as_str().unwrap().to_string();
     let json_ct = Some("application/json");
     let responses = vec![

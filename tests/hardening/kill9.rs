@@ -1,4 +1,4 @@
-//! CONTRACT §1 "Durability" under `kill -9`: 16 clients write distinct pairs, the process is
+//! docs/contract.md §1 "Durability" under `kill -9`: 16 clients write distinct pairs, the process is
 //! SIGKILLed at a random moment, restarted on the same data directory; every send_id answered
 //! 200 must be there, and the quota spent must not come back.
 use std::collections::HashSet;

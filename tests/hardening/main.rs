@@ -1,4 +1,4 @@
-//! Faults and abuse: every promise of CONTRACT §1 attacked (issue #4). Process-level tests run
+//! Faults and abuse: every promise of docs/contract.md §1 attacked (issue #4). Process-level tests run
 //! the real `sendid` binary; the rest spawn the app in-process.
 mod fuzz;
 #[path = "../api/helpers.rs"]

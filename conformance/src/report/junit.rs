@@ -36,11 +36,37 @@ pub fn render(report: &Report) -> String {
             let detail: Vec<String> = report
                 .failures
                 .iter()
-                .filter(|f| f.check == c.name)
+                .filter(|f| f.breaks(c.name))
                 .map(|f| {
+                    let response = match &f.response {
+                        Some(r) => {
+                            let headers: String = r
+                                .headers
+                                .iter()
+                                .map(|(n, v)| format!("\n  {n}: {v}"))
+                                .collect();
+                            format!("{}{headers}\n  body: {}", r.status, r.body)
+                        }
+                        None => "none".into(),
+                    };
+                    let reason = f
+                        .broken()
+                        .find(|b| b.check == c.name)
+                        .map(|b| b.reason)
+                        .unwrap_or_default();
+                    let also: Vec<&str> = f
+                        .broken()
+                        .map(|b| b.check)
+                        .filter(|n| *n != c.name)
+                        .collect();
+                    let also = if also.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\nthe same request also breaks: {}", also.join(", "))
+                    };
                     format!(
-                        "{}\ncase: {}\nrequest: {}\ncurl: {}\nseed: {}",
-                        f.reason, f.case, f.request, f.curl, f.seed
+                        "{reason}{also}\ncase: {}\nrequest: {}\nresponse: {response}\ncurl: {}\nreplay: {}\nseed: {}",
+                        f.case, f.request, f.curl, f.replay, f.seed
                     )
                 })
                 .collect();

@@ -6,7 +6,7 @@ pub mod terminal;
 
 use serde::Serialize;
 
-use crate::cli::{Cli, ReportFormat, ReportTarget};
+use crate::cli::{ReportFormat, ReportTarget};
 use crate::exit::Fatal;
 
 #[derive(Debug, Clone, Serialize)]
@@ -29,6 +29,19 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Notes for people: skipped properties, budget cuts.
     pub notes: Vec<String>,
+    /// `--profile braze`: each tolerance used, and how often.
+    pub tolerances: std::collections::BTreeMap<String, u64>,
+    /// `--profile braze`: cases still answered 5XX (or a 429 that is not the quota) after every
+    /// retry; not violations.
+    pub server_errors: Vec<ServerError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerError {
+    pub case: String,
+    pub request: String,
+    pub status: u16,
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,11 +70,15 @@ pub struct CheckResult {
     pub not_run: Option<String>,
 }
 
+/// One failing request: the check it was shrunk for (`check`, `reason`) and every other check
+/// the same request and answer broke (`other_checks`), shown once.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
     pub check: &'static str,
     pub property: &'static str,
     pub reason: String,
+    /// Further checks broken by the same request and answer.
+    pub other_checks: Vec<BrokenCheck>,
     pub case: String,
     pub request: String,
     /// The request body as text (lossy UTF-8, at most 2 KiB).
@@ -69,17 +86,65 @@ pub struct Failure {
     pub response: Option<ResponseSummary>,
     /// The `curl` command (several lines, numbered, for a sequence; a shell loop for a burst).
     pub curl: String,
-    /// The command line that runs the checker again with the same seed.
+    /// The command line that runs the checker again with the same seed (no secret in it).
     pub replay: String,
+    /// The variables `curl` and `replay` read the keys from.
+    pub secret_env_vars: Vec<&'static str>,
     pub seed: u64,
     pub shrink_steps: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenCheck {
+    pub check: &'static str,
+    pub reason: String,
+}
+
+impl Failure {
+    /// Every check this request broke, the one it was shrunk for first.
+    pub fn broken(&self) -> impl Iterator<Item = BrokenCheck> + '_ {
+        std::iter::once(BrokenCheck {
+            check: self.check,
+            reason: self.reason.clone(),
+        })
+        .chain(self.other_checks.iter().cloned())
+    }
+
+    pub fn breaks(&self, check: &str) -> bool {
+        self.broken().any(|b| b.check == check)
+    }
+
+    /// The same request and the same answer.
+    pub fn same_exchange(&self, other: &Failure) -> bool {
+        let answer = |f: &Failure| f.response.as_ref().map(|r| (r.status, r.body.clone()));
+        self.request == other.request
+            && self.request_body == other.request_body
+            && answer(self) == answer(other)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResponseSummary {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body_excerpt: String,
+    /// The body as received, as plain text (lossy UTF-8, at most [`BODY_LIMIT`] bytes).
+    pub body: String,
+    /// The body was longer and is cut.
+    pub body_truncated: bool,
+}
+
+/// The most of a response body a failure keeps.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+impl ResponseSummary {
+    pub fn new(status: u16, headers: Vec<(String, String)>, body: &[u8]) -> Self {
+        Self {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body[..body.len().min(BODY_LIMIT)]).into_owned(),
+            body_truncated: body.len() > BODY_LIMIT,
+        }
+    }
 }
 
 impl Report {
@@ -95,8 +160,59 @@ impl Report {
             .collect()
     }
 
+    /// Every answer was a 5XX (or none came): the target is down, not judged.
+    pub fn answered_only_server_errors(&self) -> bool {
+        let answered: u64 = self
+            .statuses
+            .iter()
+            .filter(|(s, _)| s.as_str() != "no answer")
+            .map(|(_, n)| n)
+            .sum();
+        answered > 0
+            && self
+                .statuses
+                .keys()
+                .all(|s| s == "no answer" || s.starts_with('5'))
+    }
+
     pub fn check(&self, name: &str) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+/// Before anything is sent: every report path must be writable, so a run never ends unable to
+/// save what it found. A file that does not exist yet is created and removed again.
+pub fn check_writable(targets: &[ReportTarget]) -> Result<(), Fatal> {
+    for t in targets {
+        let bad = |e: std::io::Error| Fatal::Report {
+            path: t.path.display().to_string(),
+            reason: e.to_string(),
+        };
+        if t.path.is_dir() {
+            return Err(Fatal::Report {
+                path: t.path.display().to_string(),
+                reason: "it is a directory".into(),
+            });
+        }
+        let existed = t.path.exists();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&t.path)
+            .map_err(bad)?;
+        if !existed {
+            std::fs::remove_file(&t.path).map_err(bad)?;
+        }
+    }
+    Ok(())
+}
+
+/// `n` with the word in the number it takes: "1 case", "2 cases".
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 
@@ -114,34 +230,8 @@ pub fn write(targets: &[ReportTarget], report: &Report) -> Result<(), Fatal> {
     Ok(())
 }
 
-/// The command that replays a run: every flag that shapes it, the seed, no secret.
-pub fn replay_line(cli: &Cli, seed: u64) -> String {
-    let q = |s: &str| crate::http::shell_quote(s.as_bytes());
-    let mut out = format!("sendid-conformance --base-url {}", q(cli.base_url.as_str()));
-    for c in &cli.campaign_ids {
-        out.push_str(&format!(" --campaign-id {}", q(c)));
-    }
-    out.push_str(&format!(
-        " --profile {} --cases {} --max-creates {} --concurrency {}",
-        cli.profile.name(),
-        cli.cases,
-        cli.max_creates,
-        cli.concurrency
-    ));
-    if cli.exhaust_quota {
-        out.push_str(" --exhaust-quota");
-    }
-    if let Some(s) = &cli.spec {
-        out.push_str(&format!(" --spec {}", q(s)));
-    }
-    out.push_str(&format!(" --seed {seed}"));
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn the_replay_line_has_every_campaign_and_no_secret() {
         let cli = crate::cli::parse([
@@ -158,9 +248,9 @@ mod tests {
             "b c",
         ])
         .expect("flags parse");
-        let line = replay_line(&cli, 42);
+        let line = cli.replay_command(42);
         assert!(
-            line.contains("--campaign-id 'a' --campaign-id 'b c'"),
+            line.contains("--campaign-id a --campaign-id 'b c'"),
             "{line}"
         );
         assert!(line.ends_with("--seed 42"), "{line}");

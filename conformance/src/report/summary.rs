@@ -33,9 +33,9 @@ pub fn render(report: &Report) -> String {
     let q = &report.quota;
     let _ = writeln!(
         out,
-        "\n{} cases, {} requests in {:.2} s ({:.0} requests/s); seed {}",
-        report.cases,
-        report.requests,
+        "\n{}, {} in {:.2} s ({:.0} requests/s); seed {}",
+        super::plural(report.cases, "case", "cases"),
+        super::plural(report.requests, "request", "requests"),
         report.duration_seconds,
         report.requests as f64 / report.duration_seconds.max(1e-9),
         report.seed
@@ -54,14 +54,14 @@ pub fn render(report: &Report) -> String {
     let remaining = |r: Option<i64>| r.map_or("?".to_string(), |r| r.to_string());
     let _ = writeln!(
         out,
-        "quota: planned {} new pairs, budget {budget}, sent {} new-pair requests{}; X-RateLimit-Remaining {} → {}",
-        q.planned_new_pairs,
-        q.new_pair_requests,
+        "quota: planned {}, budget {budget}, sent {}{}; X-RateLimit-Remaining {} → {}",
+        super::plural(q.planned_new_pairs, "new pair", "new pairs"),
+        super::plural(q.new_pair_requests, "new-pair request", "new-pair requests"),
         if q.unexpected_successes > 0 {
             format!(
-                " (+{} units the server spent unasked: refused requests answered 2xx, bursts \
+                " (+{} the server spent unasked: refused requests answered 2xx, bursts \
                  that spent more than one unit per pair)",
-                q.unexpected_successes
+                super::plural(q.unexpected_successes, "unit", "units")
             )
         } else {
             String::new()
@@ -69,5 +69,61 @@ pub fn render(report: &Report) -> String {
         remaining(q.remaining_at_start),
         remaining(q.remaining_at_end)
     );
+    if let Some(hint) = base_url_hint(report) {
+        let _ = writeln!(out, "{hint}");
+    }
+    if !report.tolerances.is_empty() {
+        let _ = writeln!(out, "tolerances of --profile braze used:");
+        for (what, n) in &report.tolerances {
+            let _ = writeln!(out, "  {what}: {}", times(*n));
+        }
+    }
+    if !report.server_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "server errors (busy or in maintenance after every retry; not violations under \
+             --profile braze): {}",
+            super::plural(report.server_errors.len() as u64, "case", "cases")
+        );
+        for e in report.server_errors.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "  {}: {} after {}",
+                e.case,
+                e.status,
+                super::plural(u64::from(e.attempts), "attempt", "attempts")
+            );
+        }
+        if report.server_errors.len() > 10 {
+            let _ = writeln!(out, "  … and {} more", report.server_errors.len() - 10);
+        }
+    }
     out
+}
+
+fn times(n: u64) -> String {
+    if n == 1 {
+        "once".into()
+    } else {
+        format!("{n} times")
+    }
+}
+
+/// Most answers 404: the requests probably go to the wrong place.
+pub fn base_url_hint(report: &Report) -> Option<String> {
+    let answered: u64 = report
+        .statuses
+        .iter()
+        .filter(|(s, _)| s.as_str() != "no answer")
+        .map(|(_, n)| n)
+        .sum();
+    let not_found = report.statuses.get("404").copied().unwrap_or(0);
+    (answered > 0 && not_found * 2 > answered).then(|| {
+        format!(
+            "hint: {not_found} of {answered} answers were 404 Not Found: check --base-url ({}). \
+             It is the API's root, e.g. https://rest.iad-01.braze.com, without \
+             /sends/id/create; the checker adds the path.",
+            report.target
+        )
+    })
 }

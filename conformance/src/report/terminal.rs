@@ -2,8 +2,9 @@
 //! otherwise (CI); failures printed as they are found; the summary table at the end.
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{Failure, Report};
+use super::{plural, BrokenCheck, Failure, Report};
 use crate::events::Events;
+use crate::http::excerpt;
 use crate::oracle;
 
 pub struct Terminal {
@@ -54,8 +55,8 @@ impl Events for Terminal {
 
     fn property_done(&self, name: &str, cases: u64, failing: u64) {
         self.println(&format!(
-            "property {name}: {cases} {}, {failing} with a violation",
-            if cases == 1 { "case" } else { "cases" }
+            "property {name}: {}, {failing} with a violation",
+            plural(cases, "case", "cases")
         ));
     }
 
@@ -87,30 +88,59 @@ impl Events for Terminal {
     }
 }
 
-/// One failure for people: the rule, why, the request and response, and how to replay it.
+/// One failing request for people: every check it broke (rule and why), the request and
+/// response, and how to replay it.
 pub fn render_failure(f: &Failure) -> String {
     let indent = |s: &str| s.replace('\n', "\n            ");
+    let broken: Vec<BrokenCheck> = f.broken().collect();
+    let names: Vec<&str> = broken.iter().map(|b| b.check).collect();
     let mut out = format!(
-        "\nFAIL {} (property {}, shrunk in {} steps)\n  rule:     {}\n  why:      {}\n  case:     {}\n  request:  {}\n",
-        f.check,
+        "\nFAIL {} (property {}, shrunk in {})\n",
+        names.join(", "),
         f.property,
-        f.shrink_steps,
-        oracle::rule_of(f.check),
-        f.reason,
+        plural(u64::from(f.shrink_steps), "step", "steps"),
+    );
+    for b in &broken {
+        if broken.len() > 1 {
+            out.push_str(&format!("  check:    {}\n", b.check));
+        }
+        out.push_str(&format!(
+            "  rule:     {}\n  why:      {}\n",
+            oracle::rule_of(b.check),
+            indent(&b.reason)
+        ));
+    }
+    out.push_str(&format!(
+        "  case:     {}\n  request:  {}\n",
         f.case,
         indent(&f.request)
-    );
+    ));
     match &f.response {
         Some(r) => {
             out.push_str(&format!("  response: {}", r.status));
             for (n, v) in r.headers.iter().take(16) {
                 out.push_str(&format!("\n            {n}: {v}"));
             }
-            out.push_str(&format!("\n            body: {}\n", r.body_excerpt));
+            out.push_str(&format!(
+                "\n            body: {}\n",
+                excerpt(r.body.as_bytes(), 500)
+            ));
         }
         None => out.push_str("  response: none\n"),
     }
     out.push_str(&format!("  curl:     {}\n", indent(&f.curl)));
     out.push_str(&format!("  replay:   {}\n", f.replay));
+    out.push_str(&format!(
+        "  keys:     {}\n",
+        export_line(&f.secret_env_vars)
+    ));
     out
+}
+
+/// The line that names the variables curl and replay read the keys from.
+pub fn export_line(vars: &[&str]) -> String {
+    format!(
+        "export {} first (the keys are never printed; curl and replay read them from there)",
+        vars.join(" and ")
+    )
 }

@@ -65,12 +65,18 @@ fn bad_flags_exit_2() {
 fn a_bad_spec_exits_2_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("dir");
     let not_json = dir.path().join("not.json");
-    std::fs::write(&not_json, "openapi: 3.0.0\n").expect("write");
+    std::fs::write(&not_json, "{\"openapi\": \"3.0.0\",\n").expect("write");
+    let not_yaml = dir.path().join("not.yaml");
+    std::fs::write(&not_yaml, "openapi: [3.0.0\n  paths: {").expect("write");
     let no_op = dir.path().join("no-op.json");
     std::fs::write(&no_op, r#"{"openapi": "3.0.0", "info": {}, "paths": {}}"#).expect("write");
     let base = format!("http://127.0.0.1:{}", closed_port());
     for (spec, expected) in [
         (not_json.to_str().expect("path"), "not a JSON document"),
+        (
+            not_yaml.to_str().expect("path"),
+            "not a JSON or YAML document",
+        ),
         (
             no_op.to_str().expect("path"),
             "no operation POST /sends/id/create",
@@ -119,5 +125,71 @@ fn the_api_key_comes_from_the_environment() {
     assert!(
         !all.contains("from-env-0123456789"),
         "the key is never printed"
+    );
+}
+
+#[test]
+fn help_lists_the_exit_codes() {
+    let (code, out) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for line in [
+        "Exit codes:",
+        "0  conformant",
+        "1  violation",
+        "2  usage",
+        "3  unreachable",
+        "SENDID_API_KEY",
+        "SENDID_FORBIDDEN_API_KEY",
+    ] {
+        assert!(out.contains(line), "--help lacks {line:?}: {out}");
+    }
+}
+
+#[test]
+fn a_zero_timeout_is_refused_with_the_real_bounds() {
+    let (code, out) = run(&[
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--api-key",
+        "k",
+        "--campaign-id",
+        "c",
+        "--timeout",
+        "0",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("from 0.001 to 3600 seconds"), "{out}");
+}
+
+#[test]
+fn an_unwritable_report_exits_2_before_any_request() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let dir = tempfile::tempdir().expect("dir");
+    let good = dir.path().join("good.xml");
+    let unwritable = dir.path().join("no-such-dir").join("report.json");
+    let (code, out) = run(&[
+        "--base-url",
+        &base,
+        "--api-key",
+        "k",
+        "--campaign-id",
+        "c",
+        "--report",
+        &format!("junit={}", good.display()),
+        "--report",
+        &format!("json={}", unwritable.display()),
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("cannot write the report"), "{out}");
+    assert!(out.contains("no-such-dir"), "{out}");
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("a request was made before the report paths were checked: {other:?}"),
+    }
+    assert!(
+        !good.exists(),
+        "the writable report's probe file is removed again"
     );
 }

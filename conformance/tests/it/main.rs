@@ -1,5 +1,7 @@
 //! Integration tests of the checker: against sendid, a deliberately broken server, a Prism mock,
 //! and the binary's exit codes.
+mod braze;
+mod braze_fake;
 mod broken_server;
 mod budget;
 mod cli;
@@ -7,3 +9,4 @@ mod defects;
 mod prism;
 mod sendid;
 mod support;
+mod ux;

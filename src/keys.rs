@@ -1,0 +1,105 @@
+//! `sendid keys create`: a way back to a working key that needs no running server and no admin
+//! token — the demo key of a data directory is shown only once, and the admin API may be off.
+//! It opens the store itself, so it refuses while a server holds the directory (sled's lock).
+use crate::cli::KeysCreate;
+use crate::clock::Clock;
+use crate::domain::{ApiKey, Permission, SENDS_ID_CREATE};
+use crate::startup::DEMO_CAMPAIGN_ID;
+use crate::store::{ApiKeyRecord, SledStore, Store, StoreError, StoreOptions};
+
+/// The key minted by [`create`]; `api_key` is the only copy there will ever be.
+#[derive(Debug)]
+pub struct MintedKey {
+    pub key_id: String,
+    pub workspace_id: String,
+    pub permissions: Vec<String>,
+    pub api_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error(
+        "{0} is not a sendid data directory yet: start sendid once with --data-dir {0} to \
+         create it (with a demo workspace and key)"
+    )]
+    NoDataDir(String),
+    #[error(
+        "{0}\nWhile a server runs on it, create keys through its admin API \
+         (POST /admin/workspaces/{{id}}/api-keys), or stop the server and run this again"
+    )]
+    InUse(String),
+    #[error(
+        "no workspace {0:?} in {1}; list them with GET /admin/workspaces, or use --workspace demo"
+    )]
+    NoWorkspace(String, String),
+    #[error("{0}")]
+    Permission(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub async fn create(args: &KeysCreate, clock: &dyn Clock) -> Result<MintedKey, KeysError> {
+    let dir = args.data_dir.display().to_string();
+    let permissions = if args.permissions.is_empty() {
+        vec![SENDS_ID_CREATE.to_string()]
+    } else {
+        args.permissions
+            .iter()
+            .map(|p| Permission::parse(p).map(|p| p.as_str().to_string()))
+            .collect::<Result<_, _>>()
+            .map_err(KeysError::Permission)?
+    };
+    // Opening would create a directory; minting a key into an empty one helps nobody.
+    if !args.data_dir.join("db").is_file() {
+        return Err(KeysError::NoDataDir(dir));
+    }
+    let store = SledStore::open(&args.data_dir, StoreOptions::default()).map_err(|e| match e {
+        StoreError::Unavailable(m) if m.contains("in use") => KeysError::InUse(m),
+        other => KeysError::Store(other),
+    })?;
+    let result = mint(&store, args, permissions, clock, &dir).await;
+    store.close()?;
+    result
+}
+
+async fn mint(
+    store: &SledStore,
+    args: &KeysCreate,
+    permissions: Vec<String>,
+    clock: &dyn Clock,
+    dir: &str,
+) -> Result<MintedKey, KeysError> {
+    let workspace = match store.workspace(&args.workspace)? {
+        Some(w) => w,
+        None if args.workspace == "demo" => store
+            .campaign(DEMO_CAMPAIGN_ID)?
+            .and_then(|c| store.workspace(&c.workspace_id).transpose())
+            .transpose()?
+            .ok_or_else(|| KeysError::NoWorkspace(args.workspace.clone(), dir.to_string()))?,
+        None => {
+            return Err(KeysError::NoWorkspace(
+                args.workspace.clone(),
+                dir.to_string(),
+            ))
+        }
+    };
+    let key = ApiKey::generate();
+    let record = ApiKeyRecord {
+        key_id: uuid::Uuid::new_v4().to_string(),
+        workspace_id: workspace.id.clone(),
+        name: Some(args.name.clone()),
+        permissions,
+        allowed_ips: vec![],
+        hash: key.hash().0,
+        created_at: clock.now_millis(),
+        revoked_at: None,
+        seq: 0,
+    };
+    store.create_api_key(&record).await?;
+    Ok(MintedKey {
+        key_id: record.key_id,
+        workspace_id: workspace.id,
+        permissions: record.permissions,
+        api_key: key.expose().to_string(),
+    })
+}

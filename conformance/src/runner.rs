@@ -1682,6 +1682,22 @@ impl Runner {
                 if quota_rule && !exhaust {
                     c.not_run = Some("needs --exhaust-quota".into());
                 }
+                // The property behind a run-level check got no units from the plan.
+                let property = match c.name {
+                    oracle::BURST_SAME_PAIR => Some("burst_same_pair"),
+                    oracle::BURST_NEW_PAIRS | oracle::BURST_IDS_DISTINCT if !exhaust => {
+                        Some("burst_new_pairs")
+                    }
+                    oracle::PAIR_PER_CAMPAIGN | oracle::QUOTA_PER_WORKSPACE => {
+                        Some("cross_campaign")
+                    }
+                    oracle::MODEL_AGREES => Some("stateful_sequences"),
+                    _ => None,
+                };
+                if property.is_some_and(|p| self.alloc.get(p).is_some_and(|n| *n == 0)) {
+                    c.not_run =
+                        Some("the quota budget left it no new pair: raise --max-creates".into());
+                }
             }
         }
         Report {

@@ -23,7 +23,7 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 examples=${SCHEMATHESIS_EXAMPLES:-1000}
 admin_examples=${SCHEMATHESIS_ADMIN_EXAMPLES:-100}
 seed=${SCHEMATHESIS_SEED:-$(((RANDOM << 15) | RANDOM))}
-admin_token="schemathesis-admin-$RANDOM$RANDOM$RANDOM"
+admin_token="schemathesis-admin-$(od -An -N16 -tx1 /dev/urandom | tr -d " \n")"
 campaign=schemathesis-campaign
 
 st=$(command -v st || command -v schemathesis || true)

@@ -2,6 +2,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use ipnet::IpNet;
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address to listen on.
@@ -25,8 +27,42 @@ pub struct Config {
     #[arg(long, env = "SENDID_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Turns on the admin API under /admin; callers send it as `Authorization: Bearer <token>`.
+    /// At least 24 characters: `openssl rand -hex 32` makes one.
     #[arg(long, env = "SENDID_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// A file holding the admin token (alternative to --admin-token: keeps it out of the
+    /// environment and the process list). Surrounding whitespace is ignored.
+    #[arg(
+        long,
+        env = "SENDID_ADMIN_TOKEN_FILE",
+        value_name = "PATH",
+        conflicts_with = "admin_token"
+    )]
+    pub admin_token_file: Option<PathBuf>,
+    /// Peers (comma-separated IPs or CIDRs) whose `Forwarded` / `X-Forwarded-For` headers give the
+    /// client address for IP allow-lists; from any other peer those headers are ignored.
+    #[arg(long, env = "SENDID_TRUSTED_PROXIES", value_name = "CIDR,...", value_delimiter = ',',
+          value_parser = crate::api::client_ip::parse_net)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Re-read on SIGHUP.
+    #[arg(
+        long,
+        env = "SENDID_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert. Re-read on SIGHUP.
+    #[arg(
+        long,
+        env = "SENDID_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Log format: `text` for people, `json` for a log pipeline (one object per line).
+    #[arg(long, env = "SENDID_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `sendid=debug`.
     #[arg(
         long,
@@ -67,6 +103,11 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             admin_token: None,
+            admin_token_file: None,
+            trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            log_format: LogFormat::Text,
             log: "warn".into(),
             shutdown_grace_seconds: 5,
             max_connections: 512,
@@ -74,4 +115,10 @@ impl Config {
             idle_timeout_seconds: 60,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }

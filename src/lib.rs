@@ -1,4 +1,5 @@
 //! sendid: a Braze-compatible `POST /sends/id/create` service on embedded sled.
+pub mod admin_token;
 pub mod api;
 pub mod cli;
 pub mod clock;
@@ -9,3 +10,4 @@ pub mod net;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

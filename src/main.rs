@@ -20,9 +20,17 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Serve(config)) => *config,
         None => cli.serve,
     };
-    sendid::telemetry::init(&config.log);
+    sendid::telemetry::init(&config.log, config.log_format);
+    let config_json = config.log_format == sendid::config::LogFormat::Json;
     match serve(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if config_json => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "sendid could not start or stopped on an error"
+            );
+            std::process::ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("sendid: {e:#}");
             std::process::ExitCode::FAILURE

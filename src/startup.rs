@@ -6,11 +6,13 @@ use std::time::Duration;
 use poem::endpoint::make_sync;
 use poem::http::{Method, StatusCode};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::CatchPanic;
 use poem::web::Redirect;
 use poem::{get, Endpoint, EndpointExt, Response, Route, Server};
 
+use crate::api::access_log::AccessLog;
 use crate::api::admin::DEFAULT_DAILY_QUOTA;
+use crate::api::client_ip::TrustedProxies;
 use crate::api::docs::{admin_service, sends_service};
 use crate::api::error::{json_error, AllowIndex, JsonErrors};
 use crate::api::metrics::{Metrics, RequestMetrics};
@@ -22,6 +24,7 @@ use crate::domain::{hash_secret, ApiKey, SENDS_ID_CREATE};
 use crate::net::GuardedAcceptor;
 use crate::store::postgres::describe_url;
 use crate::store::{ApiKeyRecord, Campaign, PgStore, SledStore, Store, StoreOptions, Workspace};
+use crate::tls::{TlsAcceptor, TlsFiles};
 use poem::web::Data;
 
 /// The campaign id of the demo workspace created on a new data directory.
@@ -47,6 +50,8 @@ pub struct Application {
     max_connections: usize,
     request_timeout: Duration,
     idle_timeout: Duration,
+    /// The current TLS configuration (`--tls-cert`), replaced on SIGHUP.
+    tls: Option<tokio::sync::watch::Receiver<Arc<rustls::ServerConfig>>>,
 }
 
 impl Application {
@@ -59,6 +64,21 @@ impl Application {
         clock: Arc<dyn Clock>,
         mut options: StoreOptions,
     ) -> anyhow::Result<Self> {
+        // Settings that can be wrong are checked before anything touches the disk.
+        let admin_token = crate::admin_token::resolve(config)?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }
+                .load_and_watch()?,
+            ),
+            _ => {
+                crate::tls::ignore_hangup();
+                None
+            }
+        };
         // The port first: a start that cannot listen must leave the data directory untouched,
         // or a new directory's demo key would be created and never shown.
         let acceptor = TcpListener::bind(config.bind)
@@ -81,8 +101,9 @@ impl Application {
         let state = AppState {
             store: store.clone(),
             clock,
-            admin_token: config.admin_token.as_deref().map(hash_secret),
+            admin_token: admin_token.as_deref().map(hash_secret),
             metrics,
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
         };
         Ok(Self {
             addr,
@@ -95,11 +116,25 @@ impl Application {
             max_connections: config.max_connections as usize,
             request_timeout: Duration::from_secs(config.request_timeout_seconds),
             idle_timeout: Duration::from_secs(config.idle_timeout_seconds),
+            tls,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `https` when serving TLS, `http` otherwise.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    pub fn admin_enabled(&self) -> bool {
+        self.state.admin_token.is_some()
     }
 
     pub fn port(&self) -> u16 {
@@ -122,13 +157,25 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<()> {
         let app = routes(self.state);
-        let acceptor =
-            GuardedAcceptor::new(self.acceptor, self.max_connections, self.request_timeout);
-        let result = Server::new_with_acceptor(acceptor)
-            .name("sendid")
-            .idle_timeout(self.idle_timeout)
-            .run_with_graceful_shutdown(app, shutdown, Some(self.grace))
-            .await;
+        let (max, timeout) = (self.max_connections, self.request_timeout);
+        let (idle, grace) = (self.idle_timeout, Some(self.grace));
+        let result = match self.tls {
+            Some(tls) => {
+                let acceptor = TlsAcceptor::new(self.acceptor, tls);
+                serve(
+                    GuardedAcceptor::new(acceptor, max, timeout),
+                    app,
+                    shutdown,
+                    idle,
+                    grace,
+                )
+                .await
+            }
+            None => {
+                let acceptor = GuardedAcceptor::new(self.acceptor, max, timeout);
+                serve(acceptor, app, shutdown, idle, grace).await
+            }
+        };
         if let Err(e) = self.store.close().await {
             tracing::error!(error = %e, "final flush failed");
         }
@@ -155,6 +202,20 @@ pub fn describe_storage(config: &Config) -> String {
         Some(url) => describe_url(url),
         None => config.data_dir.display().to_string(),
     }
+}
+
+async fn serve(
+    acceptor: impl Acceptor + 'static,
+    app: impl Endpoint + 'static,
+    shutdown: impl std::future::Future<Output = ()>,
+    idle_timeout: Duration,
+    grace: Option<Duration>,
+) -> std::io::Result<()> {
+    Server::new_with_acceptor(acceptor)
+        .name("sendid")
+        .idle_timeout(idle_timeout)
+        .run_with_graceful_shutdown(app, shutdown, grace)
+        .await
 }
 
 fn listen_error(config: &Config, e: std::io::Error) -> anyhow::Error {
@@ -222,6 +283,9 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
         .add("/openapi.yaml", &[Method::GET]);
     let admin_enabled = state.admin_token.is_some();
     let metrics = state.metrics.clone();
+    let access_log = AccessLog {
+        routes: allow.clone(),
+    };
     let request_metrics = RequestMetrics {
         metrics: state.metrics.clone(),
         routes: allow.clone(),
@@ -265,7 +329,7 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
             CatchPanic::new()
                 .with_handler(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")),
         )
-        .with(Tracing)
+        .with(access_log)
 }
 
 #[poem::handler]
@@ -324,11 +388,12 @@ pub fn print_banner(app: &Application, config: &Config) {
     } else {
         addr.to_string()
     };
+    let scheme = app.scheme();
     println!(
-        "sendid is listening on http://{addr} (data in {})",
+        "sendid is listening on {scheme}://{addr} (data in {})",
         describe_storage(config)
     );
-    println!("  Swagger UI:  http://{host}/docs");
+    println!("  Swagger UI:  {scheme}://{host}/docs");
     match app.demo() {
         Some(demo) => {
             println!("  A new store: a demo workspace was created.");
@@ -340,7 +405,7 @@ pub fn print_banner(app: &Application, config: &Config) {
             println!("    campaign_id: {}", demo.campaign_id);
             println!("  Or from a shell:");
             println!(
-                "    curl -s -X POST http://{host}/sends/id/create -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"campaign_id\":\"{}\"}}'",
+                "    curl -s -X POST {scheme}://{host}/sends/id/create -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"campaign_id\":\"{}\"}}'",
                 demo.api_key, demo.campaign_id
             );
         }
@@ -367,11 +432,11 @@ pub fn print_banner(app: &Application, config: &Config) {
             );
         }
     }
-    if config.admin_token.is_some() {
-        println!("  Admin API:   http://{host}/admin/docs");
+    if app.admin_enabled() {
+        println!("  Admin API:   {scheme}://{host}/admin/docs");
     } else {
         println!(
-            "  Admin API:   off (start with --admin-token or SENDID_ADMIN_TOKEN to turn it on)"
+            "  Admin API:   off (start with --admin-token, SENDID_ADMIN_TOKEN or --admin-token-file to turn it on)"
         );
     }
 }

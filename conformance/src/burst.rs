@@ -165,7 +165,7 @@ pub fn new_pairs(
     let mut problems = Vec::new();
     if c.ok.len() != want_ok || c.too_many != n - want_ok || !c.other.is_empty() {
         problems.push(format!(
-            "{} answered 200 and {} 429{} (expected exactly {want_ok} 200 and {} 429)",
+            "answers 200 ×{}, 429 ×{}{} (expected exactly 200 ×{want_ok}, 429 ×{})",
             c.ok.len(),
             c.too_many,
             c.others(),
@@ -275,7 +275,7 @@ mod tests {
         assert!(new_pairs(8, Some(4), Some(0), &c).is_ok());
         let over = counts(&["a", "b", "c", "d", "e", "f"], 2);
         let e = new_pairs(8, Some(4), Some(0), &over).expect_err("overspent");
-        assert!(e.contains("6 answered 200"), "{e}");
+        assert!(e.contains("200 ×6, 429 ×2"), "{e}");
         assert!(new_pairs(3, Some(10), Some(7), &counts(&["a", "b", "c"], 0)).is_ok());
         assert!(new_pairs(3, Some(10), Some(8), &counts(&["a", "b", "c"], 0)).is_err());
     }

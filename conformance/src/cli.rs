@@ -86,6 +86,18 @@ pub struct Cli {
     /// Never draw a progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Also trust the certificate authorities in this PEM file (an https target with a private
+    /// CA or a self-signed certificate).
+    #[arg(long, value_name = "PATH", value_parser = parse_ca_cert)]
+    pub ca_cert: Option<CaCert>,
+}
+
+/// The certificates of `--ca-cert`, read and parsed when the command line is.
+#[derive(Debug, Clone)]
+pub struct CaCert {
+    pub path: PathBuf,
+    pub certs: Vec<reqwest::Certificate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -243,6 +255,19 @@ fn parse_report(s: &str) -> Result<ReportTarget, String> {
     Ok(ReportTarget {
         format,
         path: PathBuf::from(path),
+    })
+}
+
+fn parse_ca_cert(s: &str) -> Result<CaCert, String> {
+    let pem = std::fs::read(s).map_err(|e| format!("cannot read {s}: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{s} is not a PEM certificate file: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{s} holds no PEM certificate"));
+    }
+    Ok(CaCert {
+        path: PathBuf::from(s),
+        certs,
     })
 }
 

@@ -15,6 +15,8 @@ pub trait Events: Send + Sync {
     fn failure(&self, failure: &Failure);
     /// The run is over; `report` is what it found.
     fn finished(&self, report: &Report);
+    /// The run cannot go on (exit 2 or 3).
+    fn fatal(&self, message: &str);
 }
 
 /// Tells nothing: for callers that only want the [`Report`].
@@ -29,4 +31,5 @@ impl Events for Silent {
     fn note(&self, _: &str) {}
     fn failure(&self, _: &Failure) {}
     fn finished(&self, _: &Report) {}
+    fn fatal(&self, _: &str) {}
 }

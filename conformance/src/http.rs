@@ -177,6 +177,8 @@ pub struct Target {
     pub retry: Option<RetryPolicy>,
     /// Cases in a row whose retries all failed (shared by the clones of a target).
     given_up_in_a_row: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// Certificate authorities trusted besides the built-in ones (`--ca-cert`).
+    roots: Vec<reqwest::Certificate>,
 }
 
 /// The request could not be sent or its answer not read.
@@ -193,7 +195,7 @@ impl Target {
         api_key: String,
         forbidden: Option<String>,
     ) -> Self {
-        let client = build_client(timeout);
+        let client = build_client(timeout, &[]);
         Self {
             base,
             client,
@@ -202,6 +204,7 @@ impl Target {
             timeout,
             retry: None,
             given_up_in_a_row: Default::default(),
+            roots: Vec::new(),
         }
     }
 
@@ -215,9 +218,17 @@ impl Target {
     /// client shares (for bursts sent truly at once).
     pub fn with_own_connection(&self) -> Target {
         Target {
-            client: build_client(self.timeout),
+            client: build_client(self.timeout, &self.roots),
             ..self.clone()
         }
+    }
+
+    /// The same target, its clients also trusting `--ca-cert`'s authorities.
+    pub fn trusting(mut self, ca: Option<&crate::cli::CaCert>) -> Self {
+        let Some(ca) = ca else { return self };
+        self.roots = ca.certs.clone();
+        self.client = build_client(self.timeout, &self.roots);
+        self
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -435,12 +446,16 @@ impl Target {
     }
 }
 
-fn build_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+fn build_client(timeout: Duration, roots: &[reqwest::Certificate]) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout)
-        .user_agent(concat!("sendid-conformance/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("sendid-conformance/", env!("CARGO_PKG_VERSION")));
+    roots
+        .iter()
+        .cloned()
+        .fold(builder, reqwest::ClientBuilder::add_root_certificate)
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
 }

@@ -46,15 +46,15 @@ pub async fn run(cli: Cli) -> Outcome {
 pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
     let reports = cli.reports.clone();
     if let Err(fatal) = report::check_writable(&reports) {
-        return fail(fatal);
+        return fail(&*events, fatal);
     }
     match Runner::new(cli, Arc::clone(&events)).await {
-        Err(fatal) => fail(fatal),
+        Err(fatal) => fail(&*events, fatal),
         Ok(runner) => match runner.execute().await {
-            Err(fatal) => fail(fatal),
+            Err(fatal) => fail(&*events, fatal),
             Ok(report) => {
                 if let Err(fatal) = report::write(&reports, &report) {
-                    return fail(fatal);
+                    return fail(&*events, fatal);
                 }
                 // Braze: 5XX is "busy or in maintenance"; answered nothing else, the target is
                 // down, not judged. (strict holds every 5XX as a violation.)
@@ -76,8 +76,8 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
     }
 }
 
-fn fail(fatal: Fatal) -> Outcome {
-    eprintln!("sendid-conformance: {fatal}");
+fn fail(events: &dyn Events, fatal: Fatal) -> Outcome {
+    events.fatal(&format!("sendid-conformance: {fatal}"));
     Outcome {
         exit: fatal.exit(),
         report: None,
@@ -145,7 +145,8 @@ impl Runner {
             cli.timeout(),
             cli.api_key.clone(),
             cli.forbidden_api_key.clone(),
-        );
+        )
+        .trusting(cli.ca_cert.as_ref());
         if cli.profile == Profile::Braze {
             // Braze: 5XX means busy or in maintenance, retry with exponential backoff.
             target = target.with_retries(RetryPolicy {
@@ -1681,6 +1682,22 @@ impl Runner {
                 );
                 if quota_rule && !exhaust {
                     c.not_run = Some("needs --exhaust-quota".into());
+                }
+                // The property behind a run-level check got no units from the plan.
+                let property = match c.name {
+                    oracle::BURST_SAME_PAIR => Some("burst_same_pair"),
+                    oracle::BURST_NEW_PAIRS | oracle::BURST_IDS_DISTINCT if !exhaust => {
+                        Some("burst_new_pairs")
+                    }
+                    oracle::PAIR_PER_CAMPAIGN | oracle::QUOTA_PER_WORKSPACE => {
+                        Some("cross_campaign")
+                    }
+                    oracle::MODEL_AGREES => Some("stateful_sequences"),
+                    _ => None,
+                };
+                if property.is_some_and(|p| self.alloc.get(p).is_some_and(|n| *n == 0)) {
+                    c.not_run =
+                        Some("the quota budget left it no new pair: raise --max-creates".into());
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! The HTTP surface: the public operation, the admin API, their documents and the shared layers.
+pub mod access_log;
 pub mod admin;
 pub mod admin_body;
+pub mod client_ip;
 pub mod docs;
 pub mod error;
 pub mod limits;
@@ -23,4 +25,6 @@ pub struct AppState {
     /// SHA-256 of the admin token; `None` turns the admin API off.
     pub admin_token: Option<KeyHash>,
     pub metrics: Arc<Metrics>,
+    /// `--trusted-proxies`: whose forwarding headers give the client address.
+    pub trusted_proxies: client_ip::TrustedProxies,
 }

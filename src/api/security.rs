@@ -1,7 +1,5 @@
 //! Authentication and authorization: steps 2 and 3 of docs/contract.md §1, decided before the body is
 //! looked at (a bad key with a bad body gets 401, not 400), plus the admin token.
-use std::net::IpAddr;
-
 use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::web::headers::{authorization::Bearer as BearerHeader, Authorization, HeaderMapExt};
 use poem::{Endpoint, IntoResponse, Request, Response};
@@ -46,12 +44,6 @@ fn unauthorized(message: &str) -> Response {
     resp
 }
 
-fn peer_ip(req: &Request) -> Option<IpAddr> {
-    req.remote_addr()
-        .as_socket_addr()
-        .map(|addr| addr.ip().to_canonical())
-}
-
 /// Wraps the public API: resolves the key (401), checks permission and IP (403), enforces the
 /// body limit (413), and stamps the rate-limit headers on every answer from step 4 on.
 pub struct SendsGate<E> {
@@ -71,6 +63,7 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
             Err(resp) => return Ok(drain_body(&mut req, *resp).await),
         };
         let workspace_id = principal.workspace.id.clone();
+        super::access_log::RequestContext::note_workspace(&req, &workspace_id);
         let limit = principal.workspace.daily_send_id_quota;
         let mut resp = match buffer_body(&mut req, MAX_BODY_BYTES).await {
             Ok(()) => {
@@ -130,8 +123,9 @@ impl<E> SendsGate<E> {
             )));
         }
         if !key.allowed_ips.is_empty() {
+            let client = self.state.trusted_proxies.client_ip(req);
             let allowed =
-                peer_ip(req).is_some_and(|ip| key.allowed_ips.iter().any(|net| net.contains(&ip)));
+                client.is_some_and(|ip| key.allowed_ips.iter().any(|net| net.contains(&ip)));
             if !allowed {
                 return Err(Box::new(json_error(
                     StatusCode::FORBIDDEN,
@@ -160,7 +154,8 @@ pub struct AdminGate<E> {
 
 pub const ADMIN_OFF_MESSAGE: &str =
     "The admin API is off. Start sendid with --admin-token <token> \
-(or the environment variable SENDID_ADMIN_TOKEN) to turn it on.";
+(or the environment variable SENDID_ADMIN_TOKEN, or --admin-token-file <path>; at least 24 \
+characters, e.g. `openssl rand -hex 32`) to turn it on.";
 
 impl<E: Endpoint> Endpoint for AdminGate<E> {
     type Output = Response;

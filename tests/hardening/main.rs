@@ -1,6 +1,7 @@
 //! Faults and abuse: every promise of docs/contract.md §1 attacked (issue #4), and several instances
 //! on one PostgreSQL database (issue #10, `scale.rs`). Process-level tests run
 //! the real `sendid` binary; the rest spawn the app in-process.
+mod deploy;
 mod fuzz;
 #[path = "../api/helpers.rs"]
 mod helpers;

@@ -46,15 +46,56 @@ async fn banner_demo_key(proc: &Proc) -> String {
     panic!("the banner shows no demo key:\n{}", proc.output());
 }
 
+/// How the scenario starts the server: the log format, and where the admin token comes from.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    json: bool,
+    token_file: bool,
+}
+
 #[tokio::test]
 async fn no_key_or_token_reaches_the_logs_or_the_disk_at_trace_level() {
+    scenario(Setup {
+        json: false,
+        token_file: false,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn no_key_or_token_reaches_the_json_logs_at_trace_level() {
+    scenario(Setup {
+        json: true,
+        token_file: false,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn no_key_or_token_reaches_the_json_logs_with_the_token_in_a_file() {
+    scenario(Setup {
+        json: true,
+        token_file: true,
+    })
+    .await;
+}
+
+async fn scenario(setup: Setup) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut proc = Proc::start(
-        &data,
-        &["--admin-token", ADMIN_TOKEN],
-        &[("SENDID_LOG", "trace")],
-    );
+    // The token file sits beside the data directory, so the disk scan below covers the data only.
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, format!("{ADMIN_TOKEN}\n")).unwrap();
+    let token_file = token_file.to_str().unwrap().to_string();
+    let mut args = if setup.token_file {
+        vec!["--admin-token-file", token_file.as_str()]
+    } else {
+        vec!["--admin-token", ADMIN_TOKEN]
+    };
+    if setup.json {
+        args.extend(["--log-format", "json"]);
+    }
+    let mut proc = Proc::start(&data, &args, &[("SENDID_LOG", "trace")]);
     let demo_key = banner_demo_key(&proc).await;
     let api = proc.api();
     let c = &api.client;
@@ -184,8 +225,15 @@ async fn no_key_or_token_reaches_the_logs_or_the_disk_at_trace_level() {
     if !found_in_dir(&data, demo_key.as_bytes()).is_empty() {
         leaks.push("the demo key is stored in clear".into());
     }
+    if setup.json {
+        for line in stderr.lines() {
+            if serde_json::from_str::<serde_json::Value>(line).is_err() {
+                leaks.push(format!("a log line is not JSON: {line}"));
+            }
+        }
+    }
     println!(
-        "secrets: {} log lines at trace level searched for 6 secrets and the demo key; {} leaks",
+        "secrets ({setup:?}): {} log lines at trace level searched for 6 secrets and the demo key; {} leaks",
         stderr.lines().count(),
         leaks.len()
     );

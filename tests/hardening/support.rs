@@ -17,7 +17,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sendid");
 /// A running `sendid` process, with everything it printed so far.
 pub struct Proc {
     pub child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS)
     pub base: String,
     pub stdout: Arc<Mutex<String>>,
     pub stderr: Arc<Mutex<String>>,
@@ -35,6 +35,11 @@ fn command(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
         "SENDID_SHUTDOWN_GRACE_SECONDS",
         "SENDID_MAX_CONNECTIONS",
         "SENDID_REQUEST_TIMEOUT_SECONDS",
+        "SENDID_ADMIN_TOKEN_FILE",
+        "SENDID_TRUSTED_PROXIES",
+        "SENDID_TLS_CERT",
+        "SENDID_TLS_KEY",
+        "SENDID_LOG_FORMAT",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
@@ -66,7 +71,7 @@ fn pump(
                 Ok(_) => {}
             }
             if let Some(tx) = &banner {
-                if let Some(rest) = line.split("sendid is listening on http://").nth(1) {
+                if let Some(rest) = line.split("sendid is listening on ").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or_default();
                     let _ = tx.send(addr.to_string());
                 }
@@ -101,7 +106,7 @@ impl Proc {
         };
         Proc {
             child,
-            base: format!("http://{addr}"),
+            base: addr,
             stdout,
             stderr,
         }

@@ -79,6 +79,13 @@ impl Events for Terminal {
         println!();
         print!("{}", super::summary::render(report));
     }
+
+    fn fatal(&self, message: &str) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        eprintln!("{message}");
+    }
 }
 
 /// One failing request for people: every check it broke (rule and why), the request and

@@ -18,7 +18,7 @@ pub const CAMPAIGN: &str = "campaign-1";
 pub const CAMPAIGN_2: &str = "Campaign-Two";
 const MAX_BODY: usize = 64 * 1024;
 /// The read-modify-write window of the racy defects.
-const WINDOW: Duration = Duration::from_millis(30);
+const WINDOW: Duration = Duration::from_millis(80);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Defect {
@@ -499,7 +499,7 @@ async fn new_pair(state: &State, campaign: &str, send_id: Option<String>) -> Res
                 && state.used(campaign) >= state.quota
             {
                 // A limiter that counts requests in flight once the quota is gone.
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(WINDOW).await;
                 if state.in_flight.load(Ordering::SeqCst) > 1 {
                     return too_many(state);
                 }

@@ -13,4 +13,5 @@ mod pg;
 mod prism;
 mod sendid;
 mod support;
+mod tls;
 mod ux;

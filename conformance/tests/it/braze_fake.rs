@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Data;
-use poem::{handler, Body, EndpointExt, Request, Response, Route, Server};
+use poem::{handler, Body, EndpointExt, Request, Response, Route};
 use serde_json::{json, Value};
 
 pub const API_KEY: &str = "braze-fake-rest-key-0123456789";
@@ -56,28 +55,9 @@ impl BrazeFake {
         let app = Route::new()
             .at("/sends/id/create", create)
             .data(state.clone());
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("bind");
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .expect("address")
-            .port();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(
-            Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
-                app,
-                async move {
-                    let _ = rx.await;
-                },
-                None,
-            ),
-        );
+        let (address, tx) = crate::support::serve_on_loopback(app).await;
         BrazeFake {
-            address: format!("http://127.0.0.1:{port}"),
+            address,
             state,
             _shutdown: tx,
         }

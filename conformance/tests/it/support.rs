@@ -132,3 +132,32 @@ pub fn assert_conformant(outcome: &Outcome) {
         failed_checks(outcome)
     );
 }
+
+/// Serves `app` on a free loopback port until the returned sender is dropped; the test servers
+/// (the broken server, the Braze-like fake, a 404-only target) all start this way.
+pub async fn serve_on_loopback(
+    app: impl poem::Endpoint + 'static,
+) -> (String, oneshot::Sender<()>) {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind");
+    let port = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .expect("address")
+        .port();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(
+        poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+            app,
+            async move {
+                let _ = rx.await;
+            },
+            None,
+        ),
+    );
+    (format!("http://127.0.0.1:{port}"), tx)
+}

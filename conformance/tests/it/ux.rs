@@ -3,8 +3,7 @@
 use std::process::Stdio;
 
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{handler, Response, Route, Server};
+use poem::{handler, Response, Route};
 use sendid_conformance::report::summary;
 use sendid_conformance::Exit;
 
@@ -23,27 +22,7 @@ async fn not_found() -> Response {
 
 /// A server that answers 404 to everything: what a wrong `--base-url` looks like.
 async fn spawn_not_found() -> (String, tokio::sync::oneshot::Sender<()>) {
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .expect("bind");
-    let port = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .expect("address")
-        .port();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(
-        Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
-            Route::new().at("/*rest", not_found),
-            async move {
-                let _ = rx.await;
-            },
-            None,
-        ),
-    );
-    (format!("http://127.0.0.1:{port}"), tx)
+    crate::support::serve_on_loopback(Route::new().at("/*rest", not_found)).await
 }
 
 #[tokio::test]

@@ -669,15 +669,7 @@ impl Runner {
             cases.push(repeat(campaign, e));
         }
         for case in cases {
-            let request = case.request(&self.rctx);
-            let result = self.send(&request).await;
-            let step = Step {
-                case,
-                request,
-                result,
-                remaining_before: None,
-            };
-            let fails = self.judge_step(&step, true);
+            let (step, fails) = self.send_judged(case, None).await;
             self.report_new_failures("read_remaining", &step, fails, 0);
             if let Some(r) = step.result.as_ref().ok().and_then(|r| r.remaining()) {
                 self.remaining = Some(r);
@@ -729,16 +721,7 @@ impl Runner {
         let (b_before, _) = self.read_remaining(1).await;
         // A's send_id under B.
         self.budget.try_reserve();
-        let case = new_given(1, &e, false);
-        let request = case.request(&self.rctx);
-        let result = self.send(&request).await;
-        let step = Step {
-            case,
-            request,
-            result,
-            remaining_before: None,
-        };
-        let fails = self.judge_step(&step, true);
+        let (step, fails) = self.send_judged(new_given(1, &e, false), None).await;
         failing += u64::from(!fails.is_empty());
         self.report_new_failures(name, &step, fails, 0);
         let verdict = match &step.result {
@@ -1237,15 +1220,7 @@ impl Runner {
                 campaign: 1,
                 ..NewPair::default()
             });
-            let request = case.request(&self.rctx);
-            let result = self.send(&request).await;
-            let step = Step {
-                case,
-                request,
-                result,
-                remaining_before: now,
-            };
-            let fails = self.judge_step(&step, true);
+            let (step, fails) = self.send_judged(case, now).await;
             self.observe(&step);
             self.report_new_failures(name, &step, fails, 0);
             let verdict = match (&step.result, now) {
@@ -1315,6 +1290,20 @@ impl Runner {
     }
 
     /// Sends a case (and, for a new pair answered 200, its repeat); judges each exchange.
+    /// Sends one case and judges the exchange on its own: no retry, no shrinking.
+    async fn send_judged(&mut self, case: Case, remaining_before: Option<i64>) -> (Step, Fails) {
+        let request = case.request(&self.rctx);
+        let result = self.send(&request).await;
+        let step = Step {
+            case,
+            request,
+            result,
+            remaining_before,
+        };
+        let fails = self.judge_step(&step, true);
+        (step, fails)
+    }
+
     async fn run_case(&mut self, case: &Case, record: bool) -> Judged {
         let mut out = Vec::new();
         let mut next = Some(case.clone());

@@ -283,6 +283,51 @@ async fn listing_is_in_creation_order_and_pages_without_gaps(store: Arc<dyn Stor
     assert!(pos(&w.id) < pos(&w2.id));
 }
 
+/// Pairs asked for at once are decided and written in groups (the sled engine keeps a group's
+/// pairs of a campaign in one log record): every page size still lists each exactly once, in
+/// one order, with pages ending inside a group.
+async fn pairs_created_together_list_once_each_at_every_page_size(store: Arc<dyn Store>) {
+    let c = unique("c");
+    let w = setup(store.as_ref(), 1000, &[&c]).await;
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let store = store.clone();
+            let (w, c) = (w.clone(), c.clone());
+            tokio::spawn(
+                async move { create(store.as_ref(), &w, &c, &format!("g{i}"), NOON_MS).await },
+            )
+        })
+        .collect();
+    for t in tasks {
+        assert!(matches!(
+            t.await.unwrap().unwrap(),
+            CreateOutcome::Created(_)
+        ));
+    }
+    let all = store.list_send_ids(&c, None, 1000).await.unwrap();
+    assert_eq!(all.next, None);
+    let order: Vec<String> = all.entries.iter().map(|e| e.send_id.clone()).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    let mut expected: Vec<String> = (0..60).map(|i| format!("g{i}")).collect();
+    expected.sort();
+    assert_eq!(sorted, expected, "every pair listed exactly once");
+    for limit in [1, 2, 7, 59, 60] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.list_send_ids(&c, after, limit).await.unwrap();
+            assert!(page.entries.len() <= limit);
+            seen.extend(page.entries.iter().map(|e| e.send_id.clone()));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, order, "pages of {limit}");
+    }
+}
+
 async fn keys_authenticate_until_revoked(store: Arc<dyn Store>) {
     let w = setup(store.as_ref(), 1, &[]).await;
     let n = (uuid::Uuid::new_v4().as_bytes()[0] % 200) + 20;
@@ -408,6 +453,7 @@ macro_rules! suite {
             case!(concurrent_new_pairs_spend_exactly_what_is_left);
             case!(one_new_pair_asked_at_once_is_created_once);
             case!(listing_is_in_creation_order_and_pages_without_gaps);
+            case!(pairs_created_together_list_once_each_at_every_page_size);
             case!(keys_authenticate_until_revoked);
             case!(a_campaign_id_exists_once_across_workspaces);
             case!(store_health_is_ok);

@@ -2,6 +2,12 @@
 //! workspaces, `c:` campaigns, `k:` keys by hash, `i:` key ids, `p:` pairs, `l:` a campaign's
 //! pairs in creation order, `s:` a campaign's sequence, `u:` a workspace's usage per day), so
 //! every logical change is a single atomic `apply_batch`. Records are JSON.
+//!
+//! A campaign's creation log (`l:` campaign, sequence number) holds, under the sequence number
+//! of its first pair, the pairs one group created in that campaign, in order: a JSON array of
+//! entries with consecutive sequence numbers. (Data directories written before groups shared a
+//! record hold one JSON object per pair; the listing reads both.) One key per pair plus one per
+//! group and campaign, rather than two per pair: sled's cost is per key written.
 use crate::domain::UtcDay;
 use crate::store::{StoreError, StoreResult};
 

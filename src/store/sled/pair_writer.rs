@@ -107,6 +107,15 @@ impl Drop for PairWriter {
     }
 }
 
+/// A campaign's creation sequence as this group moves it, and the pairs it creates.
+struct CampaignLog {
+    /// The last sequence number used (stored, or given by this group).
+    last: u64,
+    /// The sequence number of this group's first pair in the campaign, if it created one.
+    first_new: Option<u64>,
+    entries: Vec<SendIdEntry>,
+}
+
 /// How an answer depends on durability.
 enum Wait {
     Nothing,
@@ -122,7 +131,7 @@ fn decide_and_write(
     jobs: Vec<(Job, Reply)>,
 ) {
     let mut ledger = PairLedger::default();
-    let mut seqs: HashMap<String, (u64, bool)> = HashMap::new();
+    let mut seqs: HashMap<String, CampaignLog> = HashMap::new();
     let mut created: HashSet<Vec<u8>> = HashSet::new();
     let mut batch = ::sled::Batch::default();
     let mut decided: Vec<(Reply, StoreResult<(CreateOutcome, Wait)>)> =
@@ -147,9 +156,14 @@ fn decide_and_write(
         for (workspace_id, day, _, used) in ledger.changed_usage() {
             batch.insert(usage_key(workspace_id, day), &used.to_be_bytes()[..]);
         }
-        for (campaign, (seq, dirty)) in &seqs {
-            if *dirty {
-                batch.insert(seq_key(campaign), &seq.to_be_bytes()[..]);
+        for (campaign, log) in &seqs {
+            if let Some(first) = log.first_new {
+                batch.insert(seq_key(campaign), &log.last.to_be_bytes()[..]);
+                // The campaign's pairs created by this group, in order, as one record.
+                match to_json(&log.entries) {
+                    Ok(v) => batch.insert(log_key(campaign, first), v),
+                    Err(e) => write_error = Some(e),
+                }
             }
         }
         // Registered before the pairs become visible, so the lock-free repeat path in
@@ -160,7 +174,10 @@ fn decide_and_write(
                 p.insert(key.clone(), APPLYING);
             }
         }
-        let applied = tree.apply_batch(batch);
+        let applied = match write_error.take() {
+            Some(e) => Err(e),
+            None => tree.apply_batch(batch).map_err(StoreError::from),
+        };
         let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
         match applied {
             Ok(()) => {
@@ -173,7 +190,7 @@ fn decide_and_write(
                 for key in &created {
                     p.remove(key);
                 }
-                write_error = Some(StoreError::from(e));
+                write_error = Some(e);
             }
         }
     }
@@ -216,7 +233,7 @@ fn decide(
     pending: &Pending,
     job: &Job,
     ledger: &mut PairLedger,
-    seqs: &mut HashMap<String, (u64, bool)>,
+    seqs: &mut HashMap<String, CampaignLog>,
     created: &mut HashSet<Vec<u8>>,
     batch: &mut ::sled::Batch,
     commit: &GroupCommit,
@@ -260,29 +277,30 @@ fn decide(
         PairDecision::Exhausted => Ok((CreateOutcome::QuotaExhausted(status), Wait::Nothing)),
         // Rule 8: create it.
         PairDecision::Create => {
-            let seq = match seqs.entry(job.campaign_id.clone()) {
+            let log = match seqs.entry(job.campaign_id.clone()) {
                 Entry::Occupied(e) => e.into_mut(),
                 Entry::Vacant(e) => {
-                    let current = match tree.get(seq_key(e.key()))? {
+                    let last = match tree.get(seq_key(e.key()))? {
                         Some(v) => decode_u64(&v)?,
                         None => 0,
                     };
-                    e.insert((current, false))
+                    e.insert(CampaignLog {
+                        last,
+                        first_new: None,
+                        entries: Vec::new(),
+                    })
                 }
             };
-            seq.0 += 1;
-            seq.1 = true;
+            log.last += 1;
+            log.first_new.get_or_insert(log.last);
+            log.entries.push(SendIdEntry {
+                send_id: job.send_id.clone(),
+                created_at: job.now_millis,
+            });
             batch.insert(
                 pk.clone(),
                 to_json(&PairRecord {
-                    seq: seq.0,
-                    created_at: job.now_millis,
-                })?,
-            );
-            batch.insert(
-                log_key(&job.campaign_id, seq.0),
-                to_json(&SendIdEntry {
-                    send_id: job.send_id.clone(),
+                    seq: log.last,
                     created_at: job.now_millis,
                 })?,
             );

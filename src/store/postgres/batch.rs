@@ -1,5 +1,19 @@
 //! Group commit on PostgreSQL: requests for pairs wait in a queue; a worker takes every request
-//! waiting at once and decides and writes them in ONE transaction of five round trips:
+//! waiting at once and decides and writes them in ONE transaction.
+//!
+//! **The usual case: three round trips** (`BEGIN`, one statement, `COMMIT`). The statement
+//! (`SPEND`) inserts the group's pairs with `INSERT … ON CONFLICT DO NOTHING RETURNING` and, in
+//! the same statement, moves each workspace's day counter by the number of pairs it inserted,
+//! conditionally: `used + inserted <= limit`. The counter's row lock is taken by that `UPDATE`
+//! and held only for the rest of the statement and the `COMMIT`. Which pairs were inserted says
+//! which existed; `domain::PairLedger` then decides rules 6–8 in arrival order from exactly that
+//! knowledge, and the decisions must agree with what was written (every pair the ledger creates
+//! inserted, every counter moved as the ledger says) or the transaction is rolled back. When a
+//! counter could not move (the quota would be exceeded, or the day's row does not exist yet),
+//! the group is rolled back and decided on the careful path below, which refuses exactly the
+//! pairs past the end of the quota.
+//!
+//! **The careful path: five round trips.**
 //!
 //! 1. `BEGIN`
 //! 2. one statement that locks the (workspace, day) usage rows of the group (an upsert that
@@ -11,6 +25,10 @@
 //!    row from the value read to the new one (`UPDATE … WHERE used = <value read>`): both
 //!    counts are checked, and any surprise rolls the whole group back and decides it again;
 //! 4. `COMMIT` — only then is anyone answered.
+//!
+//! Every statement here is sent unprepared (`persistent(false)`), so PostgreSQL plans it for the
+//! table as it is now: a plan cached while `pairs` was empty would scan the whole table for
+//! every group once it is large.
 //!
 //! The usage row lock is what makes the quota exact across instances: two instances deciding
 //! for the same workspace and day take turns. Serialization failures and deadlocks (SQLSTATE
@@ -31,6 +49,9 @@ use crate::store::{CreateOutcome, FlushObserver, StoreError, StoreResult};
 const MAX_GROUP: usize = 512;
 /// How often a group is decided again after a serialization failure, deadlock or surprise.
 const MAX_RETRIES: u32 = 20;
+/// Workspaces whose day this instance saw refused (so groups for them take the careful path
+/// at once), at most this many remembered.
+const EXHAUSTED_MEMORY: usize = 4096;
 
 pub(crate) struct Job {
     pub workspace_id: String,
@@ -53,17 +74,22 @@ pub(crate) struct BatchConfig {
     pub observer: Option<Arc<dyn FlushObserver>>,
 }
 
+/// (workspace, UTC day, daily quota) seen with no unit left: the fast path would only fail.
+type Exhausted = Arc<std::sync::Mutex<HashSet<(String, i64, u64)>>>;
+
 impl Batcher {
-    /// `workers` transactions may be in flight at once (they take turns on a usage row, but
-    /// one's round trips overlap another's commit).
+    /// `workers` transactions may be in flight at once (groups of the same workspace take turns
+    /// on its day counter; see `PAIR_WORKERS`).
     pub fn start(pool: PgPool, workers: usize, config: BatchConfig) -> Self {
         let (tx, rx) = mpsc::unbounded_channel::<(Job, Reply)>();
         let rx = Arc::new(Mutex::new(rx));
+        let exhausted = Exhausted::default();
         let handles = (0..workers.max(1))
             .map(|_| {
                 let rx = rx.clone();
                 let pool = pool.clone();
                 let config = config.clone();
+                let exhausted = exhausted.clone();
                 tokio::spawn(async move {
                     loop {
                         let jobs = {
@@ -80,7 +106,7 @@ impl Batcher {
                             }
                             jobs
                         };
-                        run_group(&pool, &config, jobs).await;
+                        run_group(&pool, &config, &exhausted, jobs).await;
                     }
                 })
             })
@@ -139,12 +165,29 @@ pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
         .is_some_and(|c| c == "40001" || c == "40P01")
 }
 
-async fn run_group(pool: &PgPool, config: &BatchConfig, group: Vec<(Job, Reply)>) {
+async fn run_group(
+    pool: &PgPool,
+    config: &BatchConfig,
+    exhausted: &Exhausted,
+    group: Vec<(Job, Reply)>,
+) {
     let (jobs, replies): (Vec<Job>, Vec<Reply>) = group.into_iter().unzip();
     let started = Instant::now();
     let mut attempt = 0;
+    let mut fast = !touches_exhausted(exhausted, &jobs);
     let result = loop {
-        match decide_and_write(pool, config, &jobs).await {
+        let written = if fast {
+            match spend(pool, config, &jobs).await {
+                Err(GroupError::Retry(why)) if why == CAREFUL => {
+                    fast = false;
+                    continue;
+                }
+                other => other,
+            }
+        } else {
+            decide_and_write(pool, config, &jobs).await
+        };
+        match written {
             Ok(outcomes) => break Ok(outcomes),
             Err(GroupError::Retry(why)) if attempt < MAX_RETRIES => {
                 attempt += 1;
@@ -163,6 +206,9 @@ async fn run_group(pool: &PgPool, config: &BatchConfig, group: Vec<(Job, Reply)>
     if let Some(o) = &config.observer {
         o.flushed(jobs.len(), started.elapsed(), result.is_ok());
     }
+    if let Ok(outcomes) = &result {
+        remember_exhausted(exhausted, &jobs, outcomes);
+    }
     match result {
         Ok(outcomes) => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -174,6 +220,28 @@ async fn run_group(pool: &PgPool, config: &BatchConfig, group: Vec<(Job, Reply)>
             for reply in replies {
                 let _ = reply.send(Err(StoreError::Unavailable(e.to_string())));
             }
+        }
+    }
+}
+
+fn touches_exhausted(exhausted: &Exhausted, jobs: &[Job]) -> bool {
+    let known = exhausted.lock().unwrap_or_else(|p| p.into_inner());
+    !known.is_empty()
+        && jobs.iter().any(|j| {
+            let day = j.now_millis.div_euclid(1000).div_euclid(86_400);
+            known.contains(&(j.workspace_id.clone(), day, j.limit))
+        })
+}
+
+fn remember_exhausted(exhausted: &Exhausted, jobs: &[Job], outcomes: &[CreateOutcome]) {
+    let mut known = exhausted.lock().unwrap_or_else(|p| p.into_inner());
+    for (job, outcome) in jobs.iter().zip(outcomes) {
+        if let CreateOutcome::QuotaExhausted(_) = outcome {
+            if known.len() >= EXHAUSTED_MEMORY {
+                known.clear();
+            }
+            let day = job.now_millis.div_euclid(1000).div_euclid(86_400);
+            known.insert((job.workspace_id.clone(), day, job.limit));
         }
     }
 }
@@ -212,21 +280,193 @@ WITH ins AS (
 )
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)";
 
+/// Why the fast path hands a group to the careful one.
+const CAREFUL: &str = "a day counter could not move by what the group inserted";
+
+/// The group's distinct pairs, in arrival order, inserted unless they exist; each workspace's
+/// day counter moved by what it inserted, only if that stays within its quota. Returns one row
+/// per inserted pair (`kind` 0), and one per (workspace, day) of the group (`kind` 1) with its
+/// units used after the statement and whether this statement moved it.
+const SPEND: &str = "
+WITH ins AS (
+    INSERT INTO pairs (campaign_id, send_id, created_at)
+    SELECT c, s, t FROM UNNEST($1::TEXT[], $2::TEXT[], $3::INT8[]) WITH ORDINALITY AS n(c, s, t, i)
+    ORDER BY i
+    ON CONFLICT (campaign_id, send_id) DO NOTHING
+    RETURNING campaign_id, send_id
+), spent AS (
+    SELECT n.w, n.d, count(*) AS k
+    FROM ins JOIN UNNEST($1::TEXT[], $2::TEXT[], $4::TEXT[], $5::INT8[]) AS n(c, s, w, d)
+        ON ins.campaign_id = n.c AND ins.send_id = n.s
+    GROUP BY n.w, n.d
+), upd AS (
+    UPDATE quota_usage SET used = quota_usage.used + spent.k
+    FROM spent JOIN UNNEST($6::TEXT[], $7::INT8[], $8::INT8[]) AS l(w, d, lim)
+        ON l.w = spent.w AND l.d = spent.d
+    WHERE quota_usage.workspace_id = spent.w AND quota_usage.utc_day = spent.d
+      AND quota_usage.used + spent.k <= l.lim
+    RETURNING quota_usage.workspace_id, quota_usage.utc_day, quota_usage.used
+)
+SELECT 0, campaign_id, send_id, 0::INT8, 0::INT8, FALSE FROM ins
+UNION ALL
+SELECT 1, l.w, NULL, l.d, COALESCE(upd.used, q.used, 0), upd.used IS NOT NULL
+FROM UNNEST($6::TEXT[], $7::INT8[]) AS l(w, d)
+    LEFT JOIN upd ON upd.workspace_id = l.w AND upd.utc_day = l.d
+    LEFT JOIN quota_usage q ON q.workspace_id = l.w AND q.utc_day = l.d";
+
+/// The fast path (see the module's comment). `Err(Retry(CAREFUL))` sends the group to the
+/// careful path; nothing was written then.
+async fn spend(
+    pool: &PgPool,
+    config: &BatchConfig,
+    jobs: &[Job],
+) -> Result<Vec<CreateOutcome>, GroupError> {
+    let requests: Vec<PairRequest<'_>> = jobs.iter().map(pair_request).collect();
+    // Distinct pairs in arrival order, each with the workspace and day of its first request.
+    let mut seen = HashSet::new();
+    let (mut c, mut s, mut t, mut w, mut d) = (vec![], vec![], vec![], vec![], vec![]);
+    for (job, req) in jobs.iter().zip(&requests) {
+        if seen.insert((req.campaign_id, req.send_id)) {
+            c.push(req.campaign_id);
+            s.push(req.send_id);
+            t.push(job.now_millis);
+            w.push(req.workspace_id);
+            d.push(req.day().number());
+        }
+    }
+    // The group's (workspace, day) and the quota to hold each to.
+    let mut limits: Vec<(&str, i64, i64)> = requests
+        .iter()
+        .map(|r| {
+            let limit = i64::try_from(r.limit).unwrap_or(i64::MAX);
+            (r.workspace_id, r.day().number(), limit)
+        })
+        .collect();
+    limits.sort_unstable();
+    limits.dedup_by(|a, b| (a.0, a.1) == (b.0, b.1));
+
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(SPEND)
+        .persistent(false)
+        .bind(&c)
+        .bind(&s)
+        .bind(&t)
+        .bind(&w)
+        .bind(&d)
+        .bind(limits.iter().map(|l| l.0).collect::<Vec<_>>())
+        .bind(limits.iter().map(|l| l.1).collect::<Vec<_>>())
+        .bind(limits.iter().map(|l| l.2).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut inserted: HashSet<(String, String)> = HashSet::new();
+    // (workspace, day) -> (units used after the statement, moved by it)
+    let mut after: HashMap<(String, i64), (u64, bool)> = HashMap::new();
+    for row in rows {
+        let kind: i32 = row.try_get(0)?;
+        let a: String = row.try_get(1)?;
+        if kind == 0 {
+            inserted.insert((a, row.try_get(2)?));
+        } else {
+            let day: i64 = row.try_get(3)?;
+            let used: i64 = row.try_get(4)?;
+            after.insert((a, day), (used.max(0) as u64, row.try_get(5)?));
+        }
+    }
+    // Units each (workspace, day) inserted, to find its count before the statement.
+    let mut spent: HashMap<(&str, i64), u64> = HashMap::new();
+    for i in 0..c.len() {
+        if inserted.contains(&(c[i].to_string(), s[i].to_string())) {
+            *spent.entry((w[i], d[i])).or_default() += 1;
+        }
+    }
+    let moved_all = spent.iter().all(|((ws, day), _)| {
+        after
+            .get(&(ws.to_string(), *day))
+            .is_some_and(|(_, moved)| *moved)
+    });
+    if !moved_all {
+        tx.rollback().await?;
+        return Err(GroupError::Retry(CAREFUL.into()));
+    }
+
+    let mut ledger = PairLedger::default();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for req in &requests {
+        let key = (req.workspace_id.to_string(), req.day().number());
+        let (decision, status) = ledger.decide::<GroupError>(
+            *req,
+            || Ok(!inserted.contains(&(req.campaign_id.to_string(), req.send_id.to_string()))),
+            || {
+                let (used, _) = after
+                    .get(&key)
+                    .ok_or_else(|| GroupError::Retry("a day counter was not read".into()))?;
+                let own = spent
+                    .get(&(req.workspace_id, req.day().number()))
+                    .copied()
+                    .unwrap_or(0);
+                Ok(used.saturating_sub(own))
+            },
+        )?;
+        outcomes.push(match decision {
+            PairDecision::Existing => CreateOutcome::Existing(status),
+            PairDecision::Exhausted => CreateOutcome::QuotaExhausted(status),
+            PairDecision::Create => CreateOutcome::Created(status),
+        });
+    }
+    // What was written must be what the rules decide; anything else is not committed.
+    let agrees = inserted.iter().all(|(cid, sid)| ledger.creates(cid, sid))
+        && ledger.changed_usage().all(|(ws, day, _, used)| {
+            after
+                .get(&(ws.to_string(), day.number()))
+                .is_some_and(|(n, _)| *n == used)
+        })
+        && outcomes
+            .iter()
+            .filter(|o| matches!(o, CreateOutcome::Created(_)))
+            .count()
+            == inserted.len();
+    if !agrees {
+        tx.rollback().await?;
+        return Err(GroupError::Retry(CAREFUL.into()));
+    }
+    commit(tx, config).await?;
+    Ok(outcomes)
+}
+
+async fn commit(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    config: &BatchConfig,
+) -> Result<(), GroupError> {
+    if config
+        .fail_commit
+        .as_ref()
+        .is_some_and(|f| f.load(Ordering::SeqCst))
+    {
+        tx.rollback().await?;
+        return Err(GroupError::Fail(StoreError::Unavailable(
+            "injected commit failure".into(),
+        )));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn pair_request(j: &Job) -> PairRequest<'_> {
+    PairRequest {
+        workspace_id: &j.workspace_id,
+        limit: j.limit,
+        campaign_id: &j.campaign_id,
+        send_id: &j.send_id,
+        now_seconds: j.now_millis.div_euclid(1000),
+    }
+}
+
 async fn decide_and_write(
     pool: &PgPool,
     config: &BatchConfig,
     jobs: &[Job],
 ) -> Result<Vec<CreateOutcome>, GroupError> {
-    let requests: Vec<PairRequest<'_>> = jobs
-        .iter()
-        .map(|j| PairRequest {
-            workspace_id: &j.workspace_id,
-            limit: j.limit,
-            campaign_id: &j.campaign_id,
-            send_id: &j.send_id,
-            now_seconds: j.now_millis.div_euclid(1000),
-        })
-        .collect();
+    let requests: Vec<PairRequest<'_>> = jobs.iter().map(pair_request).collect();
     let mut days: Vec<(&str, i64)> = requests
         .iter()
         .map(|r| (r.workspace_id, r.day().number()))
@@ -242,6 +482,7 @@ async fn decide_and_write(
 
     let mut tx = pool.begin().await?;
     let locked = sqlx::query(LOCK)
+        .persistent(false)
         .bind(days.iter().map(|d| d.0).collect::<Vec<_>>())
         .bind(days.iter().map(|d| d.1).collect::<Vec<_>>())
         .fetch_all(&mut *tx)
@@ -254,6 +495,7 @@ async fn decide_and_write(
         used.insert((w, day), n.max(0) as u64);
     }
     let found = sqlx::query(FIND)
+        .persistent(false)
         .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
         .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
         .fetch_all(&mut *tx)
@@ -306,6 +548,7 @@ async fn decide_and_write(
         uafter.push(after as i64);
     }
     let row = sqlx::query(WRITE)
+        .persistent(false)
         .bind(&new_c)
         .bind(&new_s)
         .bind(&new_t)
@@ -325,16 +568,6 @@ async fn decide_and_write(
             uw.len()
         )));
     }
-    if config
-        .fail_commit
-        .as_ref()
-        .is_some_and(|f| f.load(Ordering::SeqCst))
-    {
-        tx.rollback().await?;
-        return Err(GroupError::Fail(StoreError::Unavailable(
-            "injected commit failure".into(),
-        )));
-    }
-    tx.commit().await?;
+    commit(tx, config).await?;
     Ok(outcomes)
 }

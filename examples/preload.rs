@@ -93,7 +93,7 @@ async fn preload(store: &SledStore, args: &Args) -> anyhow::Result<()> {
             CreateOutcome::Created(_) => created += 1,
             other => anyhow::bail!("expected a new pair, got {other:?}"),
         }
-        if created % 100_000 == 0 {
+        if created.is_multiple_of(100_000) {
             eprintln!(
                 "preload: {created} pairs in {:.1} s",
                 started.elapsed().as_secs_f64()

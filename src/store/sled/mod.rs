@@ -479,8 +479,7 @@ impl Store for SledStore {
                     now_seconds,
                 )));
             }
-            let decision = self
-                .pairs
+            self.pairs
                 .submit(Job {
                     workspace_id: req.workspace.id.clone(),
                     limit,
@@ -488,11 +487,7 @@ impl Store for SledStore {
                     send_id: req.send_id.as_str().to_string(),
                     now_millis: req.now_millis,
                 })
-                .await?;
-            if let Some(seq) = decision.wait_for {
-                self.commit.wait_durable(seq).await?;
-            }
-            Ok(decision.outcome)
+                .await
         }
         .boxed()
     }

@@ -5,8 +5,10 @@
 //! one sequence update per campaign, however many pairs the group creates. Being the only
 //! writer of those keys is what keeps the quota from ever being over-spent.
 //!
-//! The batch is then made durable by group commit (`group_commit.rs`), while this thread is
-//! already applying the next group.
+//! The same thread then flushes (`GroupCommit::flush_now`) and answers the whole group: one
+//! hand-off in (the request to this thread) and one out (the answer), and the requests that
+//! arrive during a flush are the next group, so groups grow with the load and a flush is paid
+//! per group, not per request.
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{mpsc, Arc, Mutex};
@@ -32,13 +34,7 @@ pub(crate) struct Job {
     pub now_millis: i64,
 }
 
-type Reply = oneshot::Sender<StoreResult<Decision>>;
-
-/// The answer, and the write sequence number that must be durable before it may be given.
-pub(crate) struct Decision {
-    pub outcome: CreateOutcome,
-    pub wait_for: Option<u64>,
-}
+type Reply = oneshot::Sender<StoreResult<CreateOutcome>>;
 
 /// Pairs written but perhaps not yet durable, with their write sequence numbers. A request that
 /// finds one of these must wait for that write's flush before answering 200.
@@ -82,7 +78,8 @@ impl PairWriter {
             .contains_key(pair_key)
     }
 
-    pub async fn submit(&self, job: Job) -> StoreResult<Decision> {
+    /// Decides, writes and makes durable; the answer is final.
+    pub async fn submit(&self, job: Job) -> StoreResult<CreateOutcome> {
         let (reply, rx) = oneshot::channel();
         {
             let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
@@ -113,7 +110,8 @@ impl Drop for PairWriter {
 /// How an answer depends on durability.
 enum Wait {
     Nothing,
-    Seq(u64),
+    /// A pair an earlier group wrote whose flush failed: it needs a flush that succeeds.
+    Earlier,
     ThisBatch,
 }
 
@@ -144,8 +142,7 @@ fn decide_and_write(
         decided.push((reply, result));
     }
 
-    let mut batch_seq = None;
-    let mut batch_error = None;
+    let mut write_error = None;
     if !created.is_empty() {
         for (workspace_id, day, _, used) in ledger.changed_usage() {
             batch.insert(usage_key(workspace_id, day), &used.to_be_bytes()[..]);
@@ -171,59 +168,45 @@ fn decide_and_write(
                 for key in &created {
                     p.insert(key.clone(), seq);
                 }
-                batch_seq = Some(seq);
             }
             Err(e) => {
                 for key in &created {
                     p.remove(key);
                 }
-                batch_error = Some(StoreError::from(e));
+                write_error = Some(StoreError::from(e));
             }
         }
     }
+
+    // One flush for everything in the group that must be durable before its answer.
+    let must_wait = |r: &StoreResult<(CreateOutcome, Wait)>| match r {
+        Ok((_, Wait::ThisBatch)) => write_error.is_none(),
+        Ok((_, Wait::Earlier)) => true,
+        _ => false,
+    };
+    let waiting = decided.iter().filter(|(_, r)| must_wait(r)).count();
+    let flushed = if waiting > 0 {
+        commit.flush_now(waiting)
+    } else {
+        Ok(())
+    };
     // Forget pairs that are durable now, so their repeats take the lock-free path again.
     pending
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .retain(|_, seq| !commit.is_durable(*seq));
 
-    // Answers that wait for this group's flush are handed to the flusher in one message; the
-    // rest are answered now.
-    let mut after_flush = Vec::new();
     for (reply, result) in decided {
-        let answer = match (result, &batch_error) {
-            (Err(e), _) => Err(e),
-            // The group was written as one: when it failed, nothing in it may be answered as done.
-            (Ok(_), Some(e)) => Err(StoreError::Unavailable(e.to_string())),
-            (Ok((outcome, Wait::ThisBatch)), None) => {
-                after_flush.push((reply, outcome));
-                continue;
-            }
-            (Ok((outcome, Wait::Nothing)), None) => Ok(Decision {
-                outcome,
-                wait_for: None,
-            }),
-            (Ok((outcome, Wait::Seq(s))), None) => Ok(Decision {
-                outcome,
-                wait_for: Some(s),
-            }),
+        let answer = match (result, &write_error, &flushed) {
+            (Err(e), _, _) => Err(e),
+            (Ok((outcome, Wait::Nothing)), _, _) => Ok(outcome),
+            // The group was written as one: when it failed, nothing it created may be answered
+            // as done (and a repeat of a pair it created is not there either).
+            (Ok((_, Wait::ThisBatch)), Some(e), _) => Err(StoreError::Unavailable(e.to_string())),
+            (Ok(_), _, Err(e)) => Err(StoreError::Unavailable(e.to_string())),
+            (Ok((outcome, _)), _, Ok(())) => Ok(outcome),
         };
         let _ = reply.send(answer);
-    }
-    if let (Some(seq), false) = (batch_seq, after_flush.is_empty()) {
-        let writers = after_flush.len();
-        commit.after_durable(seq, writers, move |flushed| {
-            for (reply, outcome) in after_flush {
-                let answer = match &flushed {
-                    Ok(()) => Ok(Decision {
-                        outcome,
-                        wait_for: None,
-                    }),
-                    Err(e) => Err(StoreError::Unavailable(e.to_string())),
-                };
-                let _ = reply.send(answer);
-            }
-        });
     }
 }
 
@@ -261,13 +244,16 @@ fn decide(
             Ok((CreateOutcome::Existing(status), Wait::ThisBatch))
         }
         PairDecision::Existing => {
-            let waiting = pending
+            let not_durable = pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&pk)
-                .copied()
-                .filter(|seq| !commit.is_durable(*seq));
-            let wait = waiting.map_or(Wait::Nothing, Wait::Seq);
+                .is_some_and(|seq| !commit.is_durable(*seq));
+            let wait = if not_durable {
+                Wait::Earlier
+            } else {
+                Wait::Nothing
+            };
             Ok((CreateOutcome::Existing(status), wait))
         }
         // Rule 7: new, and today's quota is used up.

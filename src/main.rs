@@ -6,8 +6,19 @@ use sendid::cli::{Cli, Command, KeysCommand};
 use sendid::clock::SystemClock;
 use sendid::startup::Application;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Before any thread exists: the allocator's arenas are created by the threads that use it.
+    sendid::startup::limit_allocator_arenas();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("sendid: cannot start the async runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
     let config = match cli.command {
         Some(Command::Openapi { admin }) => {

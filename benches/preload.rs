@@ -8,8 +8,10 @@
 //! skips HTTP, and keeps many creations in flight so group commit writes them in large groups.
 //!
 //! ```text
-//! cargo run --release --example preload -- --data-dir DIR --workspace ID --campaign bench --count 1000000
+//! cargo bench --bench preload -- --data-dir DIR --workspace ID --campaign bench --count 1000000
 //! ```
+//! (A bench target without a harness: `cargo bench` builds it with the release profile and runs
+//! it; it is not part of `cargo test`.)
 //! The workspace and campaign must exist (bench/run creates them through the admin API first)
 //! and the workspace's daily quota must have room for `--count` more pairs. Prints one JSON line.
 use std::path::PathBuf;
@@ -38,6 +40,9 @@ struct Args {
     /// Creations in flight at once (the pair writer takes up to 512 in one group).
     #[arg(long, default_value_t = 2048)]
     concurrency: usize,
+    /// Passed by `cargo bench` to every bench target; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 #[tokio::main]

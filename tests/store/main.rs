@@ -209,6 +209,75 @@ async fn concurrent_new_pairs_spend_exactly_what_is_left(store: Arc<dyn Store>) 
     assert_eq!(page.entries.len(), 25);
 }
 
+/// Requests of two workspaces decided in the same groups: one runs out (its groups must refuse
+/// exactly the pairs past its quota), the other has plenty; each is counted on its own, and a
+/// repeat of a created pair mixed in costs nothing.
+async fn groups_mixing_an_exhausted_workspace_and_a_roomy_one_count_each_exactly(
+    store: Arc<dyn Store>,
+) {
+    let (ca, cb) = (unique("ca"), unique("cb"));
+    let a = setup(store.as_ref(), 3, &[&ca]).await;
+    let b = setup(store.as_ref(), 1000, &[&cb]).await;
+    // One pair of each exists before; its repeats ride along below.
+    create(store.as_ref(), &a, &ca, "seed", NOON_MS)
+        .await
+        .unwrap();
+    create(store.as_ref(), &b, &cb, "seed", NOON_MS)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..80)
+        .map(|i| {
+            let store = store.clone();
+            let (w, c) = if i % 2 == 0 {
+                (a.clone(), ca.clone())
+            } else {
+                (b.clone(), cb.clone())
+            };
+            let send_id = if i % 10 < 2 {
+                "seed".to_string()
+            } else {
+                format!("m{i}")
+            };
+            tokio::spawn(async move {
+                let outcome = create(store.as_ref(), &w, &c, &send_id, NOON_MS).await;
+                (w.id, send_id, outcome.unwrap())
+            })
+        })
+        .collect();
+    let (mut created_a, mut refused_a, mut created_b) = (0, 0, 0);
+    for t in tasks {
+        let (w, send_id, outcome) = t.await.unwrap();
+        match (w == a.id, outcome) {
+            (_, CreateOutcome::Existing(_)) => assert_eq!(send_id, "seed"),
+            (true, CreateOutcome::Created(_)) => created_a += 1,
+            (true, CreateOutcome::QuotaExhausted(q)) => {
+                assert_eq!(q.used, 3);
+                refused_a += 1;
+            }
+            (false, CreateOutcome::Created(_)) => created_b += 1,
+            (false, CreateOutcome::QuotaExhausted(_)) => panic!("the roomy workspace refused"),
+        }
+    }
+    // 40 requests each, 8 of them repeats of "seed": a had 2 units left for 32 new pairs.
+    assert_eq!((created_a, refused_a, created_b), (2, 30, 32));
+    let day = UtcDay::containing(NOON_MS / 1000);
+    assert_eq!(store.used_on(&a.id, day).await.unwrap(), 3);
+    assert_eq!(store.used_on(&b.id, day).await.unwrap(), 33);
+    let listed_a = store
+        .list_send_ids(&ca, None, 100)
+        .await
+        .unwrap()
+        .entries
+        .len();
+    let listed_b = store
+        .list_send_ids(&cb, None, 100)
+        .await
+        .unwrap()
+        .entries
+        .len();
+    assert_eq!((listed_a, listed_b), (3, 33));
+}
+
 async fn one_new_pair_asked_at_once_is_created_once(store: Arc<dyn Store>) {
     let c = unique("c");
     let w = setup(store.as_ref(), 10, &[&c]).await;
@@ -452,6 +521,7 @@ macro_rules! suite {
             case!(a_pair_is_per_campaign_and_the_quota_per_workspace);
             case!(concurrent_new_pairs_spend_exactly_what_is_left);
             case!(one_new_pair_asked_at_once_is_created_once);
+            case!(groups_mixing_an_exhausted_workspace_and_a_roomy_one_count_each_exactly);
             case!(listing_is_in_creation_order_and_pages_without_gaps);
             case!(pairs_created_together_list_once_each_at_every_page_size);
             case!(keys_authenticate_until_revoked);

@@ -89,6 +89,39 @@ pub struct NewSendId<'a> {
     pub now_millis: i64,
 }
 
+/// A request for a pair as the engines' writers queue it: `NewSendId`, owned, so it can wait
+/// for its group.
+pub(crate) struct PairJob {
+    pub workspace_id: String,
+    pub limit: u64,
+    pub campaign_id: String,
+    pub send_id: String,
+    pub now_millis: i64,
+}
+
+impl PairJob {
+    pub fn new(req: &NewSendId<'_>) -> Self {
+        Self {
+            workspace_id: req.workspace.id.clone(),
+            limit: req.workspace.daily_send_id_quota,
+            campaign_id: req.campaign_id.to_string(),
+            send_id: req.send_id.as_str().to_string(),
+            now_millis: req.now_millis,
+        }
+    }
+
+    /// What `domain::PairLedger` decides from.
+    pub fn request(&self) -> crate::domain::PairRequest<'_> {
+        crate::domain::PairRequest {
+            workspace_id: &self.workspace_id,
+            limit: self.limit,
+            campaign_id: &self.campaign_id,
+            send_id: &self.send_id,
+            now_seconds: self.now_millis.div_euclid(1000),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateOutcome {
     /// A new pair was created and is durable; it used one unit of quota.

@@ -47,7 +47,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::db_error;
 use crate::domain::{PairDecision, PairLedger, PairRequest};
-use crate::store::{CreateOutcome, FlushObserver, StoreError, StoreResult};
+use crate::store::{CreateOutcome, FlushObserver, PairJob as Job, StoreError, StoreResult};
 
 /// The most requests decided and written in one transaction.
 const MAX_GROUP: usize = 512;
@@ -56,14 +56,6 @@ const MAX_RETRIES: u32 = 20;
 /// Workspaces whose day this instance saw refused (so groups for them take the careful path
 /// at once), at most this many remembered.
 const EXHAUSTED_MEMORY: usize = 4096;
-
-pub(crate) struct Job {
-    pub workspace_id: String,
-    pub limit: u64,
-    pub campaign_id: String,
-    pub send_id: String,
-    pub now_millis: i64,
-}
 
 type Reply = oneshot::Sender<StoreResult<CreateOutcome>>;
 
@@ -231,10 +223,9 @@ async fn run_group(
 fn touches_exhausted(exhausted: &Exhausted, jobs: &[Job]) -> bool {
     let known = exhausted.lock().unwrap_or_else(|p| p.into_inner());
     !known.is_empty()
-        && jobs.iter().any(|j| {
-            let day = j.now_millis.div_euclid(1000).div_euclid(86_400);
-            known.contains(&(j.workspace_id.clone(), day, j.limit))
-        })
+        && jobs
+            .iter()
+            .any(|j| known.contains(&(j.workspace_id.clone(), j.request().day().number(), j.limit)))
 }
 
 fn remember_exhausted(exhausted: &Exhausted, jobs: &[Job], outcomes: &[CreateOutcome]) {
@@ -244,8 +235,11 @@ fn remember_exhausted(exhausted: &Exhausted, jobs: &[Job], outcomes: &[CreateOut
             if known.len() >= EXHAUSTED_MEMORY {
                 known.clear();
             }
-            let day = job.now_millis.div_euclid(1000).div_euclid(86_400);
-            known.insert((job.workspace_id.clone(), day, job.limit));
+            known.insert((
+                job.workspace_id.clone(),
+                job.request().day().number(),
+                job.limit,
+            ));
         }
     }
 }
@@ -325,7 +319,7 @@ async fn spend(
     config: &BatchConfig,
     jobs: &[Job],
 ) -> Result<Vec<CreateOutcome>, GroupError> {
-    let requests: Vec<PairRequest<'_>> = jobs.iter().map(pair_request).collect();
+    let requests: Vec<PairRequest<'_>> = jobs.iter().map(Job::request).collect();
     // Distinct pairs in arrival order, each with the workspace and day of its first request.
     let mut seen = HashSet::new();
     let (mut c, mut s, mut t, mut w, mut d) = (vec![], vec![], vec![], vec![], vec![]);
@@ -454,22 +448,12 @@ async fn commit(
     Ok(())
 }
 
-fn pair_request(j: &Job) -> PairRequest<'_> {
-    PairRequest {
-        workspace_id: &j.workspace_id,
-        limit: j.limit,
-        campaign_id: &j.campaign_id,
-        send_id: &j.send_id,
-        now_seconds: j.now_millis.div_euclid(1000),
-    }
-}
-
 async fn decide_and_write(
     pool: &PgPool,
     config: &BatchConfig,
     jobs: &[Job],
 ) -> Result<Vec<CreateOutcome>, GroupError> {
-    let requests: Vec<PairRequest<'_>> = jobs.iter().map(pair_request).collect();
+    let requests: Vec<PairRequest<'_>> = jobs.iter().map(Job::request).collect();
     let mut days: Vec<(&str, i64)> = requests
         .iter()
         .map(|r| (r.workspace_id, r.day().number()))

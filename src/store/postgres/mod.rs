@@ -22,11 +22,11 @@ use futures_util::FutureExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use self::batch::{BatchConfig, Batcher, Job};
+use self::batch::{BatchConfig, Batcher};
 use super::directory::Directory;
 use super::{
-    ApiKeyRecord, Campaign, CreateOutcome, ListCursor, NewSendId, Page, SendIdEntry, SendIdPage,
-    Store, StoreError, StoreOptions, StoreResult, Workspace,
+    ApiKeyRecord, Campaign, CreateOutcome, ListCursor, NewSendId, Page, PairJob, SendIdEntry,
+    SendIdPage, Store, StoreError, StoreOptions, StoreResult, Workspace,
 };
 use crate::domain::{KeyHash, UtcDay};
 
@@ -527,18 +527,7 @@ impl Store for PgStore {
         &'a self,
         req: NewSendId<'a>,
     ) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
-        async move {
-            self.batcher
-                .submit(Job {
-                    workspace_id: req.workspace.id.clone(),
-                    limit: req.workspace.daily_send_id_quota,
-                    campaign_id: req.campaign_id.to_string(),
-                    send_id: req.send_id.as_str().to_string(),
-                    now_millis: req.now_millis,
-                })
-                .await
-        }
-        .boxed()
+        async move { self.batcher.submit(PairJob::new(&req)).await }.boxed()
     }
 
     fn list_workspaces<'a>(

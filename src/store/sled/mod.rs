@@ -15,10 +15,10 @@ use futures_util::FutureExt;
 
 use self::group_commit::GroupCommit;
 use self::layout::*;
-use self::pair_writer::{Job, PairWriter};
+use self::pair_writer::PairWriter;
 use super::{
-    ApiKeyRecord, Campaign, CreateOutcome, ListCursor, NewSendId, Page, SendIdEntry, SendIdPage,
-    Store, StoreError, StoreOptions, StoreResult, Workspace,
+    ApiKeyRecord, Campaign, CreateOutcome, ListCursor, NewSendId, Page, PairJob, SendIdEntry,
+    SendIdPage, Store, StoreError, StoreOptions, StoreResult, Workspace,
 };
 use crate::domain::{KeyHash, QuotaStatus, UtcDay};
 use crate::store::directory::Directory;
@@ -479,15 +479,7 @@ impl Store for SledStore {
                     now_seconds,
                 )));
             }
-            self.pairs
-                .submit(Job {
-                    workspace_id: req.workspace.id.clone(),
-                    limit,
-                    campaign_id: req.campaign_id.to_string(),
-                    send_id: req.send_id.as_str().to_string(),
-                    now_millis: req.now_millis,
-                })
-                .await
+            self.pairs.submit(PairJob::new(&req)).await
         }
         .boxed()
     }

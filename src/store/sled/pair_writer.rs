@@ -17,22 +17,14 @@ use tokio::sync::oneshot;
 
 use super::group_commit::GroupCommit;
 use super::layout::{decode_u64, log_key, pair_key, seq_key, to_json, usage_key, PairRecord};
-use crate::domain::{PairDecision, PairLedger, PairRequest};
-use crate::store::{CreateOutcome, SendIdEntry, StoreError, StoreResult};
+use crate::domain::{PairDecision, PairLedger};
+use crate::store::{CreateOutcome, PairJob as Job, SendIdEntry, StoreError, StoreResult};
 
 /// The most requests decided and written together.
 const MAX_GROUP: usize = 512;
 
 /// Marks a pair whose batch is being applied; its durability sequence number is not known yet.
 const APPLYING: u64 = u64::MAX;
-
-pub(crate) struct Job {
-    pub workspace_id: String,
-    pub limit: u64,
-    pub campaign_id: String,
-    pub send_id: String,
-    pub now_millis: i64,
-}
 
 type Reply = oneshot::Sender<StoreResult<CreateOutcome>>;
 
@@ -238,15 +230,8 @@ fn decide(
     batch: &mut ::sled::Batch,
     commit: &GroupCommit,
 ) -> StoreResult<(CreateOutcome, Wait)> {
-    let now_seconds = job.now_millis.div_euclid(1000);
     let pk = pair_key(&job.campaign_id, &job.send_id);
-    let request = PairRequest {
-        workspace_id: &job.workspace_id,
-        limit: job.limit,
-        campaign_id: &job.campaign_id,
-        send_id: &job.send_id,
-        now_seconds,
-    };
+    let request = job.request();
     let (decision, status) = ledger.decide(
         request,
         || Ok::<_, StoreError>(tree.contains_key(&pk)?),

@@ -669,7 +669,7 @@ impl Runner {
             cases.push(repeat(campaign, e));
         }
         for case in cases {
-            let (step, fails) = self.send_judged(case, None).await;
+            let (step, fails) = self.send_judged(case, None, true).await;
             self.report_new_failures("read_remaining", &step, fails, 0);
             if let Some(r) = step.result.as_ref().ok().and_then(|r| r.remaining()) {
                 self.remaining = Some(r);
@@ -721,7 +721,7 @@ impl Runner {
         let (b_before, _) = self.read_remaining(1).await;
         // A's send_id under B.
         self.budget.try_reserve();
-        let (step, fails) = self.send_judged(new_given(1, &e, false), None).await;
+        let (step, fails) = self.send_judged(new_given(1, &e, false), None, true).await;
         failing += u64::from(!fails.is_empty());
         self.report_new_failures(name, &step, fails, 0);
         let verdict = match &step.result {
@@ -1220,7 +1220,7 @@ impl Runner {
                 campaign: 1,
                 ..NewPair::default()
             });
-            let (step, fails) = self.send_judged(case, now).await;
+            let (step, fails) = self.send_judged(case, now, true).await;
             self.observe(&step);
             self.report_new_failures(name, &step, fails, 0);
             let verdict = match (&step.result, now) {
@@ -1289,9 +1289,14 @@ impl Runner {
         oracle::is_success(self.cli.profile, resp)
     }
 
-    /// Sends a case (and, for a new pair answered 200, its repeat); judges each exchange.
-    /// Sends one case and judges the exchange on its own: no retry, no shrinking.
-    async fn send_judged(&mut self, case: Case, remaining_before: Option<i64>) -> (Step, Fails) {
+    /// Sends one case and judges the exchange on its own: no retry, no shrinking. `record`
+    /// counts the checks in the summary.
+    async fn send_judged(
+        &mut self,
+        case: Case,
+        remaining_before: Option<i64>,
+        record: bool,
+    ) -> (Step, Fails) {
         let request = case.request(&self.rctx);
         let result = self.send(&request).await;
         let step = Step {
@@ -1300,23 +1305,16 @@ impl Runner {
             result,
             remaining_before,
         };
-        let fails = self.judge_step(&step, true);
+        let fails = self.judge_step(&step, record);
         (step, fails)
     }
 
+    /// Sends a case (and, for a new pair answered 200, its repeat); judges each exchange.
     async fn run_case(&mut self, case: &Case, record: bool) -> Judged {
         let mut out = Vec::new();
         let mut next = Some(case.clone());
         while let Some(case) = next.take() {
-            let request = case.request(&self.rctx);
-            let result = self.send(&request).await;
-            let step = Step {
-                case,
-                request,
-                result,
-                remaining_before: self.remaining,
-            };
-            let fails = self.judge_step(&step, record);
+            let (step, fails) = self.send_judged(case, self.remaining, record).await;
             self.observe(&step);
             if let (Case::New(pair), Ok(resp)) = (&step.case, &step.result) {
                 if self.succeeded(resp) {

@@ -238,20 +238,7 @@ pub use admin::Tenant;
 
 /// Asserts the status and that the body is JSON with a JSON content type; returns the body.
 pub async fn expect_json(resp: reqwest::Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let text = resp.text().await.expect("body");
-    assert_eq!(got, status, "unexpected status; body: {text}");
-    assert!(
-        ct.starts_with("application/json"),
-        "content type {ct:?}, body {text}"
-    );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    admin::json_body(resp, status, "response").await
 }
 
 pub fn header<'a>(resp: &'a reqwest::Response, name: &str) -> Option<&'a str> {

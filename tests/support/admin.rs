@@ -64,12 +64,12 @@ impl Admin {
 
     /// `POST` that must answer 201 with JSON; its body.
     pub async fn created(&self, path: &str, body: &Value) -> Value {
-        json_body(self.post(path, body).await, 201, "POST", path).await
+        json_body(self.post(path, body).await, 201, &format!("POST {path}")).await
     }
 
     /// `GET` that must answer 200 with JSON; its body.
     pub async fn fetched(&self, path: &str) -> Value {
-        json_body(self.get(path).await, 200, "GET", path).await
+        json_body(self.get(path).await, 200, &format!("GET {path}")).await
     }
 
     pub async fn create_workspace(&self, name: &str, quota: u64) -> String {
@@ -163,7 +163,9 @@ impl Admin {
     }
 }
 
-async fn json_body(resp: reqwest::Response, status: u16, method: &str, path: &str) -> Value {
+/// Asserts the status and that the body is JSON with a JSON content type; returns the body.
+/// `what` names the exchange in the failure message.
+pub async fn json_body(resp: reqwest::Response, status: u16, what: &str) -> Value {
     let got = resp.status().as_u16();
     let content_type = resp
         .headers()
@@ -171,12 +173,11 @@ async fn json_body(resp: reqwest::Response, status: u16, method: &str, path: &st
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let text = resp.text().await.expect("admin body");
-    assert_eq!(got, status, "{method} {path}: {text}");
+    let text = resp.text().await.expect("body");
+    assert_eq!(got, status, "{what}: unexpected status; body: {text}");
     assert!(
         content_type.starts_with("application/json"),
-        "{method} {path}: content type {content_type:?}"
+        "{what}: content type {content_type:?}, body {text}"
     );
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"))
 }

@@ -11,7 +11,6 @@ use poem::web::Redirect;
 use poem::{get, Endpoint, EndpointExt, Response, Route, Server};
 
 use crate::api::access_log::AccessLog;
-use crate::api::admin::DEFAULT_DAILY_QUOTA;
 use crate::api::client_ip::TrustedProxies;
 use crate::api::docs::{admin_service, sends_service};
 use crate::api::error::{json_error, AllowIndex, JsonErrors};
@@ -20,7 +19,7 @@ use crate::api::security::{AdminGate, SendsGate};
 use crate::api::AppState;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{hash_secret, ApiKey, SENDS_ID_CREATE};
+use crate::domain::{hash_secret, DEFAULT_DAILY_QUOTA, SENDS_ID_CREATE};
 use crate::net::GuardedAcceptor;
 use crate::store::postgres::describe_url;
 use crate::store::{ApiKeyRecord, Campaign, PgStore, SledStore, Store, StoreOptions, Workspace};
@@ -296,18 +295,13 @@ async fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<Optio
         created_at: now,
         seq: 0,
     };
-    let key = ApiKey::generate();
-    let record = ApiKeyRecord {
-        key_id: uuid::Uuid::new_v4().to_string(),
-        workspace_id: workspace.id.clone(),
-        name: Some("demo key".into()),
-        permissions: vec![SENDS_ID_CREATE.into()],
-        allowed_ips: vec![],
-        hash: key.hash().0,
-        created_at: now,
-        revoked_at: None,
-        seq: 0,
-    };
+    let (key, record) = ApiKeyRecord::mint(
+        &workspace.id,
+        Some("demo key".into()),
+        vec![SENDS_ID_CREATE.into()],
+        vec![],
+        now,
+    );
     let created = store.bootstrap(&workspace, &campaign, &record).await?;
     Ok(created.then(|| Demo {
         workspace_id: workspace.id,

@@ -16,11 +16,8 @@ use super::admin_body::AdminJson;
 use super::error::ErrorBody;
 use super::security::AdminToken;
 use super::AppState;
-use crate::domain::{ApiKey, CampaignId, Permission, QuotaStatus, UtcDay};
+use crate::domain::{CampaignId, Permission, QuotaStatus, UtcDay, DEFAULT_DAILY_QUOTA};
 use crate::store::{ApiKeyRecord, Campaign, ListCursor, Page, StoreError, Workspace};
-
-/// The default daily quota of a workspace, as Braze documents it.
-pub const DEFAULT_DAILY_QUOTA: u64 = 100;
 
 #[derive(Tags)]
 enum AdminTags {
@@ -723,18 +720,13 @@ impl AdminApi {
                 errors: Some(errors),
             }));
         }
-        let key = ApiKey::generate();
-        let record = ApiKeyRecord {
-            key_id: uuid::Uuid::new_v4().to_string(),
-            workspace_id: id.0,
-            name: request.name.map(|n| n.0),
+        let (key, record) = ApiKeyRecord::mint(
+            &id.0,
+            request.name.map(|n| n.0),
             permissions,
             allowed_ips,
-            hash: key.hash().0,
-            created_at: state.clock.now_millis(),
-            revoked_at: None,
-            seq: 0,
-        };
+            state.clock.now_millis(),
+        );
         match state.store.create_api_key(&record).await {
             Ok(()) => CreateApiKeyResponse::Created(Json(ApiKeyCreated {
                 key_id: record.key_id,

@@ -14,6 +14,7 @@ pub mod oracle;
 pub mod properties;
 pub mod report;
 pub mod runner;
+pub mod seed;
 pub mod shrink;
 pub mod spec;
 pub mod strategies;

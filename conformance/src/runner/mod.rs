@@ -126,7 +126,7 @@ impl Runner {
             cli.api_key.clone(),
             cli.forbidden_api_key.clone(),
         )
-        .trusting(cli.ca_cert.as_ref());
+        .trusting(cli.ca_cert.as_ref().map_or(&[][..], |c| &c.certs[..]));
         if cli.profile == Profile::Braze {
             // Braze: 5XX means busy or in maintenance, retry with exponential backoff.
             target = target.with_retries(RetryPolicy {

@@ -4,7 +4,9 @@ use super::exchange::{new_given, Step};
 use super::findings::Shown;
 use super::Runner;
 use crate::burst;
+use crate::events::Event;
 use crate::http::{quote, Request};
+use crate::oracle::RunCheckId;
 use crate::oracle::{self};
 use crate::strategies::{Case, Invalid, NewPair};
 
@@ -35,7 +37,7 @@ impl Runner {
             let fails = self.judge_step(&step, true);
             self.observe_ids(&step);
             self.cases += 1;
-            self.events.case_done();
+            self.events.event(Event::CaseDone);
             self.report_new_failures("burst", &step, fails, 0);
         }
         answers
@@ -43,13 +45,14 @@ impl Runner {
 
     pub(super) fn burst_failure(
         &mut self,
-        check: &'static str,
+        id: RunCheckId,
         property: &'static str,
         verdict: Result<(), String>,
         requests: &[Request],
         answers: &[burst::Answer],
     ) {
-        if !oracle::run_checks_for(self.cli.profile).any(|c| c.name == check) {
+        let check = id.name();
+        if !id.runs_under(self.cli.profile) {
             // Not a check of this profile (a burst that only spends the quota under braze).
             return;
         }
@@ -96,14 +99,23 @@ impl Runner {
     /// One new pair, K times at once: created once, one unit.
     pub(super) async fn same_pair_burst(&mut self, name: &'static str) {
         if self.alloc.get(name).copied().unwrap_or(0) == 0 || !self.budget.try_reserve() {
-            self.events.property_skipped(name, "no quota budget left");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no quota budget left",
+            });
             return;
         }
         let k = self.burst_size();
-        self.events.property_started(name, k as u64);
+        self.events.event(Event::PropertyStarted {
+            name,
+            cases: k as u64,
+        });
         let (before, _) = self.read_remaining(0).await;
         if before == Some(0) {
-            self.events.property_skipped(name, "the quota is used up");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "the quota is used up",
+            });
             return;
         }
         let id = format!("burst-{}", self.tag);
@@ -113,8 +125,8 @@ impl Runner {
         let cases = vec![case; k];
         let answers = self.burst(requests.clone(), &cases).await;
         let (after, _) = self.read_remaining(0).await;
-        let counts = burst::count(&answers);
-        let verdict = burst::same_pair(k, &id, before, after, &counts);
+        let counts = oracle::count(&answers);
+        let verdict = oracle::same_pair(k, &id, before, after, &counts);
         if let (Some(b), Some(a)) = (before, after) {
             // A server that spent more than one unit spent it from the budget too.
             for _ in 1..(b - a).max(1) {
@@ -122,8 +134,18 @@ impl Runner {
             }
         }
         let failing = u64::from(verdict.is_err());
-        self.burst_failure(oracle::BURST_SAME_PAIR, name, verdict, &requests, &answers);
-        self.events.property_done(name, k as u64, failing);
+        self.burst_failure(
+            RunCheckId::BurstSamePair,
+            name,
+            verdict,
+            &requests,
+            &answers,
+        );
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: k as u64,
+            failing,
+        });
     }
 
     /// N new pairs (generated send_ids) at once, within the budget: all created, N units, ids
@@ -136,30 +158,41 @@ impl Runner {
             .unwrap_or(0)
             .min(self.budget.left()) as usize;
         if self.cli.exhaust_quota {
-            self.events.property_skipped(
+            self.events.event(Event::PropertySkipped {
                 name,
-                "with --exhaust-quota the burst goes across the quota's end instead",
-            );
+                why: "with --exhaust-quota the burst goes across the quota's end instead",
+            });
             return;
         }
         if n < 2 {
-            self.events
-                .property_skipped(name, "the quota budget leaves fewer than 2 new pairs");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "the quota budget leaves fewer than 2 new pairs",
+            });
             return;
         }
         let (before, _) = self.read_remaining(0).await;
         let n = before.map_or(n, |r| n.min(r.max(0) as usize));
         if n < 2 {
-            self.events
-                .property_skipped(name, "fewer than 2 new pairs are left today");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "fewer than 2 new pairs are left today",
+            });
             return;
         }
         for _ in 0..n {
             self.budget.try_reserve();
         }
-        self.events.property_started(name, n as u64);
+        self.events.event(Event::PropertyStarted {
+            name,
+            cases: n as u64,
+        });
         let failing = self.burst_of_new_pairs(name, n, before).await;
-        self.events.property_done(name, n as u64, failing);
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: n as u64,
+            failing,
+        });
     }
 
     /// Sends `n` new generated pairs at once with `before` left and judges the counts; returns
@@ -175,13 +208,19 @@ impl Runner {
         let requests = vec![request; n];
         let answers = self.burst(requests.clone(), &vec![case; n]).await;
         let (after, _) = self.read_remaining(0).await;
-        let counts = burst::count(&answers);
-        let verdict = burst::new_pairs(n, before, after, &counts);
-        let distinct = burst::distinct_ids(&counts);
+        let counts = oracle::count(&answers);
+        let verdict = oracle::new_pairs(n, before, after, &counts);
+        let distinct = oracle::distinct_ids(&counts);
         let failing = u64::from(verdict.is_err() || distinct.is_err());
-        self.burst_failure(oracle::BURST_NEW_PAIRS, name, verdict, &requests, &answers);
         self.burst_failure(
-            oracle::BURST_IDS_DISTINCT,
+            RunCheckId::BurstNewPairs,
+            name,
+            verdict,
+            &requests,
+            &answers,
+        );
+        self.burst_failure(
+            RunCheckId::BurstIdsDistinct,
             name,
             distinct,
             &requests,

@@ -2,8 +2,9 @@
 
 use super::exchange::new_given;
 use super::Runner;
+use crate::events::Event;
 use crate::http::{quote, quote_or};
-use crate::oracle::{self};
+use crate::oracle::RunCheckId;
 use crate::strategies::Case;
 
 impl Runner {
@@ -14,15 +15,20 @@ impl Runner {
     /// under B (a new pair: one unit), then `Remaining` read through both.
     pub(super) async fn cross_campaign(&mut self, name: &'static str) {
         let Some(e) = self.rctx.existing_send_id().map(str::to_string) else {
-            self.events
-                .property_skipped(name, "no existing pair in the first campaign");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no existing pair in the first campaign",
+            });
             return;
         };
         if self.alloc.get(name).copied().unwrap_or(0) < 2 || self.budget.left() < 2 {
-            self.events.property_skipped(name, "no quota budget left");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no quota budget left",
+            });
             return;
         }
-        self.events.property_started(name, 4);
+        self.events.event(Event::PropertyStarted { name, cases: 4 });
         let (a_start, _) = self.read_remaining(0).await;
         // A fresh pair in B.
         self.budget.try_reserve();
@@ -42,7 +48,11 @@ impl Runner {
                 "{name}: a new pair in the second campaign was refused (is it a campaign of the \
                  same workspace?)"
             ));
-            self.events.property_done(name, 1, 1);
+            self.events.event(Event::PropertyDone {
+                name,
+                cases: 1,
+                failing: 1,
+            });
             return;
         }
         self.rctx.set_existing(1, &fresh);
@@ -76,7 +86,7 @@ impl Runner {
                 _ => Ok(()),
             },
         };
-        self.run_check_step(oracle::PAIR_PER_CAMPAIGN, name, verdict, &step);
+        self.run_check_step(RunCheckId::PairPerCampaign, name, verdict, &step);
         // The quota, read through each campaign at once, must agree.
         let (a_now, a_step) = self.read_remaining(0).await;
         let (b_now, _) = self.read_remaining(1).await;
@@ -100,8 +110,12 @@ impl Runner {
             _ => Ok(()),
         };
         if let Some(a_step) = a_step {
-            self.run_check_step(oracle::QUOTA_PER_WORKSPACE, name, verdict, &a_step);
+            self.run_check_step(RunCheckId::QuotaPerWorkspace, name, verdict, &a_step);
         }
-        self.events.property_done(name, 4, failing);
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: 4,
+            failing,
+        });
     }
 }

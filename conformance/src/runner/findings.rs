@@ -5,7 +5,9 @@ use proptest::strategy::ValueTree;
 
 use super::exchange::{Fails, Step};
 use super::Runner;
+use crate::events::Event;
 use crate::http::Response;
+use crate::oracle::RunCheckId;
 use crate::report::{BrokenCheck, Failure, ResponseSummary};
 use crate::shrink::Shrinker;
 use crate::strategies::Case;
@@ -128,11 +130,12 @@ impl Runner {
     /// Tallies a run-level check decided on one exchange, and shows it when it fails first.
     pub(super) fn run_check_step(
         &mut self,
-        check: &'static str,
+        id: RunCheckId,
         property: &'static str,
         verdict: Result<(), String>,
         step: &Step,
     ) {
+        let check = id.name();
         match verdict {
             Ok(()) => self.tally(check, true),
             Err(reason) => {
@@ -198,17 +201,16 @@ impl Runner {
         // One block per distinct request and answer: a check that a request shown before also
         // breaks joins that block.
         if let Some(shown) = self.failures.iter_mut().find(|f| f.same_exchange(&failure)) {
-            let joined: Vec<&str> = failure.broken().map(|b| b.check).collect();
-            self.events.line(&format!(
-                "\nFAIL {} (property {}): the same request and answer as FAIL {} above",
-                joined.join(", "),
-                failure.property,
-                shown.check
-            ));
+            let joined: Vec<&'static str> = failure.broken().map(|b| b.check).collect();
+            self.events.event(Event::SameExchange {
+                checks: &joined,
+                property: failure.property,
+                shown: shown.check,
+            });
             shown.other_checks.extend(failure.broken());
             return;
         }
-        self.events.failure(&failure);
+        self.events.event(Event::Failure(&failure));
         self.failures.push(failure);
     }
 }

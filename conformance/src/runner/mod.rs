@@ -21,7 +21,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use crate::budget::Budget;
 use crate::cli::{Cli, Profile};
 use crate::edges;
-use crate::events::Events;
+use crate::events::{Event, Events, Started};
 use crate::exit::{Exit, Fatal};
 use crate::http::{now_epoch_seconds, RetryPolicy, Target};
 use crate::oracle::{self, ANSWERS_EVERY_REQUEST};
@@ -67,7 +67,7 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
                 } else {
                     Exit::Conformant
                 };
-                events.line(&format!("result: {exit}"));
+                events.event(Event::Verdict(exit));
                 Outcome {
                     exit,
                     report: Some(report),
@@ -78,7 +78,7 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
 }
 
 fn fail(events: &dyn Events, fatal: Fatal) -> Outcome {
-    events.fatal(&format!("sendid-conformance: {fatal}"));
+    events.event(Event::Fatal(&format!("sendid-conformance: {fatal}")));
     Outcome {
         exit: fatal.exit(),
         report: None,
@@ -197,31 +197,26 @@ impl Runner {
     }
 
     async fn execute(mut self) -> Result<Report, Fatal> {
-        self.events.line(&format!(
-            "sendid-conformance {}: {} — profile {}, spec {}, {} cases per property, {} {}",
-            env!("CARGO_PKG_VERSION"),
-            self.target.base,
-            self.cli.profile.name(),
-            self.spec.source,
-            self.cli.cases,
-            self.campaigns(),
-            if self.campaigns() == 1 {
-                "campaign"
-            } else {
-                "campaigns"
-            }
-        ));
-        self.events.line(&format!(
-            "seed {} (replay with --seed {})",
-            self.seed, self.seed
-        ));
+        let target = self.target.base.to_string();
+        self.events.event(Event::Started(Started {
+            version: env!("CARGO_PKG_VERSION"),
+            target: &target,
+            profile: self.cli.profile.name(),
+            spec: &self.spec.source,
+            cases: self.cli.cases,
+            campaigns: self.campaigns(),
+            seed: self.seed,
+        }));
 
         self.probe().await?;
         self.plan();
         for p in PROPERTIES {
             if let Err(why) = self.runs(p) {
                 if !p.strict_only || self.strict() {
-                    self.events.property_skipped(p.name, &why);
+                    self.events.event(Event::PropertySkipped {
+                        name: p.name,
+                        why: &why,
+                    });
                 }
                 continue;
             }
@@ -243,7 +238,7 @@ impl Runner {
             }
         }
         let report = self.report();
-        self.events.finished(&report);
+        self.events.event(Event::Finished(&report));
         Ok(report)
     }
 
@@ -269,7 +264,7 @@ impl Runner {
     }
 
     fn note(&mut self, note: String) {
-        self.events.note(&note);
+        self.events.event(Event::Note(&note));
         self.notes.push(note);
     }
 
@@ -290,37 +285,34 @@ impl Runner {
             }
         };
         let mut checks: Vec<CheckResult> = std::iter::once(result(ANSWERS_EVERY_REQUEST, None))
-            .chain(oracle::checks_for(self.cli.profile).map(|c| result(c.name, None)))
+            .chain(
+                oracle::checks_for(self.cli.profile)
+                    .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
+            )
             .chain(
                 oracle::run_checks_for(self.cli.profile)
                     .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
             )
             .collect();
         for c in &mut checks {
-            if c.not_run.is_none() && c.passed + c.failed == 0 {
-                let quota_rule = matches!(
-                    c.name,
-                    "over_quota_answer_has_retry_after" | "existing_pair_ok_over_quota"
-                );
-                if quota_rule && !exhaust {
-                    c.not_run = Some("needs --exhaust-quota".into());
-                }
-                // The property behind a run-level check got no units from the plan.
-                let property = match c.name {
-                    oracle::BURST_SAME_PAIR => Some("burst_same_pair"),
-                    oracle::BURST_NEW_PAIRS | oracle::BURST_IDS_DISTINCT if !exhaust => {
-                        Some("burst_new_pairs")
-                    }
-                    oracle::PAIR_PER_CAMPAIGN | oracle::QUOTA_PER_WORKSPACE => {
-                        Some("cross_campaign")
-                    }
-                    oracle::MODEL_AGREES => Some("stateful_sequences"),
-                    _ => None,
-                };
-                if property.is_some_and(|p| self.alloc.get(p).is_some_and(|n| *n == 0)) {
-                    c.not_run =
-                        Some("the quota budget left it no new pair: raise --max-creates".into());
-                }
+            if c.not_run.is_some() || c.passed + c.failed > 0 {
+                continue;
+            }
+            // The properties behind a run-level check all got no units from the plan.
+            let Some(id) = oracle::run_check_named(c.name) else {
+                continue;
+            };
+            let deciding: Vec<&Property> = PROPERTIES
+                .iter()
+                .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
+                .collect();
+            if !deciding.is_empty()
+                && deciding
+                    .iter()
+                    .all(|p| self.alloc.get(p.name).is_some_and(|n| *n == 0))
+            {
+                c.not_run =
+                    Some("the quota budget left it no new pair: raise --max-creates".into());
             }
         }
         Report {

@@ -2,9 +2,9 @@
 
 use super::exchange::Step;
 use super::Runner;
+use crate::events::{Event, PlanShown};
 use crate::exit::Fatal;
 use crate::properties::{Count, Property, Run, Spend, PROPERTIES};
-use crate::report::{self};
 use crate::strategies::{Case, Invalid, NewPair};
 
 impl Runner {
@@ -114,7 +114,7 @@ impl Runner {
         };
         let runnable: Vec<&'static Property> =
             PROPERTIES.iter().filter(|p| self.runs(p).is_ok()).collect();
-        let mut parts = vec![format!("probe {probe}")];
+        let mut parts: Vec<(&'static str, u64)> = vec![("probe", probe)];
         let mut cut = Vec::new();
         // Fixed wants first, in table order.
         for p in &runnable {
@@ -132,7 +132,7 @@ impl Runner {
             let got = if exhaust { want } else { want.min(left) };
             left = left.saturating_sub(got);
             self.alloc.insert(p.name, got);
-            parts.push(format!("{} {got}", p.name));
+            parts.push((p.name, got));
             if got < want {
                 cut.push(format!("{} {got} of {want}", p.name));
             }
@@ -155,25 +155,17 @@ impl Runner {
             let got = got.min(left);
             left -= got;
             self.alloc.insert(p.name, got);
-            parts.push(format!("{} {got}", p.name));
+            parts.push((p.name, got));
         }
         let total: u64 = self.alloc.values().sum();
         self.planned_new = probe + total;
-        let budget = match self.budget.allowed() {
-            Some(b) => format!(
-                "budget min(--max-creates {}, Remaining {}) = {b}",
-                self.cli.max_creates,
-                self.budget
-                    .remaining_at_start
-                    .map_or("unknown".into(), |r| r.to_string())
-            ),
-            None => "budget unlimited (--exhaust-quota): then the quota's end".into(),
-        };
-        self.events.line(&format!(
-            "quota plan: {} = {}; {budget}",
-            report::plural(self.planned_new, "new pair", "new pairs"),
-            parts.join(" + ")
-        ));
+        self.events.event(Event::Plan(PlanShown {
+            total: self.planned_new,
+            parts: &parts,
+            max_creates: self.cli.max_creates,
+            remaining_at_start: self.budget.remaining_at_start,
+            budget: self.budget.allowed(),
+        }));
         if !cut.is_empty() {
             self.note(format!(
                 "the quota budget cuts {} (raise --max-creates to cover them)",

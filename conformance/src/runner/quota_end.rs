@@ -2,7 +2,8 @@
 
 use super::exchange::repeat;
 use super::Runner;
-use crate::burst;
+use crate::events::Event;
+use crate::oracle::RunCheckId;
 use crate::oracle::{self};
 use crate::strategies::{Case, NewPair};
 
@@ -17,7 +18,10 @@ impl Runner {
         let k = self.burst_size();
         let (mut left, _) = self.read_remaining(0).await;
         let cap = left.map(|r| r.max(0) as u64).unwrap_or(1_000).min(100_000);
-        self.events.property_started(name, cap + k as u64);
+        self.events.event(Event::PropertyStarted {
+            name,
+            cases: cap + k as u64,
+        });
         let mut failing = 0;
         let mut sent = 0;
         while left.is_none_or(|r| r > (k / 2) as i64) && sent < cap {
@@ -26,7 +30,7 @@ impl Runner {
             let judged = self.run_case(&Case::New(NewPair::default()), true).await;
             self.cases += 1;
             sent += 1;
-            self.events.case_done();
+            self.events.event(Event::CaseDone);
             let status = judged
                 .first()
                 .and_then(|(s, _)| s.result.as_ref().ok())
@@ -62,10 +66,10 @@ impl Runner {
             let request = case.request(&self.rctx);
             let requests = vec![request; k];
             let answers = self.burst(requests.clone(), &vec![case; k]).await;
-            let verdict = burst::repeats(k, &existing, &burst::count(&answers));
+            let verdict = oracle::repeats(k, &existing, &oracle::count(&answers));
             failing += u64::from(verdict.is_err());
             self.burst_failure(
-                oracle::BURST_REPEATS_OVER_QUOTA,
+                RunCheckId::BurstRepeatsOverQuota,
                 name,
                 verdict,
                 &requests,
@@ -93,7 +97,7 @@ impl Runner {
             };
             failing += u64::from(verdict.is_err());
             if now == Some(0) {
-                self.run_check_step(oracle::QUOTA_SPENT_FOR_EVERY_CAMPAIGN, name, verdict, &step);
+                self.run_check_step(RunCheckId::QuotaSpentForEveryCampaign, name, verdict, &step);
             }
         }
         // An existing pair, one at a time: 200.
@@ -104,6 +108,10 @@ impl Runner {
                 self.report_new_failures(name, &step, fails, 0);
             }
         }
-        self.events.property_done(name, sent + k as u64, failing);
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: sent + k as u64,
+            failing,
+        });
     }
 }

@@ -7,6 +7,7 @@ use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 
 use super::exchange::{repeat, Step};
 use super::Runner;
+use crate::events::Event;
 use crate::http::{Request, Response, TransportError};
 use crate::properties::{Count, Property};
 use crate::report::{self};
@@ -31,12 +32,17 @@ impl Runner {
     pub(super) async fn free_property(&mut self, p: &Property, arms: Vec<BoxedStrategy<Case>>) {
         let name = p.name;
         if arms.is_empty() {
-            self.events
-                .property_skipped(name, "no case: the run has no existing pair to use");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no case: the run has no existing pair to use",
+            });
             return;
         }
         let cases = self.case_count(p, arms.len());
-        self.events.property_started(name, u64::from(cases));
+        self.events.event(Event::PropertyStarted {
+            name,
+            cases: u64::from(cases),
+        });
         let mut runner = self.test_runner(name);
         let any = proptest::strategy::Union::new(arms.clone()).boxed();
         let mut trees = Vec::new();
@@ -92,7 +98,7 @@ impl Runner {
                     let events = &events;
                     async move {
                         let res = target.send(r).await;
-                        events.case_done();
+                        events.event(Event::CaseDone);
                         res
                     }
                 }))
@@ -128,8 +134,11 @@ impl Runner {
                 report::plural(held_back, "case", "cases")
             ));
         }
-        self.events
-            .property_done(name, u64::from(cases) - held_back, failing);
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: u64::from(cases) - held_back,
+            failing,
+        });
     }
 
     /// A property whose cases create pairs: one at a time, each within the budget and the
@@ -141,10 +150,16 @@ impl Runner {
         let total = self.case_count(p, arms.len());
         let cases = (planned.min(u64::from(total))) as u32;
         if cases == 0 {
-            self.events.property_skipped(name, "no quota budget left");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no quota budget left",
+            });
             return;
         }
-        self.events.property_started(name, u64::from(cases));
+        self.events.event(Event::PropertyStarted {
+            name,
+            cases: u64::from(cases),
+        });
         let mut runner = self.test_runner(name);
         let any = proptest::strategy::Union::new(arms.clone()).boxed();
         let mut failing = 0;
@@ -165,13 +180,17 @@ impl Runner {
             }
             let judged = self.run_case(&tree.current(), true).await;
             self.cases += 1;
-            self.events.case_done();
+            self.events.event(Event::CaseDone);
             for (step, fails) in judged {
                 failing += u64::from(!fails.is_empty());
                 self.shrink_new_failures(name, &mut tree, step, fails).await;
             }
         }
-        self.events.property_done(name, u64::from(cases), failing);
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: u64::from(cases),
+            failing,
+        });
     }
 
     /// After the refused requests: the quota must be where it was (catches servers that spend

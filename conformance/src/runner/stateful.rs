@@ -6,9 +6,10 @@ use super::exchange::repeat;
 use super::findings::Shown;
 use super::Runner;
 use crate::burst;
+use crate::events::Event;
 use crate::http::{Request, Response};
 use crate::model::{self, Model, Op};
-use crate::oracle::{self};
+use crate::oracle::RunCheckId;
 use crate::shrink::Shrinker;
 
 impl Runner {
@@ -20,18 +21,24 @@ impl Runner {
     pub(super) async fn sequences(&mut self, name: &'static str) {
         let mut units = self.alloc.get(name).copied().unwrap_or(0);
         let Some(existing) = self.rctx.existing_send_id().map(str::to_string) else {
-            self.events
-                .property_skipped(name, "no existing pair to start from");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no existing pair to start from",
+            });
             return;
         };
         if units == 0 {
-            self.events.property_skipped(name, "no quota budget left");
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no quota budget left",
+            });
             return;
         }
         let strategy = model::ops(self.campaigns() >= 2 && self.rctx.existing_in(1).is_some());
         let mut runner = self.test_runner(name);
         let max = u64::from(self.cli.cases);
-        self.events.property_started(name, max);
+        self.events
+            .event(Event::PropertyStarted { name, cases: max });
         let (mut ran, mut failing) = (0u64, 0u64);
         while ran < max {
             let Ok(mut tree) = strategy.new_tree(&mut runner) else {
@@ -47,15 +54,15 @@ impl Runner {
             }
             units -= model::cost(&ops);
             ran += 1;
-            self.events.case_done();
+            self.events.event(Event::CaseDone);
             let outcome = self.run_sequence(&ops, &existing).await;
             let Err(first) = outcome else {
-                self.tally(oracle::MODEL_AGREES, true);
+                self.tally(RunCheckId::ModelAgrees.name(), true);
                 continue;
             };
-            self.tally(oracle::MODEL_AGREES, false);
+            self.tally(RunCheckId::ModelAgrees.name(), false);
             failing += 1;
-            if !self.shrunk.insert(oracle::MODEL_AGREES) {
+            if !self.shrunk.insert(RunCheckId::ModelAgrees.name()) {
                 continue;
             }
             let mut best = first;
@@ -65,7 +72,7 @@ impl Runner {
                 if cost > self.budget.left() {
                     self.note(format!(
                         "shrinking {} stopped: the quota budget is used up",
-                        oracle::MODEL_AGREES
+                        RunCheckId::ModelAgrees.name()
                     ));
                     break;
                 }
@@ -79,7 +86,7 @@ impl Runner {
             }
             let steps = shrinker.steps();
             self.record_shown(
-                oracle::MODEL_AGREES,
+                RunCheckId::ModelAgrees.name(),
                 name,
                 best.reason.clone(),
                 best.into_shown(),
@@ -87,7 +94,11 @@ impl Runner {
                 Vec::new(),
             );
         }
-        self.events.property_done(name, ran, failing);
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: ran,
+            failing,
+        });
     }
 
     /// Runs one sequence on send_ids of its own; `Err` at the first answer the model did not

@@ -35,6 +35,21 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Verify a sled data directory without serving: what it holds (workspaces, campaigns,
+    /// keys, pairs) and whether it opens whole. Exit 0 whole, 1 damaged, 2 nothing to check.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// The data directory to check; no server may be running on it.
+    #[arg(
+        long,
+        env = "SENDID_DATA_DIR",
+        hide_env_values = true,
+        default_value = "./data"
+    )]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

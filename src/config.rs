@@ -26,6 +26,12 @@ pub struct Config {
     /// `?sslmode=require` for TLS). When set, it replaces the sled directory at --data-dir.
     #[arg(long, env = "SENDID_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Seconds PostgreSQL may take to connect, hand out a connection or answer a statement;
+    /// past it the request answers 503 (and `/health` too) until the database answers again.
+    #[arg(long = "database-timeout", env = "SENDID_DATABASE_TIMEOUT", hide_env_values = true,
+          value_name = "SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub database_timeout: u64,
     /// Turns on the admin API under /admin; callers send it as `Authorization: Bearer <token>`.
     /// At least 24 characters: `openssl rand -hex 32` makes one.
     #[arg(long, env = "SENDID_ADMIN_TOKEN", hide_env_values = true)]
@@ -102,6 +108,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.into(),
             database_url: None,
+            database_timeout: 5,
             admin_token: None,
             admin_token_file: None,
             trusted_proxies: Vec::new(),

@@ -3,6 +3,7 @@ pub mod admin_token;
 pub mod allocator;
 pub mod api;
 pub mod banner;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;

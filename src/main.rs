@@ -28,6 +28,7 @@ async fn run() -> std::process::ExitCode {
         Some(Command::Keys {
             command: KeysCommand::Create(args),
         }) => return keys_create(&args).await,
+        Some(Command::Check(args)) => return sendid::check::run(&args),
         Some(Command::Serve(config)) => *config,
         None => cli.serve,
     };

@@ -170,7 +170,11 @@ impl Application {
 
 /// The engine the config chooses: PostgreSQL with `--database-url`, otherwise sled at
 /// `--data-dir` (the embedded default).
-pub async fn open_store(config: &Config, options: StoreOptions) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(
+    config: &Config,
+    mut options: StoreOptions,
+) -> anyhow::Result<Arc<dyn Store>> {
+    options.database_timeout = Some(Duration::from_secs(config.database_timeout));
     Ok(match &config.database_url {
         Some(url) => Arc::new(PgStore::open(url, options).await?),
         None => {

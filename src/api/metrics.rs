@@ -21,6 +21,9 @@ pub struct Metrics {
     flush_seconds: Histogram,
     flush_failures: IntCounter,
     quota_used: IntGaugeVec,
+    /// 1 while the store can write, 0 while writes fail (a full disk); and how often it failed.
+    storage_writable: prometheus::IntGauge,
+    storage_faults: IntCounter,
 }
 
 impl Metrics {
@@ -82,7 +85,26 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric registered once");
         }
+        let storage_writable = prometheus::IntGauge::new(
+            "storage_writable",
+            "1 while the store can make writes durable, 0 while they fail (503)",
+        )
+        .expect("valid metric");
+        storage_writable.set(1);
+        let storage_faults = IntCounter::new(
+            "storage_write_faults_total",
+            "Times the store stopped being able to write (each lasting until it recovered)",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(storage_writable.clone()))
+            .expect("metric registered once");
+        registry
+            .register(Box::new(storage_faults.clone()))
+            .expect("metric registered once");
         Arc::new(Self {
+            storage_writable,
+            storage_faults,
             registry,
             requests,
             latency,
@@ -128,6 +150,13 @@ impl FlushObserver for Metrics {
         self.flush_seconds.observe(elapsed.as_secs_f64());
         if !ok {
             self.flush_failures.inc();
+        }
+    }
+
+    fn writable(&self, cause: Option<&str>) {
+        self.storage_writable.set(i64::from(cause.is_none()));
+        if cause.is_some() {
+            self.storage_faults.inc();
         }
     }
 }

@@ -77,12 +77,20 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
         };
         if !resp.headers().contains_key("x-ratelimit-limit") {
             let now = self.state.clock.now_seconds();
-            if let Ok(used) = self
+            let lookup = self
                 .state
                 .store
-                .used_on(&workspace_id, UtcDay::containing(now))
-                .await
-            {
+                .used_on(&workspace_id, UtcDay::containing(now));
+            // After a 503 the store may be the one not answering: the headers must not hold the
+            // answer back by another `--database-timeout`.
+            let used = if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+                tokio::time::timeout(std::time::Duration::from_millis(200), lookup)
+                    .await
+                    .unwrap_or_else(|_| Err(crate::store::StoreError::Unavailable(String::new())))
+            } else {
+                lookup.await
+            };
+            if let Ok(used) = used {
                 set_rate_limit_headers(&mut resp, &QuotaStatus::new(limit, used, now));
             }
         }

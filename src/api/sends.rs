@@ -329,7 +329,7 @@ impl SendsApi {
 fn unavailable(e: crate::store::StoreError) -> CreateSendIdResponse {
     tracing::error!(error = %e, "storage failure on POST /sends/id/create");
     CreateSendIdResponse::Unavailable(Json(ErrorBody::new(
-        "Storage is unavailable; nothing was stored by this request. Retry later.",
+        "Storage is unavailable; retry later. Retrying the same request is safe: a pair is created, and counted against the quota, once.",
     )))
 }
 

@@ -33,6 +33,8 @@ pub use self::sled::SledStore;
 /// Told about every group commit (one durable write releasing a batch of writers), for metrics.
 pub trait FlushObserver: Send + Sync {
     fn flushed(&self, batch: usize, elapsed: std::time::Duration, ok: bool);
+    /// The store stopped being able to write (`Some(cause)`) or can again (`None`).
+    fn writable(&self, _cause: Option<&str>) {}
 }
 
 /// Knobs for tests and operations, the same for every engine.
@@ -42,7 +44,13 @@ pub struct StoreOptions {
     pub fail_flush: Option<Arc<AtomicBool>>,
     /// Told about every group commit (metrics).
     pub observer: Option<Arc<dyn FlushObserver>>,
+    /// How long a database may take to connect, hand out a connection or answer a statement
+    /// before the request is answered 503 (`--database-timeout`); `None`: 5 s.
+    pub database_timeout: Option<std::time::Duration>,
 }
+
+/// `--database-timeout`'s default.
+pub const DEFAULT_DATABASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,11 +1,14 @@
 //! Faults and abuse: every promise of docs/contract.md §1 attacked (issue #4), and several instances
 //! on one PostgreSQL database (issue #10, `scale.rs`). Process-level tests run
 //! the real `sendid` binary; the rest spawn the app in-process.
+mod damaged;
 mod deploy;
+mod full_disk;
 mod fuzz;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod http;
+mod hung_db;
 mod kill9;
 mod scale;
 mod secrets;

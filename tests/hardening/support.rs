@@ -354,3 +354,53 @@ impl Rng {
         lo + self.next_u64() % (hi - lo)
     }
 }
+
+/// Whether the tests run under CI (`CI=true`), where a test that cannot run must fail.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Says why a test cannot run here: fails under `CI=true`, skips (returns `None`) otherwise.
+pub fn cannot_run<T>(why: &str) -> Option<T> {
+    if in_ci() {
+        panic!("this test cannot run under CI=true: {why}");
+    }
+    println!("SKIPPED: {why}");
+    None
+}
+
+impl Proc {
+    /// Starts `sendid` with its stdout and stderr written to the file `log` (say, on the same
+    /// filesystem as the data) rather than to pipes; waits for the banner in that file.
+    pub fn start_logging_to(data_dir: &Path, args: &[&str], log: &Path) -> Proc {
+        let file = std::fs::File::create(log).expect("creating the log file");
+        let mut cmd = command(data_dir, args, &[]);
+        cmd.stdout(file.try_clone().expect("log file handle"))
+            .stderr(file);
+        let mut child = cmd.spawn().expect("spawning the sendid binary");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(rest) = text.split("sendid is listening on ").nth(1) {
+                if let Some(addr) = rest.split_whitespace().next() {
+                    break addr.to_string();
+                }
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "sendid did not print its banner to {}:\n{text}",
+                    log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Proc {
+            child,
+            base: addr,
+            stdout: Arc::default(),
+            stderr: Arc::default(),
+        }
+    }
+}

@@ -191,6 +191,39 @@ impl Cluster {
             .spawn();
     }
 
+    /// Sends `sig` to every process of the cluster — the postmaster and its children. SIGSTOP
+    /// makes a database that hangs (neither answers nor refuses); SIGCONT resumes it.
+    pub fn signal_all(&self, sig: i32) {
+        let pidfile = std::fs::read_to_string(self.data().join("postmaster.pid"))
+            .expect("reading postmaster.pid");
+        let postmaster: i32 = pidfile
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("the postmaster's pid");
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // "pid (comm) state ppid …": the fields after the command's closing parenthesis.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            if ppid == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        for pid in pids {
+            // SAFETY: signalling processes of the cluster this test started.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+
     pub fn server_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }

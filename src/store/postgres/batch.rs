@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use sqlx::{PgPool, Row};
 use tokio::sync::Mutex;
 
-use super::db_error;
+use super::{db_error, timed_out};
 use crate::domain::{PairDecision, PairLedger, PairRequest};
 use crate::store::{
     pair_queue, CreateOutcome, FlushObserver, PairJob as Job, PairQueue, Reply, StoreError,
@@ -69,6 +69,8 @@ pub(crate) struct Batcher {
 pub(crate) struct BatchConfig {
     pub fail_commit: Option<Arc<AtomicBool>>,
     pub observer: Option<Arc<dyn FlushObserver>>,
+    /// `--database-timeout`, for each attempt at a group's transaction.
+    pub timeout: Duration,
 }
 
 /// (workspace, UTC day, daily quota) seen with no unit left: the fast path would only fail.
@@ -152,16 +154,28 @@ async fn run_group(
     let mut attempt = 0;
     let mut fast = !touches_exhausted(exhausted, &jobs);
     let result = loop {
-        let written = if fast {
-            match spend(pool, config, &jobs).await {
-                Err(GroupError::Retry(why)) if why == CAREFUL => {
-                    fast = false;
-                    continue;
+        // Each attempt bounded: a database that does not answer fails the group (503), and the
+        // connection it hung on is dropped. When it hung after `COMMIT` was sent the pairs may
+        // be committed; a retry finds them and answers 200 without spending again.
+        let group = &jobs;
+        let attempt_at = |fast| async move {
+            let work = async {
+                if fast {
+                    spend(pool, config, group).await
+                } else {
+                    decide_and_write(pool, config, group).await
                 }
-                other => other,
+            };
+            tokio::time::timeout(config.timeout, work)
+                .await
+                .unwrap_or_else(|_| Err(GroupError::Fail(timed_out(config.timeout))))
+        };
+        let written = match attempt_at(fast).await {
+            Err(GroupError::Retry(why)) if fast && why == CAREFUL => {
+                fast = false;
+                continue;
             }
-        } else {
-            decide_and_write(pool, config, &jobs).await
+            other => other,
         };
         match written {
             Ok(outcomes) => break Ok(outcomes),

@@ -31,8 +31,6 @@ use crate::domain::UtcDay;
 
 /// How often each instance looks for admin changes made by the others.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
-/// How long a request waits for a database connection before it is answered 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Transactions of pairs in flight at once per instance. One: a group's transaction holds its
 /// workspace's day counter from the `UPDATE` to the end of `COMMIT`, so a second one in flight
 /// would only wait for that lock while the requests it took could have joined the next, larger
@@ -41,6 +39,8 @@ const PAIR_WORKERS: usize = 1;
 
 pub struct PgStore {
     pool: PgPool,
+    /// `--database-timeout`: the longest any call waits for the database.
+    timeout: Duration,
     directory: Arc<Directory>,
     batcher: Batcher,
     poller: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -57,6 +57,26 @@ pub fn describe_url(url: &str) -> String {
         ),
         Err(_) => "PostgreSQL".into(),
     }
+}
+
+/// What a call that waited `limit` for the database answers: 503, never another status. When
+/// the wait was for a `COMMIT` already sent, the change may be committed: a retry of the same
+/// request finds it (a pair answers 200 without spending again).
+pub(crate) fn timed_out(limit: Duration) -> StoreError {
+    StoreError::Unavailable(format!(
+        "the database did not answer within {} s (--database-timeout)",
+        limit.as_secs_f64()
+    ))
+}
+
+/// Runs database work for at most `limit`.
+pub(crate) async fn bounded<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or_else(|_| Err(timed_out(limit)))
 }
 
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
@@ -84,22 +104,30 @@ impl PgStore {
     /// Connects, applies the schema (safe when other instances start at the same moment) and
     /// loads the directory. Fails when the database cannot be reached.
     pub async fn open(url: &str, options: StoreOptions) -> StoreResult<Self> {
+        let timeout = options
+            .database_timeout
+            .unwrap_or(super::DEFAULT_DATABASE_TIMEOUT);
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("the database URL is not valid: {e}")))?;
-        let pool = PgPoolOptions::new()
+        let connecting = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(0)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(timeout)
             // No ping before every use (it would be a round trip per query): a connection broken
             // while the database was down fails its next query (503) and is replaced.
             .test_before_acquire(false)
-            .connect_with(connect)
-            .await
-            .map_err(|e| {
+            .connect_with(connect);
+        let pool = bounded(timeout, async {
+            connecting.await.map_err(|e| {
                 StoreError::Unavailable(format!("cannot connect to {}: {e}", describe_url(url)))
-            })?;
-        schema::migrate(&pool).await?;
-        let (counter, loaded) = load_directory(&pool).await.map_err(db_error)?;
+            })
+        })
+        .await?;
+        bounded(timeout, schema::migrate(&pool)).await?;
+        let (counter, loaded) = bounded(timeout, async {
+            load_directory(&pool).await.map_err(db_error)
+        })
+        .await?;
         let directory = Arc::new(Directory::new(loaded));
         let batcher = Batcher::start(
             pool.clone(),
@@ -107,11 +135,18 @@ impl PgStore {
             BatchConfig {
                 fail_commit: options.fail_flush,
                 observer: options.observer,
+                timeout,
             },
         );
-        let poller = tokio::spawn(poll_changes(pool.clone(), directory.clone(), counter));
+        let poller = tokio::spawn(poll_changes(
+            pool.clone(),
+            directory.clone(),
+            counter,
+            timeout,
+        ));
         Ok(Self {
             pool,
+            timeout,
             directory,
             batcher,
             poller: std::sync::Mutex::new(Some(poller)),
@@ -140,19 +175,23 @@ async fn finish_change(
     Ok(changed)
 }
 
-/// Runs an `async` block of database work again on serialization failures and deadlocks.
+/// Runs an `async` block of database work again on serialization failures and deadlocks, all
+/// of it within `limit` (`--database-timeout`).
 macro_rules! with_retry {
-    ($work:expr) => {{
-        let mut attempt = 0u32;
-        loop {
-            match $work.await {
-                Err(e) if batch::is_retryable(&e) && attempt < 20 => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+    ($limit:expr, $work:expr) => {{
+        bounded($limit, async {
+            let mut attempt = 0u32;
+            loop {
+                match $work.await {
+                    Err(e) if batch::is_retryable(&e) && attempt < 20 => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+                    }
+                    other => break other.map_err(db_error),
                 }
-                other => break other.map_err(db_error),
             }
-        }
+        })
+        .await
     }};
 }
 
@@ -229,20 +268,28 @@ fn key_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ApiKeyRecord> {
 
 /// Reloads the directory when another instance changed it. A reload that started before a local
 /// change does not overwrite it (the next poll reloads instead).
-async fn poll_changes(pool: PgPool, directory: Arc<Directory>, mut seen: i64) {
+async fn poll_changes(pool: PgPool, directory: Arc<Directory>, mut seen: i64, limit: Duration) {
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let counter = sqlx::query("SELECT v FROM sendid_meta WHERE k = 'changes'")
-            .fetch_one(&pool)
-            .await
-            .and_then(|r| r.try_get::<i64, _>(0));
+        let counter = bounded(limit, async {
+            sqlx::query("SELECT v FROM sendid_meta WHERE k = 'changes'")
+                .fetch_one(&pool)
+                .await
+                .and_then(|r| r.try_get::<i64, _>(0))
+                .map_err(db_error)
+        })
+        .await;
         match counter {
             Ok(c) if c == seen => {}
             Ok(_) => {
                 let before = directory.changes();
-                match load_directory(&pool).await {
+                match bounded(limit, async {
+                    load_directory(&pool).await.map_err(db_error)
+                })
+                .await
+                {
                     Ok((c, records)) => {
                         if directory.replace_unless_changed(before, records) {
                             seen = c;
@@ -300,7 +347,7 @@ impl Store for PgStore {
         async move {
             let permissions = json_text(&key.permissions)?;
             let allowed_ips = json_text(&key.allowed_ips)?;
-            let created = with_retry!(async {
+            let created = with_retry!(self.timeout, async {
                 let mut tx = self.begin().await?;
                 // The first instance to insert the marker sets the database up; the others
                 // wait for its commit here and then find the marker.
@@ -350,7 +397,7 @@ impl Store for PgStore {
 
     fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>> {
         async move {
-            let created = with_retry!(async {
+            let created = with_retry!(self.timeout, async {
                 let mut tx = self.begin().await?;
                 let created = insert_workspace(&mut tx, workspace).await?;
                 finish_change(tx, created.is_some()).await?;
@@ -376,7 +423,7 @@ impl Store for PgStore {
         workspace_id: &'a str,
         day: UtcDay,
     ) -> BoxFuture<'a, StoreResult<u64>> {
-        async move {
+        bounded(self.timeout, async move {
             let row = sqlx::query(
                 "SELECT used FROM quota_usage WHERE workspace_id = $1 AND utc_day = $2",
             )
@@ -389,13 +436,13 @@ impl Store for PgStore {
                 Some(r) => r.try_get::<i64, _>(0).map_err(db_error)?.max(0) as u64,
                 None => 0,
             })
-        }
+        })
         .boxed()
     }
 
     fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
         async move {
-            let created = with_retry!(async {
+            let created = with_retry!(self.timeout, async {
                 let mut tx = self.begin().await?;
                 let created = insert_campaign(&mut tx, campaign).await?;
                 finish_change(tx, created.is_some()).await?;
@@ -420,7 +467,7 @@ impl Store for PgStore {
         async move {
             let permissions = json_text(&key.permissions)?;
             let allowed_ips = json_text(&key.allowed_ips)?;
-            let created = with_retry!(async {
+            let created = with_retry!(self.timeout, async {
                 let mut tx = self.begin().await?;
                 let created = insert_key(&mut tx, key, &permissions, &allowed_ips).await?;
                 finish_change(tx, created.is_some()).await?;
@@ -443,7 +490,7 @@ impl Store for PgStore {
         now_millis: i64,
     ) -> BoxFuture<'a, StoreResult<bool>> {
         async move {
-            let revoked: Option<Vec<u8>> = with_retry!(async {
+            let revoked: Option<Vec<u8>> = with_retry!(self.timeout, async {
                 let mut tx = self.begin().await?;
                 let row = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $2 \
@@ -476,7 +523,9 @@ impl Store for PgStore {
         &'a self,
         req: NewSendId<'a>,
     ) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
-        async move { self.batcher.submit(PairJob::new(&req)).await }.boxed()
+        // Bounded as a whole: a request queued behind a group the database does not answer is
+        // answered 503 too. Its pair may still be committed with that group; a retry finds it.
+        async move { bounded(self.timeout, self.batcher.submit(PairJob::new(&req))).await }.boxed()
     }
 
     fn list_send_ids<'a>(
@@ -485,7 +534,7 @@ impl Store for PgStore {
         after: Option<u64>,
         limit: usize,
     ) -> BoxFuture<'a, StoreResult<SendIdPage>> {
-        async move {
+        bounded(self.timeout, async move {
             let rows = sqlx::query(
                 "SELECT send_id, created_at, seq FROM pairs \
                  WHERE campaign_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -510,19 +559,18 @@ impl Store for PgStore {
                 entries,
                 next: if more { last } else { None },
             })
-        }
+        })
         .boxed()
     }
 
     fn health(&self) -> BoxFuture<'_, StoreResult<()>> {
         async move {
             let ping = sqlx::query("SELECT 1").execute(&self.pool);
-            match tokio::time::timeout(Duration::from_secs(2), ping).await {
+            let limit = self.timeout.min(Duration::from_secs(2));
+            match tokio::time::timeout(limit, ping).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(db_error(e)),
-                Err(_) => Err(StoreError::Unavailable(
-                    "the database did not answer within 2 s".into(),
-                )),
+                Err(_) => Err(timed_out(limit)),
             }
         }
         .boxed()

@@ -2,23 +2,36 @@
 //! (`pair_writer.rs`), admin changes under one lock, so check-then-write steps never race (that
 //! is what keeps the quota from being over-spent); group commit (`group_commit.rs`) makes them
 //! durable with one fsync for many writers. The key layout is in `layout.rs`.
+//!
+//! - `engine.rs`: one open sled database with its threads;
+//! - `recovery.rs`: a store that cannot write (a full disk): 503 for writes, and reopening the
+//!   database once it can;
+//! - `marker.rs`: a new directory told from a damaged one, checked before sled touches it;
+//! - `check.rs`: `sendid check`, which looks at a copy.
+pub(crate) mod check;
 mod directory;
+mod engine;
 mod group_commit;
 mod layout;
+mod listing;
+mod marker;
 mod pair_writer;
+mod recovery;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use self::group_commit::GroupCommit;
+use self::engine::{Engine, Expect};
 use self::layout::*;
-use self::pair_writer::PairWriter;
+use self::marker::Marker;
+use self::recovery::{Fault, Recovery, Shared};
 use super::{
-    ready, ApiKeyRecord, Campaign, CreateOutcome, Directory, NewSendId, PairJob, SendIdEntry,
-    SendIdPage, Store, StoreError, StoreOptions, StoreResult, Workspace,
+    ready, ApiKeyRecord, Campaign, CreateOutcome, Directory, NewSendId, PairJob, SendIdPage, Store,
+    StoreError, StoreOptions, StoreResult, Workspace,
 };
 use crate::domain::{QuotaStatus, UtcDay};
 
@@ -34,20 +47,23 @@ impl From<::sled::Error> for StoreError {
 }
 
 pub struct SledStore {
-    db: ::sled::Db,
-    tree: ::sled::Tree,
-    commit: Arc<GroupCommit>,
-    /// The only writer of pairs, usage counters and campaign sequences.
-    pairs: PairWriter,
-    /// Serialises the admin API's check-then-write steps (workspaces, campaigns, keys).
-    admin: Mutex<()>,
-    /// Workspaces, campaigns and keys in memory, changed with the tree under `admin`.
-    directory: Directory,
+    shared: Arc<Shared>,
+    recovery: Recovery,
+    /// The marker as this start wrote it, sealed at a clean close.
+    marker: Mutex<Marker>,
+}
+
+fn used(tree: &::sled::Tree, workspace_id: &str, day: UtcDay) -> StoreResult<u64> {
+    match tree.get(usage_key(workspace_id, day))? {
+        Some(v) => decode_u64(&v),
+        None => Ok(0),
+    }
 }
 
 impl SledStore {
     /// Opens (or creates) the data directory. Fails with a clear error when another process holds
-    /// it, when it cannot be written, or when it is not a sendid data directory.
+    /// it, when it cannot be written, when it is not a sendid data directory, or when it held a
+    /// store that no longer opens whole (and then nothing in it was written).
     pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Self> {
         if path.exists() && !path.is_dir() {
             return Err(StoreError::Unavailable(format!(
@@ -61,106 +77,102 @@ impl SledStore {
                 path.display()
             ))
         })?;
-        refuse_foreign_files(path)?;
-        // sled recovers a damaged log by dropping what it cannot read, so a database file full of
-        // garbage opens as an empty database; knowing it held something lets us refuse instead.
-        let had_data = std::fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
-        let db = ::sled::Config::new()
-            .path(path)
-            .mode(::sled::Mode::HighThroughput)
-            // sled's default page cache is 1 GiB. What a request touches is small: the path from
-            // the root to one leaf of the pairs and the last leaf of a campaign's creation-order
-            // index (sled's leaves hold at most 16 keys, its index nodes 256). sled counts cached
-            // nodes by their serialized size, and they take 2-3× that in memory: going from 8 MiB
-            // to 2 MiB lowered the bench's peak RSS by 14 MiB (README, "Performance"). A miss is
-            // read back from the OS page cache, not from the disk.
-            .cache_capacity(2 * 1024 * 1024)
-            // We flush ourselves (group commit); sled's timer would only add fsyncs.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| open_error(path, e))?;
-        let tree = db.open_tree("sendid").map_err(|e| open_error(path, e))?;
-        match tree.get(FORMAT_KEY)? {
-            Some(v) if v.as_ref() == FORMAT => {}
-            Some(v) => {
-                return Err(StoreError::Corrupt(format!(
-                    "{} holds data of an unknown format {:?}; refusing to touch it",
-                    path.display(),
-                    String::from_utf8_lossy(&v)
-                )))
+        marker::refuse_foreign_files(path)?;
+        let found = marker::read(path)?;
+        let expect = match &found {
+            Some(m) => {
+                verify(path, m)?;
+                if m.sealed.is_some() {
+                    // Unsealed before sled touches the files: a crash from here on must not
+                    // leave a seal that no longer holds.
+                    let unsealed = Marker {
+                        sealed: None,
+                        ..m.clone()
+                    };
+                    marker::write(path, &unsealed)?;
+                }
+                Expect::Existing
             }
-            // `db` is sled's default tree: another program's data would be there.
-            None if tree.is_empty() && db.is_empty() && db.tree_names().len() <= 2 && !had_data => {
-                tree.insert(FORMAT_KEY, FORMAT)?;
-                db.flush()?;
+            None if std::fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0) => {
+                Expect::Unknown
             }
-            None if had_data && tree.is_empty() && db.is_empty() => {
-                return Err(StoreError::Corrupt(format!(
-                    "{} is corrupt: its database file holds data that cannot be read; \
-                     restore it from a backup or choose another --data-dir",
-                    path.display()
-                )))
-            }
-            None => {
-                return Err(StoreError::Corrupt(format!(
-                    "{} is not a sendid data directory (it holds other data)",
-                    path.display()
-                )))
-            }
+            None => Expect::New,
+        };
+        let (engine, records) = Engine::open(path, &options, expect)?;
+        let marker = Marker {
+            format: String::from_utf8_lossy(FORMAT).into_owned(),
+            created_at: found.map_or_else(marker::now_millis, |m| m.created_at),
+            sealed: None,
+        };
+        if let Err(e) = marker::write(path, &marker) {
+            let _ = engine.stop();
+            return Err(e);
         }
-        let flush_db = db.clone();
-        let commit = Arc::new(GroupCommit::start(
-            move || flush_db.flush().map(|_| ()).map_err(|e| e.to_string()),
-            options.fail_flush,
-            options.observer,
-        ));
-        let pairs = PairWriter::start(tree.clone(), commit.clone());
-        let directory = Directory::new(directory::load(&tree)?);
-        Ok(Self {
-            db,
-            tree,
-            commit,
-            pairs,
+        let shared = Arc::new(Shared {
+            path: path.to_path_buf(),
+            fault: Fault::new(options.observer.clone()),
+            options,
+            engine: RwLock::new(Some(Arc::new(engine))),
             admin: Mutex::new(()),
-            directory,
+            directory: Directory::new(records),
+        });
+        Ok(Self {
+            recovery: Recovery::start(Arc::downgrade(&shared)),
+            shared,
+            marker: Mutex::new(marker),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.admin.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn apply(&self, batch: ::sled::Batch) -> StoreResult<u64> {
-        self.tree.apply_batch(batch)?;
-        Ok(self.commit.applied())
-    }
-
-    fn used(&self, workspace_id: &str, day: UtcDay) -> StoreResult<u64> {
-        match self.tree.get(usage_key(workspace_id, day))? {
-            Some(v) => decode_u64(&v),
-            None => Ok(0),
-        }
-    }
-
-    /// Flushes everything and stops the writer and the flusher; used at shutdown.
+    /// Flushes everything and stops the writer and the flusher; used at shutdown. Then seals
+    /// the directory (`marker.rs`), so the next start can tell it is whole.
     pub fn close_now(&self) -> StoreResult<()> {
-        self.pairs.shutdown();
-        self.db.flush()?;
-        self.commit.shutdown();
+        self.recovery.stop();
+        let Some(stopped) = self.shared.take_engine() else {
+            return Ok(());
+        };
+        stopped?;
+        if self.shared.fault.is_set() {
+            return Ok(());
+        }
+        self.seal();
         Ok(())
+    }
+
+    fn seal(&self) {
+        let path = &self.shared.path;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !marker::released(path) {
+            if Instant::now() > deadline {
+                tracing::warn!("sled still holds the data directory; it is not sealed");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut marker = self.marker.lock().unwrap_or_else(|p| p.into_inner());
+        match marker::seal_of(path) {
+            Ok(seal) => {
+                marker.sealed = Some(seal);
+                if let Err(e) = marker::write(path, &marker) {
+                    tracing::warn!(error = %e, "sealing the data directory failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "sealing the data directory failed"),
+        }
     }
 
     async fn insert_new(
         &self,
+        e: &Arc<Engine>,
         k: Vec<u8>,
         v: Vec<u8>,
         extra: Option<(Vec<u8>, Vec<u8>)>,
         what: &'static str,
         applied: impl FnOnce(&mut super::directory::Records),
     ) -> StoreResult<()> {
+        let s = &*self.shared;
         let seq = {
-            let _guard = self.lock();
-            if self.tree.contains_key(&k)? {
+            let _guard = s.lock();
+            if e.tree.contains_key(&k)? {
                 return Err(StoreError::Conflict(what));
             }
             let mut batch = ::sled::Batch::default();
@@ -168,79 +180,51 @@ impl SledStore {
             if let Some((k2, v2)) = extra {
                 batch.insert(k2, v2);
             }
-            let seq = self.apply(batch)?;
-            self.directory.change(applied);
+            let seq = s.noted(e, e.apply(batch), false)?;
+            s.directory.change(applied);
             seq
         };
-        self.commit.wait_durable(seq).await
+        s.noted(e, e.commit.wait_durable(seq).await, true)
     }
 }
 
-/// sled keeps these in its directory; anything else means the directory belongs to someone else.
-fn is_sled_file(name: &str) -> bool {
-    matches!(name, "conf" | "db" | "blobs" | "lost+found") || name.starts_with("snap.")
-}
-
-/// Refuses a directory that holds other files and no sled database (say, a home directory given
-/// as `--data-dir` by mistake): sled would otherwise write its files among them.
-fn refuse_foreign_files(path: &Path) -> StoreResult<()> {
-    let entries = std::fs::read_dir(path).map_err(|e| {
-        StoreError::Unavailable(format!(
-            "cannot open data directory {}: {e}",
+/// A directory with a marker held a store: when it was sealed at a clean close, every file must
+/// be as it was (checked before sled opens, so a damaged store is refused with nothing written);
+/// sled's database file must be there in any case.
+fn verify(path: &Path, m: &Marker) -> StoreResult<()> {
+    let refuse = |what: String| {
+        StoreError::Corrupt(format!(
+            "{} is damaged: {what}. It held a sendid store (created {}), so it is not taken for a \
+             new one and nothing was written; restore the data directory from a backup, or look \
+             with `sendid check --data-dir {}`",
+            path.display(),
+            marker::when(m.created_at),
             path.display()
         ))
-    })?;
-    let mut foreign = None;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "db" {
-            return Ok(());
+    };
+    match std::fs::metadata(path.join("db")) {
+        Err(_) => return Err(refuse("its database file db is missing".into())),
+        Ok(meta) if meta.len() == 0 => {
+            return Err(refuse("its database file db is empty (truncated)".into()))
         }
-        if !is_sled_file(&name) {
-            foreign.get_or_insert(name);
+        Ok(_) => {}
+    }
+    if let Some(seal) = &m.sealed {
+        let found = marker::damage(path, seal);
+        if !found.is_empty() {
+            return Err(refuse(format!(
+                "{} since sendid closed it cleanly at {} (the data directory's files are corrupt)",
+                found.join("; "),
+                marker::when(seal.at)
+            )));
         }
     }
-    match foreign {
-        Some(name) => Err(StoreError::Corrupt(format!(
-            "{} is not a sendid data directory: it holds other files (such as {name:?}); \
-             choose a new or empty directory with --data-dir",
-            path.display()
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn open_error(path: &Path, e: ::sled::Error) -> StoreError {
-    match e {
-        // sled 0.34 takes an exclusive `flock` on `<dir>/db` and reports a failure to get it as
-        // `ErrorKind::Other` "could not acquire lock on …" wrapping EWOULDBLOCK.
-        ::sled::Error::Io(io)
-            if io.kind() == std::io::ErrorKind::WouldBlock
-                || io.to_string().contains("could not acquire lock") =>
-        {
-            StoreError::Locked(format!(
-                "{} is in use by another sendid process (it is locked); stop that process or choose another --data-dir",
-                path.display()
-            ))
-        }
-        ::sled::Error::Io(io) => StoreError::Unavailable(format!(
-            "cannot open data directory {}: {io}",
-            path.display()
-        )),
-        ::sled::Error::Corruption { .. } => StoreError::Corrupt(format!(
-            "{} is corrupt or not a sendid data directory: {e}",
-            path.display()
-        )),
-        other => StoreError::Corrupt(format!(
-            "cannot open data directory {}: {other}",
-            path.display()
-        )),
-    }
+    Ok(())
 }
 
 impl Store for SledStore {
     fn directory(&self) -> &Directory {
-        &self.directory
+        &self.shared.directory
     }
 
     fn bootstrap<'a>(
@@ -250,21 +234,23 @@ impl Store for SledStore {
         key: &'a ApiKeyRecord,
     ) -> BoxFuture<'a, StoreResult<bool>> {
         async move {
+            let s = &*self.shared;
+            let e = s.engine()?;
             let seq = {
-                let _guard = self.lock();
-                if self.tree.contains_key(BOOTSTRAPPED_KEY)? {
+                let _guard = s.lock();
+                if e.tree.contains_key(BOOTSTRAPPED_KEY)? {
                     return Ok(false);
                 }
                 let workspace = &Workspace {
-                    seq: self.db.generate_id()?,
+                    seq: e.db.generate_id()?,
                     ..workspace.clone()
                 };
                 let campaign = &Campaign {
-                    seq: self.db.generate_id()?,
+                    seq: e.db.generate_id()?,
                     ..campaign.clone()
                 };
                 let key = &ApiKeyRecord {
-                    seq: self.db.generate_id()?,
+                    seq: e.db.generate_id()?,
                     ..key.clone()
                 };
                 let mut batch = ::sled::Batch::default();
@@ -273,8 +259,8 @@ impl Store for SledStore {
                 batch.insert(api_key_key(&key.hash), to_json(key)?);
                 batch.insert(key_id_key(&key.key_id), &key.hash[..]);
                 batch.insert(BOOTSTRAPPED_KEY, &b"1"[..]);
-                let seq = self.apply(batch)?;
-                self.directory.change(|d| {
+                let seq = s.noted(&e, e.apply(batch), false)?;
+                s.directory.change(|d| {
                     d.workspaces.insert(workspace.id.clone(), workspace.clone());
                     d.campaigns
                         .insert(campaign.campaign_id.clone(), campaign.clone());
@@ -282,7 +268,7 @@ impl Store for SledStore {
                 });
                 seq
             };
-            self.commit.wait_durable(seq).await?;
+            s.noted(&e, e.commit.wait_durable(seq).await, true)?;
             Ok(true)
         }
         .boxed()
@@ -290,11 +276,13 @@ impl Store for SledStore {
 
     fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>> {
         async move {
+            let e = self.shared.engine()?;
             let workspace = &Workspace {
-                seq: self.db.generate_id()?,
+                seq: e.db.generate_id()?,
                 ..workspace.clone()
             };
             self.insert_new(
+                &e,
                 workspace_key(&workspace.id),
                 to_json(workspace)?,
                 None,
@@ -313,16 +301,22 @@ impl Store for SledStore {
         workspace_id: &'a str,
         day: UtcDay,
     ) -> BoxFuture<'a, StoreResult<u64>> {
-        ready(self.used(workspace_id, day))
+        ready(
+            self.shared
+                .engine()
+                .and_then(|e| used(&e.tree, workspace_id, day)),
+        )
     }
 
     fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
         async move {
+            let e = self.shared.engine()?;
             let campaign = &Campaign {
-                seq: self.db.generate_id()?,
+                seq: e.db.generate_id()?,
                 ..campaign.clone()
             };
             self.insert_new(
+                &e,
                 campaign_key(&campaign.campaign_id),
                 to_json(campaign)?,
                 None,
@@ -339,11 +333,13 @@ impl Store for SledStore {
 
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
         async move {
+            let e = self.shared.engine()?;
             let key = &ApiKeyRecord {
-                seq: self.db.generate_id()?,
+                seq: e.db.generate_id()?,
                 ..key.clone()
             };
             self.insert_new(
+                &e,
                 api_key_key(&key.hash),
                 to_json(key)?,
                 Some((key_id_key(&key.key_id), key.hash.to_vec())),
@@ -363,15 +359,17 @@ impl Store for SledStore {
         now_millis: i64,
     ) -> BoxFuture<'a, StoreResult<bool>> {
         async move {
+            let s = &*self.shared;
+            let e = s.engine()?;
             let seq = {
-                let _guard = self.lock();
-                let Some(hash) = self.tree.get(key_id_key(key_id))? else {
+                let _guard = s.lock();
+                let Some(hash) = e.tree.get(key_id_key(key_id))? else {
                     return Ok(false);
                 };
                 let hash: [u8; 32] = hash[..]
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("a key index entry is malformed".into()))?;
-                let Some(mut record) = self.directory.with(|d| d.keys.get(&hash).cloned()) else {
+                let Some(mut record) = s.directory.with(|d| d.keys.get(&hash).cloned()) else {
                     return Ok(false);
                 };
                 if record.revoked_at.is_some() {
@@ -381,14 +379,14 @@ impl Store for SledStore {
                 record.revoked_at = Some(now_millis);
                 let mut batch = ::sled::Batch::default();
                 batch.insert(api_key_key(&hash), to_json(&record)?);
-                let seq = self.apply(batch)?;
+                let seq = s.noted(&e, e.apply(batch), false)?;
                 // Revoked in memory before the 204: from then on the key answers 401.
-                self.directory.change(|d| {
+                s.directory.change(|d| {
                     d.keys.insert(hash, record);
                 });
                 seq
             };
-            self.commit.wait_durable(seq).await?;
+            s.noted(&e, e.commit.wait_durable(seq).await, true)?;
             Ok(true)
         }
         .boxed()
@@ -401,18 +399,22 @@ impl Store for SledStore {
         async move {
             let now_seconds = req.now_millis.div_euclid(1000);
             let limit = req.workspace.daily_send_id_quota;
+            let s = &*self.shared;
+            let e = s.engine()?;
             let pk = pair_key(req.campaign_id, req.send_id.as_str());
             // A repeat of a durable pair needs no writer: check the tree first, then that no
             // write of it is in flight (the writer registers a pair before it becomes visible).
-            if self.tree.contains_key(&pk)? && !self.pairs.is_pending(&pk) {
-                let used = self.used(&req.workspace.id, UtcDay::containing(now_seconds))?;
+            if e.tree.contains_key(&pk)? && !e.pairs.is_pending(&pk) {
+                let used = used(&e.tree, &req.workspace.id, UtcDay::containing(now_seconds))?;
                 return Ok(CreateOutcome::Existing(QuotaStatus::new(
                     limit,
                     used,
                     now_seconds,
                 )));
             }
-            self.pairs.submit(PairJob::new(&req)).await
+            let answer = e.pairs.submit(PairJob::new(&req)).await;
+            let wrote = matches!(answer, Ok(CreateOutcome::Created(_)));
+            s.noted(&e, answer, wrote)
         }
         .boxed()
     }
@@ -423,114 +425,24 @@ impl Store for SledStore {
         after: Option<u64>,
         limit: usize,
     ) -> BoxFuture<'a, StoreResult<SendIdPage>> {
-        ready(self.list_send_ids_now(campaign_id, after, limit))
+        ready(
+            self.shared
+                .engine()
+                .and_then(|e| listing::list_send_ids(&e.tree, campaign_id, after, limit)),
+        )
     }
 
     fn health(&self) -> BoxFuture<'_, StoreResult<()>> {
-        ready(Ok(()))
+        ready(match self.shared.fault.cause() {
+            Some(cause) => Err(StoreError::Unavailable(format!(
+                "cannot write to {}: {cause}",
+                self.shared.path.display()
+            ))),
+            None => self.shared.engine().map(|_| ()),
+        })
     }
 
     fn close(&self) -> BoxFuture<'_, StoreResult<()>> {
         ready(self.close_now())
-    }
-}
-
-impl SledStore {
-    fn list_send_ids_now(
-        &self,
-        campaign_id: &str,
-        after: Option<u64>,
-        limit: usize,
-    ) -> StoreResult<SendIdPage> {
-        let prefix = log_prefix(campaign_id);
-        // Sequence numbers start at 1; the first wanted may sit inside a record that starts
-        // before it, so begin at the last record starting at or before it.
-        let first_wanted = after.map_or(1, |a| a.saturating_add(1));
-        let wanted_key = log_key(campaign_id, first_wanted);
-        let from = match self
-            .tree
-            .range(prefix.clone()..=wanted_key.clone())
-            .next_back()
-        {
-            Some(item) => item?.0.to_vec(),
-            None => wanted_key,
-        };
-        let mut entries = Vec::with_capacity(limit.min(1000));
-        let mut last_seq = None;
-        let mut more = false;
-        'records: for item in self.tree.range(from..) {
-            let (k, v) = item?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let first = decode_u64(&k[prefix.len()..])?;
-            let record: Vec<SendIdEntry> = if v.first() == Some(&b'[') {
-                from_json(&v)?
-            } else {
-                vec![from_json(&v)?]
-            };
-            for (seq, entry) in (first..).zip(record) {
-                if seq < first_wanted {
-                    continue;
-                }
-                if entries.len() == limit {
-                    more = true;
-                    break 'records;
-                }
-                entries.push(entry);
-                last_seq = Some(seq);
-            }
-        }
-        Ok(SendIdPage {
-            entries,
-            next: if more { last_seq } else { None },
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(send_id: &str) -> SendIdEntry {
-        SendIdEntry {
-            send_id: send_id.into(),
-            created_at: 1,
-        }
-    }
-
-    /// A log written one object per pair (before groups shared a record) and one written a group
-    /// per record read as one sequence, whatever the page size.
-    #[test]
-    fn the_listing_reads_single_and_group_records_across_page_ends() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(&dir.path().join("data"), StoreOptions::default()).unwrap();
-        let c = "camp";
-        let mut batch = ::sled::Batch::default();
-        batch.insert(log_key(c, 1), to_json(&entry("a")).unwrap());
-        batch.insert(log_key(c, 2), to_json(&entry("b")).unwrap());
-        let group = vec![entry("c"), entry("d"), entry("e")];
-        batch.insert(log_key(c, 3), to_json(&group).unwrap());
-        batch.insert(log_key(c, 6), to_json(&vec![entry("f")]).unwrap());
-        batch.insert(log_key("camp2", 1), to_json(&entry("other")).unwrap());
-        store.tree.apply_batch(batch).unwrap();
-        let all: Vec<&str> = vec!["a", "b", "c", "d", "e", "f"];
-        for limit in 1..=7 {
-            let mut seen = Vec::new();
-            let mut after = None;
-            loop {
-                let page = store.list_send_ids_now(c, after, limit).unwrap();
-                seen.extend(page.entries.iter().map(|e| e.send_id.clone()));
-                match page.next {
-                    Some(n) => after = Some(n),
-                    None => break,
-                }
-            }
-            assert_eq!(seen, all, "pages of {limit}");
-        }
-        let from_d = store.list_send_ids_now(c, Some(3), 2).unwrap();
-        let ids: Vec<&str> = from_d.entries.iter().map(|e| e.send_id.as_str()).collect();
-        assert_eq!((ids, from_d.next), (vec!["d", "e"], Some(5)));
-        store.close_now().unwrap();
     }
 }

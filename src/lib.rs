@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod keys;
 pub mod net;
+pub mod sandbox;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -5,8 +5,8 @@
 //! second, like any admin change.
 use crate::cli::KeysCreate;
 use crate::clock::Clock;
+use crate::demo::DEMO_CAMPAIGN_ID;
 use crate::domain::{ApiKey, Permission, SENDS_ID_CREATE};
-use crate::startup::DEMO_CAMPAIGN_ID;
 use crate::store::{ApiKeyRecord, PgStore, SledStore, Store, StoreError, StoreOptions};
 
 /// The key minted by [`create`]; `api_key` is the only copy there will ever be.

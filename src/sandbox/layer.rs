@@ -14,7 +14,8 @@ use serde_json::Value;
 use super::faults::{Applied, FaultAction, RequestFacts, When};
 use super::journal::{body_value, masked_headers, FaultNote, JournalEntry};
 use super::Sandbox;
-use crate::api::error::json_error;
+use crate::api::error::{json_error, FinalStatus};
+use crate::api::limits::drain_body;
 use crate::api::security::{Principal, CREATE_PATH};
 use crate::clock::Clock;
 use crate::domain::hash_secret;
@@ -54,9 +55,10 @@ impl Slot {
     }
 }
 
-/// Journals every public request (middleware around all routes).
+/// Journals every public request (middleware around all routes); passes everything through
+/// when the sandbox is off.
 pub struct Recorder {
-    pub sandbox: Arc<Sandbox>,
+    pub sandbox: Option<Arc<Sandbox>>,
     pub store: Arc<dyn Store>,
 }
 
@@ -74,7 +76,7 @@ impl<E: Endpoint> Middleware<E> for Recorder {
 
 pub struct RecorderEndpoint<E> {
     inner: E,
-    sandbox: Arc<Sandbox>,
+    sandbox: Option<Arc<Sandbox>>,
     store: Arc<dyn Store>,
 }
 
@@ -82,10 +84,14 @@ impl<E: Endpoint> Endpoint for RecorderEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        if !is_public(req.uri().path()) {
+        let Some(sandbox) = self
+            .sandbox
+            .as_ref()
+            .filter(|_| is_public(req.uri().path()))
+        else {
             return self.inner.call(req).await.map(IntoResponse::into_response);
-        }
-        let at_millis = self.sandbox.clock.now_millis();
+        };
+        let at_millis = sandbox.clock.now_millis();
         let method = req.method().to_string();
         let path = req
             .uri()
@@ -100,7 +106,7 @@ impl<E: Endpoint> Endpoint for RecorderEndpoint<E> {
             Err(e) => e.into_response(),
         };
         let notes = slot.take();
-        self.sandbox.journal.record(JournalEntry {
+        sandbox.journal.record(JournalEntry {
             at_millis,
             method,
             path,
@@ -284,6 +290,34 @@ fn fault_response(applied: &Applied) -> Response {
     resp
 }
 
+/// The sandbox's own paths under `/admin`.
+fn is_sandbox_path(path: &str) -> bool {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    under("/admin/reset")
+        || under("/admin/clock")
+        || under("/admin/faults")
+        || under("/admin/requests")
+}
+
+/// Without `--sandbox`, wraps the admin API so that every sandbox path answers 404 saying how
+/// to turn it on, whatever the method or body (the handlers would judge the body first).
+pub struct SandboxOff<E> {
+    pub inner: E,
+}
+
+impl<E: Endpoint> Endpoint for SandboxOff<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        if !is_sandbox_path(req.uri().path()) {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        }
+        let mut off = json_error(StatusCode::NOT_FOUND, super::SANDBOX_OFF_MESSAGE);
+        off.extensions_mut().insert(FinalStatus);
+        Ok(drain_body(&mut req, off).await)
+    }
+}
+
 /// A rule's action in words, for the journal: `status 503`, `delay 200 ms, close`.
 pub fn describe(action: &FaultAction) -> String {
     let mut parts = Vec::new();
@@ -350,6 +384,22 @@ mod tests {
             .headers()
             .get("retry-after")
             .is_none());
+    }
+
+    #[test]
+    fn sandbox_paths_are_its_four_resources() {
+        for p in [
+            "/admin/reset",
+            "/admin/clock",
+            "/admin/faults",
+            "/admin/faults/fault-1",
+            "/admin/requests",
+        ] {
+            assert!(is_sandbox_path(p), "{p}");
+        }
+        for p in ["/admin/workspaces", "/admin/faultsx", "/admin/docs"] {
+            assert!(!is_sandbox_path(p), "{p}");
+        }
     }
 
     #[test]

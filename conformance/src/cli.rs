@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::exit::Exit;
+pub use crate::shell::shell_word;
 
 /// Holds a server — sendid, a mock, Braze itself — to the `POST /sends/id/create` contract.
 #[derive(Debug, Clone, Parser)]
@@ -191,19 +192,6 @@ impl Cli {
             .map(|w| shell_word(w))
             .collect::<Vec<_>>()
             .join(" ")
-    }
-}
-
-/// A word for a POSIX shell: bare when it is made of safe characters, quoted otherwise.
-pub fn shell_word(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b));
-    if safe {
-        word.to_string()
-    } else {
-        crate::http::shell_quote(word.as_bytes())
     }
 }
 

@@ -16,7 +16,7 @@ pub fn run_tag() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     (0..8)
         .map(|_| {
-            x = crate::runner::splitmix64(x);
+            x = crate::seed::splitmix64(x);
             ALPHABET[(x % 36) as usize] as char
         })
         .collect()

@@ -2,7 +2,7 @@
 //! what it spends and where its cases come from. `Runner::execute` walks this table in order.
 use proptest::strategy::{BoxedStrategy, Just, Strategy};
 
-use crate::oracle::Needs;
+use crate::oracle::{Needs, RunCheckId};
 use crate::strategies::{self, Case, RequestContext};
 use crate::{edges, strategies::JSON};
 
@@ -82,6 +82,8 @@ pub struct Property {
     pub count: Count,
     pub needs: Needs,
     pub run: Run,
+    /// The run-level checks it decides.
+    pub decides: &'static [RunCheckId],
 }
 
 fn each(cases: Vec<Case>) -> Vec<BoxedStrategy<Case>> {
@@ -135,25 +137,25 @@ fn given(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
 /// pairs, most telling first; the sequences and the random new pairs; last the quota's end.
 #[rustfmt::skip]
 pub const PROPERTIES: &[Property] = &[
-    Property { name: "wrong_method", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(wrong_methods) },
-    Property { name: "unknown_path", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(unknown_paths) },
-    Property { name: "auth", mode: Mode::Sequential, strict_only: false, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(auth) },
-    Property { name: "invalid_body", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(invalid_body) },
-    Property { name: "edge_refused", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_refused) },
-    Property { name: "unknown_campaign", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_unknown_campaigns) },
-    Property { name: "edge_media_types", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_media_types) },
-    Property { name: "refused_spent_nothing", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Checkpoint },
-    Property { name: "edge_new_pairs", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_new_pairs) },
-    Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: Spend::Units(1), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst },
-    Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: Spend::Units(2), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign },
-    Property { name: "edge_case_variants", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_case_variants) },
-    Property { name: "edge_lengths", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_lengths) },
-    Property { name: "edge_characters", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_characters) },
-    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: Spend::BurstSize, count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst },
-    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Sequences },
-    Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(generated) },
-    Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(given) },
-    Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion },
+    Property { name: "wrong_method", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(wrong_methods), decides: &[] },
+    Property { name: "unknown_path", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(unknown_paths), decides: &[] },
+    Property { name: "auth", mode: Mode::Sequential, strict_only: false, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(auth), decides: &[] },
+    Property { name: "invalid_body", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(invalid_body), decides: &[] },
+    Property { name: "edge_refused", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_refused), decides: &[] },
+    Property { name: "unknown_campaign", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_unknown_campaigns), decides: &[] },
+    Property { name: "edge_media_types", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_media_types), decides: &[] },
+    Property { name: "refused_spent_nothing", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Checkpoint, decides: &[] },
+    Property { name: "edge_new_pairs", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_new_pairs), decides: &[] },
+    Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: Spend::Units(1), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst, decides: &[RunCheckId::BurstSamePair] },
+    Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: Spend::Units(2), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign, decides: &[RunCheckId::PairPerCampaign, RunCheckId::QuotaPerWorkspace] },
+    Property { name: "edge_case_variants", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_case_variants), decides: &[] },
+    Property { name: "edge_lengths", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_lengths), decides: &[] },
+    Property { name: "edge_characters", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_characters), decides: &[] },
+    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: Spend::BurstSize, count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct] },
+    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Sequences, decides: &[RunCheckId::ModelAgrees] },
+    Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(generated), decides: &[] },
+    Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(given), decides: &[] },
+    Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct, RunCheckId::BurstRepeatsOverQuota, RunCheckId::QuotaSpentForEveryCampaign] },
 ];
 
 /// The content type of a repeat that follows a new pair: the other spelling, so both are used.

@@ -90,6 +90,12 @@ impl Application {
         let store = open_store(config, options).await?;
         let demo = crate::demo::bootstrap(store.as_ref(), clock.as_ref()).await?;
         let demo_workspace = crate::demo::demo_workspace(store.as_ref()).await?;
+        if let Some(sandbox) = &sandbox {
+            if let Some(baseline) = crate::sandbox::reset::Baseline::capture(store.as_ref()).await?
+            {
+                sandbox.set_baseline(baseline);
+            }
+        }
         let state = AppState {
             store: store.clone(),
             clock,

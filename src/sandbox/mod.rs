@@ -7,8 +7,9 @@ pub mod connections;
 pub mod faults;
 pub mod journal;
 pub mod layer;
+pub mod reset;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::clock::Clock;
 
@@ -30,6 +31,8 @@ pub struct Sandbox {
     pub journal: Journal,
     /// The open connections, so that a fault can close one (see `connections`).
     pub connections: Arc<Connections>,
+    /// What a reset restores (the demo workspace as found at start).
+    baseline: Mutex<Option<reset::Baseline>>,
 }
 
 impl Sandbox {
@@ -40,12 +43,24 @@ impl Sandbox {
             faults: Faults::default(),
             journal: Journal::default(),
             connections: Arc::new(Connections::default()),
+            baseline: Mutex::new(None),
         }
     }
 
     /// The clock the whole service reads while the sandbox is on.
     pub fn service_clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
+    }
+
+    pub fn set_baseline(&self, baseline: reset::Baseline) {
+        *self.baseline.lock().unwrap_or_else(|p| p.into_inner()) = Some(baseline);
+    }
+
+    pub fn baseline(&self) -> Option<reset::Baseline> {
+        self.baseline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Forgets the rules, the journal and the clock's offset (the store's part of a reset is

@@ -14,6 +14,7 @@ const DAY: i64 = 86_400;
 
 /// Every sandbox call: method and path.
 const SANDBOX_CALLS: &[(&str, &str)] = &[
+    ("POST", "/admin/reset"),
     ("GET", "/admin/clock"),
     ("PUT", "/admin/clock"),
     ("DELETE", "/admin/clock"),
@@ -617,5 +618,72 @@ async fn the_journal_stays_within_its_bound() {
         entries[0]["body"],
         Value::Null,
         "a refused request's body is not read"
+    );
+}
+
+#[tokio::test]
+async fn reset_brings_back_the_demo_workspace_with_its_key_and_clears_the_rest() {
+    let app = spawn_sandbox().await;
+    let demo = app.demo.clone().expect("a new store has a demo workspace");
+    let demo_pair = json!({"campaign_id": demo.campaign_id, "send_id": "before-reset"});
+    assert_eq!(app.create(&demo.api_key, &demo_pair).await.status(), 200);
+    let t = app.workspace(5).await;
+    let body = json!({"campaign_id": t.campaign_id, "send_id": "x"});
+    assert_eq!(app.create(&t.api_key, &body).await.status(), 200);
+    add_fault(
+        &app,
+        json!({"action": {"status": 503}, "match": {"campaign_id": "nope"}}),
+    )
+    .await;
+    set_clock(&app, json!({"offset_seconds": 3600})).await;
+
+    // Restarted first: the reset restores the demo workspace as found at this start, too.
+    let app = app.restart().await;
+    add_fault(
+        &app,
+        json!({"action": {"status": 503}, "match": {"campaign_id": "nope"}}),
+    )
+    .await;
+    set_clock(&app, json!({"offset_seconds": 3600})).await;
+    let done = expect_json(admin_call(&app, "POST", "/admin/reset", None).await, 200).await;
+    assert_eq!(
+        done["demo_workspace_id"],
+        demo.workspace_id.as_str(),
+        "{done}"
+    );
+    assert_eq!(
+        done["demo_api_key"],
+        Value::Null,
+        "the demo key stays what it was"
+    );
+
+    // The other workspace and its key are gone; the demo key works, and its pair is new again.
+    let gone = app
+        .admin_get(&format!("/admin/workspaces/{}", t.workspace_id))
+        .await;
+    assert_eq!(gone.status(), 404);
+    assert_eq!(app.create(&t.api_key, &body).await.status(), 401);
+    assert_eq!(app.used_today(&demo.workspace_id).await, 0);
+    let again = app.create(&demo.api_key, &demo_pair).await;
+    assert_eq!(
+        rate_limit(&again).1,
+        Some(99),
+        "a new pair again: one unit of a fresh quota"
+    );
+    let listed = expect_json(app.admin_get("/admin/workspaces").await, 200).await;
+    assert_eq!(
+        listed["workspaces"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    // The sandbox's own state is cleared: no rules, the clock at real time, the journal anew.
+    assert!(faults(&app).await.is_empty());
+    let clock = expect_json(admin_call(&app, "GET", "/admin/clock", None).await, 200).await;
+    assert_eq!(clock["offset_seconds"], 0);
+    let entries = journal(&app, 100).await;
+    assert_eq!(
+        entries.len(),
+        2,
+        "only the requests since the reset: {entries:?}"
     );
 }

@@ -16,6 +16,7 @@ use crate::api::security::AdminToken;
 use crate::api::AppState;
 use crate::clock::Clock;
 use crate::sandbox::journal::JournalEntry;
+use crate::sandbox::reset::ResetError;
 use crate::sandbox::{
     FaultAction, FaultMatch, FaultRule, FaultSpec, Sandbox, When, SANDBOX_OFF_MESSAGE,
 };
@@ -199,6 +200,9 @@ pub struct ResetDone {
     pub message: String,
     /// The demo workspace, restored with its campaign and key (the same key as before).
     pub demo_workspace_id: Option<String>,
+    /// Only when the server started without a demo workspace and the reset created one: its
+    /// key, shown this once.
+    pub demo_api_key: Option<String>,
 }
 
 admin_response!(ResetResponse {
@@ -392,6 +396,36 @@ pub struct SandboxApi;
 
 #[OpenApi(prefix_path = "/admin")]
 impl SandboxApi {
+    /// Reset the store
+    ///
+    /// Back to the start: every workspace, campaign, key and pair is deleted, then the demo
+    /// workspace is restored (with its campaign and the same key) and the fixtures, when the
+    /// server has `--fixtures`, applied again. Fault rules, the journal and the clock are
+    /// cleared too.
+    #[oai(
+        path = "/reset",
+        method = "post",
+        operation_id = "resetSandbox",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn reset(&self, _auth: AdminToken, state: Data<&AppState>) -> ResetResponse {
+        let sandbox = match sandbox::<ResetResponse>(&state) {
+            Ok(s) => s,
+            Err(off) => return off,
+        };
+        match crate::sandbox::reset::reset(&state, sandbox).await {
+            Ok(done) => ResetResponse::Ok(Json(ResetDone {
+                message: done.message,
+                demo_workspace_id: done.demo_workspace_id,
+                demo_api_key: done.demo_api_key,
+            })),
+            Err(ResetError::Store(e)) => ResetResponse::storage(e),
+            Err(ResetError::Setup(e)) => ResetResponse::unavailable(ErrorBody::new(format!(
+                "the store was reset but could not be set up again: {e}"
+            ))),
+        }
+    }
+
     /// Read the service's clock
     #[oai(
         path = "/clock",

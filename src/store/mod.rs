@@ -184,4 +184,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes everything durable and stops the engine's background work; used at shutdown.
     fn close(&self) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// Deletes every workspace, campaign, key, pair and quota count, and the mark of the demo
+    /// bootstrap, durably: the store is as new, and [`Store::bootstrap`] sets it up again. For
+    /// the sandbox's `POST /admin/reset`. A pair whose write is already under way may land after
+    /// it (reset between tests, not during them).
+    fn reset(&self) -> BoxFuture<'_, StoreResult<()>>;
 }

@@ -587,6 +587,34 @@ impl Store for PgStore {
         }
         .boxed()
     }
+
+    fn reset(&self) -> BoxFuture<'_, StoreResult<()>> {
+        async move {
+            with_retry!(async {
+                let mut tx = self.begin().await?;
+                // DELETE rather than TRUNCATE: no exclusive lock, and portable across engines.
+                for table in [
+                    "pairs",
+                    "quota_usage",
+                    "api_keys",
+                    "campaigns",
+                    "workspaces",
+                ] {
+                    sqlx::query(&format!("DELETE FROM {table}"))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM sendid_meta WHERE k = 'bootstrapped'")
+                    .execute(&mut *tx)
+                    .await?;
+                // The change counter moves: the other instances reload an empty directory.
+                finish_change(tx, true).await
+            })?;
+            self.directory.change(|d| *d = Records::default());
+            Ok(())
+        }
+        .boxed()
+    }
 }
 
 async fn insert_workspace(

@@ -445,4 +445,25 @@ impl Store for SledStore {
     fn close(&self) -> BoxFuture<'_, StoreResult<()>> {
         ready(self.close_now())
     }
+
+    fn reset(&self) -> BoxFuture<'_, StoreResult<()>> {
+        async move {
+            let seq = {
+                let _guard = self.lock();
+                // One atomic batch removing every key but the format mark.
+                let mut batch = ::sled::Batch::default();
+                for key in self.tree.iter().keys() {
+                    let key = key?;
+                    if key.as_ref() != FORMAT_KEY {
+                        batch.remove(key);
+                    }
+                }
+                let seq = self.apply(batch)?;
+                self.directory.change(|d| *d = Default::default());
+                seq
+            };
+            self.commit.wait_durable(seq).await
+        }
+        .boxed()
+    }
 }

@@ -590,7 +590,7 @@ impl Store for PgStore {
 
     fn reset(&self) -> BoxFuture<'_, StoreResult<()>> {
         async move {
-            with_retry!(async {
+            with_retry!(self.timeout, async {
                 let mut tx = self.begin().await?;
                 // DELETE rather than TRUNCATE: no exclusive lock, and portable across engines.
                 for table in [

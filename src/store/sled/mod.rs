@@ -448,21 +448,23 @@ impl Store for SledStore {
 
     fn reset(&self) -> BoxFuture<'_, StoreResult<()>> {
         async move {
+            let s = &*self.shared;
+            let e = s.engine()?;
             let seq = {
-                let _guard = self.lock();
+                let _guard = s.lock();
                 // One atomic batch removing every key but the format mark.
                 let mut batch = ::sled::Batch::default();
-                for key in self.tree.iter().keys() {
+                for key in e.tree.iter().keys() {
                     let key = key?;
                     if key.as_ref() != FORMAT_KEY {
                         batch.remove(key);
                     }
                 }
-                let seq = self.apply(batch)?;
-                self.directory.change(|d| *d = Default::default());
+                let seq = s.noted(&e, e.apply(batch), false)?;
+                s.directory.change(|d| *d = Default::default());
                 seq
             };
-            self.commit.wait_durable(seq).await
+            s.noted(&e, e.commit.wait_durable(seq).await, true)
         }
         .boxed()
     }

@@ -60,6 +60,16 @@ impl Runner {
             failing += u64::from(!fails.is_empty());
             self.report_new_failures(name, &step, fails, 0);
         }
+        // And `"send_id": null`, which is absent: a new pair, 429 too.
+        self.budget.try_reserve();
+        let null = Case::New(NewPair {
+            send_id: crate::strategies::SendIdField::Null,
+            ..NewPair::default()
+        });
+        for (step, fails) in self.run_case(&null, true).await {
+            failing += u64::from(!fails.is_empty());
+            self.report_new_failures(name, &step, fails, 0);
+        }
         if let Some(existing) = self.rctx.existing_send_id().map(str::to_string) {
             // Repeats at once over quota.
             let case = repeat(0, &existing);

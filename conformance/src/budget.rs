@@ -278,4 +278,75 @@ mod tests {
             assert!(b.try_reserve());
         }
     }
+
+    use crate::properties::{wants, PROPERTIES};
+    use proptest::prelude::*;
+
+    fn input(budget: u64, exhaust: bool, campaigns: usize, cases: u64, burst: u64) -> PlanInput {
+        PlanInput {
+            budget,
+            exhaust,
+            wants: wants(true, campaigns, exhaust, cases, burst),
+        }
+    }
+
+    proptest! {
+        /// Budgets 0 to 30, with and without --exhaust-quota: the plan never spends more than
+        /// the budget, and covers what the table (`--help`, the README) says.
+        #[test]
+        fn the_plan_stays_within_the_budget_and_covers_the_table(
+            budget in 0u64..=30,
+            exhaust in any::<bool>(),
+            campaigns in 1usize..=2,
+            cases in 1u64..=64,
+            burst in 8u64..=16,
+        ) {
+            let i = input(budget, exhaust, campaigns, cases, burst);
+            let p = plan(&i);
+            prop_assert!(p.total() <= budget, "{p:?}");
+            for ((name, want), (planned, got)) in i.wants.iter().zip(&p.units) {
+                prop_assert_eq!(name, planned);
+                prop_assert!(*got == 0 || *got >= want.min, "{name}: {got} < {}", want.min);
+                prop_assert!(*got <= want.max, "{name}: {got} > {}", want.max);
+            }
+            if budget >= 1 {
+                prop_assert_eq!(p.probe, 1);
+            }
+            // --max-creates 10 runs every pair-creating property but the quota's end.
+            if !exhaust && budget >= 10 {
+                for (name, got) in &p.units {
+                    prop_assert!(*got > 0, "{name} left out at {budget}: {p:?}");
+                }
+            }
+            // --exhaust-quota keeps two units for the burst across the end.
+            if exhaust && budget > END_RESERVE {
+                prop_assert_eq!(p.end_reserve, END_RESERVE);
+            }
+            // What is cut names the budget that includes it, and that budget does.
+            for cut in &p.cut {
+                if let Some(b) = cut.from_budget {
+                    let bigger = plan(&input(b, exhaust, campaigns, cases, burst));
+                    prop_assert!(bigger.units_of(cut.property) >= cut.wanted);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_help_table_is_the_planner_at_each_budget() {
+        let text = crate::properties::what_budgets_buy();
+        for b in crate::properties::BUDGETS {
+            assert!(text.contains(&format!("  {b:>2}, 1 campaign :")), "{text}");
+        }
+        // At 10 with two campaigns: every pair-creating property of the strict profile.
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("  10, 2 campaigns"))
+            .expect("the line for 10");
+        for p in PROPERTIES {
+            if p.want(32, 8, false).is_some() {
+                assert!(line.contains(p.name), "{} missing from {line}", p.name);
+            }
+        }
+    }
 }

@@ -195,7 +195,7 @@ impl Runner {
             name,
             cases: n as u64,
         });
-        let failing = self.burst_of_new_pairs(name, n, before).await;
+        let failing = self.burst_of_new_pairs(name, n, before, false).await;
         self.events.event(Event::PropertyDone {
             name,
             cases: n as u64,
@@ -203,11 +203,12 @@ impl Runner {
         });
     }
 
-    /// The `i`-th request of a burst of new pairs: generated ids (absent, `null`) and given
-    /// fresh ones in turn.
-    fn burst_case(&mut self, i: usize) -> Case {
+    /// The `i`-th request of a burst of new pairs: generated ids (absent, `null`) and, unless
+    /// `generated_only`, given fresh ones in turn.
+    fn burst_case(&mut self, i: usize, generated_only: bool) -> Case {
         self.executions += 1;
-        let send_id = match i % 3 {
+        let turn = if generated_only { i % 2 } else { i % 3 };
+        let send_id = match turn {
             0 => SendIdField::Absent,
             1 => SendIdField::Null,
             _ => SendIdField::Given(format!("nb-{}-{}", self.tag, self.executions)),
@@ -228,8 +229,9 @@ impl Runner {
         name: &'static str,
         n: usize,
         before: Option<i64>,
+        generated_only: bool,
     ) -> u64 {
-        let cases: Vec<Case> = (0..n).map(|i| self.burst_case(i)).collect();
+        let cases: Vec<Case> = (0..n).map(|i| self.burst_case(i, generated_only)).collect();
         let requests: Vec<Request> = cases.iter().map(|c| c.request(&self.rctx)).collect();
         let answers = self.burst(requests.clone(), &cases).await;
         let (after, _) = self.read_remaining(0).await;

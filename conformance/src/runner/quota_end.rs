@@ -51,7 +51,7 @@ impl Runner {
         for _ in 0..k {
             self.budget.try_reserve();
         }
-        failing += self.burst_of_new_pairs(name, k, before).await;
+        failing += self.burst_of_new_pairs(name, k, before, true).await;
         // One more: 429.
         self.budget.try_reserve();
         let (now, _) = self.read_remaining(0).await;

@@ -1,8 +1,7 @@
 //! The demo workspace a new store starts with (docs/contract.md §3): a workspace, the campaign
 //! `demo-campaign` and a key with `sends.id.create`, so a new user can try the operation at once.
-use crate::api::admin::DEFAULT_DAILY_QUOTA;
 use crate::clock::Clock;
-use crate::domain::{ApiKey, SENDS_ID_CREATE};
+use crate::domain::{DEFAULT_DAILY_QUOTA, SENDS_ID_CREATE};
 use crate::store::{ApiKeyRecord, Campaign, Store, Workspace};
 
 /// The campaign id of the demo workspace created on a new data directory.
@@ -34,18 +33,13 @@ pub async fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<O
         created_at: now,
         seq: 0,
     };
-    let key = ApiKey::generate();
-    let record = ApiKeyRecord {
-        key_id: uuid::Uuid::new_v4().to_string(),
-        workspace_id: workspace.id.clone(),
-        name: Some("demo key".into()),
-        permissions: vec![SENDS_ID_CREATE.into()],
-        allowed_ips: vec![],
-        hash: key.hash().0,
-        created_at: now,
-        revoked_at: None,
-        seq: 0,
-    };
+    let (key, record) = ApiKeyRecord::mint(
+        &workspace.id,
+        Some("demo key".into()),
+        vec![SENDS_ID_CREATE.into()],
+        vec![],
+        now,
+    );
     let created = store.bootstrap(&workspace, &campaign, &record).await?;
     Ok(created.then(|| Demo {
         workspace_id: workspace.id,

@@ -12,7 +12,7 @@ use super::{
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
 use crate::api::AppState;
-use crate::domain::{ApiKey, Permission};
+use crate::domain::Permission;
 use crate::store::ApiKeyRecord;
 
 admin_response!(CreateApiKeyResponse {
@@ -137,18 +137,13 @@ impl ApiKeysApi {
                 errors: Some(errors),
             }));
         }
-        let key = ApiKey::generate();
-        let record = ApiKeyRecord {
-            key_id: uuid::Uuid::new_v4().to_string(),
-            workspace_id: id.0,
-            name: request.name.map(|n| n.0),
+        let (key, record) = ApiKeyRecord::mint(
+            &id.0,
+            request.name.map(|n| n.0),
             permissions,
             allowed_ips,
-            hash: key.hash().0,
-            created_at: state.clock.now_millis(),
-            revoked_at: None,
-            seq: 0,
-        };
+            state.clock.now_millis(),
+        );
         match state.store.create_api_key(&record).await {
             Ok(()) => CreateApiKeyResponse::Created(Json(ApiKeyCreated {
                 key_id: record.key_id,

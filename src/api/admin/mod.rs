@@ -24,8 +24,7 @@ pub use campaigns::CampaignsApi;
 pub use send_ids::SendIdsApi;
 pub use workspaces::WorkspacesApi;
 
-/// The default daily quota of a workspace, as Braze documents it.
-pub const DEFAULT_DAILY_QUOTA: u64 = 100;
+pub use crate::domain::DEFAULT_DAILY_QUOTA;
 
 /// The whole admin API, one `#[OpenApi]` impl per resource.
 pub type AdminApi = (WorkspacesApi, CampaignsApi, ApiKeysApi, SendIdsApi);

@@ -55,6 +55,11 @@ pub fn print_banner(app: &Application, config: &Config) {
             );
         }
     }
+    if app.sandbox_enabled() {
+        println!(
+            "  Sandbox:     ON (for tests only): /admin/reset, /admin/clock, /admin/faults, /admin/requests"
+        );
+    }
     if app.admin_enabled() {
         println!("  Admin API:   {scheme}://{host}/admin/docs");
     } else {

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod keys;
 pub mod net;
+pub mod sandbox;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

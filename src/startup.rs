@@ -50,6 +50,17 @@ impl Application {
     ) -> anyhow::Result<Self> {
         // Settings that can be wrong are checked before anything touches the disk.
         let admin_token = crate::admin_token::resolve(config)?;
+        if config.sandbox && admin_token.is_none() {
+            anyhow::bail!(
+                "--sandbox needs the admin API, which steers it: add --admin-token \
+                 (or SENDID_ADMIN_TOKEN, or --admin-token-file). Nothing was written."
+            );
+        }
+        // With --sandbox the whole service reads the sandbox's clock, which tests can move.
+        let sandbox = config
+            .sandbox
+            .then(|| Arc::new(crate::sandbox::Sandbox::new(clock.clone())));
+        let clock = sandbox.as_ref().map_or(clock, |s| s.service_clock());
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(
                 TlsFiles {
@@ -85,6 +96,7 @@ impl Application {
             admin_token: admin_token.as_deref().map(hash_secret),
             metrics,
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
+            sandbox,
         };
         Ok(Self {
             addr,
@@ -118,6 +130,11 @@ impl Application {
         self.state.admin_token.is_some()
     }
 
+    /// `--sandbox`: reset, clock, faults and the request journal are on.
+    pub fn sandbox_enabled(&self) -> bool {
+        self.state.sandbox.is_some()
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
@@ -137,6 +154,8 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<()> {
+        // A sandbox fault closes a connection through the switch the acceptor registers.
+        let connections = self.state.sandbox.as_ref().map(|s| s.connections.clone());
         let app = routes(self.state);
         let (max, timeout) = (self.max_connections, self.request_timeout);
         let (idle, grace) = (self.idle_timeout, Some(self.grace));
@@ -144,7 +163,7 @@ impl Application {
             Some(tls) => {
                 let acceptor = TlsAcceptor::new(self.acceptor, tls);
                 serve(
-                    GuardedAcceptor::new(acceptor, max, timeout),
+                    GuardedAcceptor::new(acceptor, max, timeout).with_connections(connections),
                     app,
                     shutdown,
                     idle,
@@ -153,7 +172,8 @@ impl Application {
                 .await
             }
             None => {
-                let acceptor = GuardedAcceptor::new(self.acceptor, max, timeout);
+                let acceptor =
+                    GuardedAcceptor::new(self.acceptor, max, timeout).with_connections(connections);
                 serve(acceptor, app, shutdown, idle, grace).await
             }
         };

@@ -27,4 +27,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `--trusted-proxies`: whose forwarding headers give the client address.
     pub trusted_proxies: client_ip::TrustedProxies,
+    /// `--sandbox`: the clock, fault rules and journal tests steer; `None` when off.
+    pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }

@@ -3,8 +3,8 @@
 use poem::endpoint::make_sync;
 use poem::http::{Method, StatusCode};
 use poem::middleware::CatchPanic;
-use poem::web::{Data, Redirect};
-use poem::{get, Endpoint, EndpointExt, Response, Route};
+use poem::web::{Data, Json, Redirect};
+use poem::{get, Endpoint, EndpointExt, IntoResponse, Response, Route};
 
 use super::access_log::AccessLog;
 use super::docs::{admin_service, sends_service};
@@ -12,6 +12,7 @@ use super::error::{json_error, AllowIndex, JsonErrors};
 use super::metrics::RequestMetrics;
 use super::security::{AdminGate, SendsGate};
 use super::AppState;
+use crate::sandbox::layer::{FaultLayer, Recorder, SandboxOff};
 
 /// Every route of the service, with its layers.
 pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
@@ -43,7 +44,14 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
         .nest_no_strip(
             "/sends",
             SendsGate {
-                inner: sends.boxed(),
+                inner: match &state.sandbox {
+                    Some(sandbox) => FaultLayer {
+                        inner: sends.boxed(),
+                        sandbox: sandbox.clone(),
+                    }
+                    .boxed(),
+                    None => sends.boxed(),
+                },
                 state: state.clone(),
             },
         );
@@ -52,7 +60,14 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
         .at("/admin/openapi.json", get(admin.spec_endpoint()))
         .at("/admin/openapi.yaml", get(admin.spec_endpoint_yaml()));
     let admin_all = if admin_enabled {
-        admin_docs.nest_no_strip("/admin", admin.boxed()).boxed()
+        let admin = match state.sandbox {
+            Some(_) => admin.boxed(),
+            None => SandboxOff {
+                inner: admin.boxed(),
+            }
+            .boxed(),
+        };
+        admin_docs.nest_no_strip("/admin", admin).boxed()
     } else {
         admin_docs.boxed()
     };
@@ -63,9 +78,14 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
             state: state.clone(),
         },
     );
+    let recorder = Recorder {
+        sandbox: state.sandbox.clone(),
+        store: state.store.clone(),
+    };
     route
         .data(state)
         .with(JsonErrors { allow })
+        .with(recorder)
         .with(request_metrics)
         .with(
             CatchPanic::new()
@@ -92,6 +112,11 @@ where
 #[poem::handler]
 async fn health(state: Data<&AppState>) -> Response {
     match state.store.health().await {
+        Ok(()) if state.sandbox.is_some() => Json(serde_json::json!({
+            "message": "ok",
+            "sandbox": "on: /admin/reset, /admin/clock, /admin/faults and /admin/requests steer this server; for tests only",
+        }))
+        .into_response(),
         Ok(()) => json_error(StatusCode::OK, "ok"),
         Err(e) => json_error(
             StatusCode::SERVICE_UNAVAILABLE,

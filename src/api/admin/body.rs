@@ -157,7 +157,16 @@ fn check_type(
     registry: &Registry,
     value: &Value,
 ) -> Result<(), AdminBodyError> {
-    let Some(schema) = schema else { return Ok(()) };
+    let Some(mut schema) = schema else {
+        return Ok(());
+    };
+    // A described or nullable reference is `allOf: [$ref, {description}]`: judge the referent.
+    if let Some(first) = schema.all_of.first() {
+        match resolve(first, registry) {
+            Some(inner) => schema = inner,
+            None => return Ok(()),
+        }
+    }
     let (ok, expected) = match schema.ty {
         "string" => (value.is_string(), "a string"),
         "integer" if schema.format.is_some_and(|f| f.starts_with("uint")) => {
@@ -175,6 +184,23 @@ fn check_type(
             field: field.to_string(),
             expected,
         });
+    }
+    // An enum (the sandbox's `when`): name the values it takes.
+    if !schema.enum_items.is_empty() && !schema.enum_items.contains(value) {
+        let known: Vec<String> = schema.enum_items.iter().map(Value::to_string).collect();
+        return Err(AdminBodyError::OutOfBounds(format!(
+            "{field} must be one of {}",
+            known.join(", ")
+        )));
+    }
+    // A nested object (the sandbox's `action`, `match`): its fields by name, `action.status`.
+    if let Value::Object(fields) = value {
+        for (name, property) in &schema.properties {
+            if let Some(v) = fields.get(*name).filter(|v| !v.is_null()) {
+                let inner = resolve(property, registry);
+                check_type(&format!("{field}.{name}"), inner, registry, v)?;
+            }
+        }
     }
     if let (Value::Array(items), Some(item_schema)) = (value, &schema.items) {
         let item_schema = resolve(item_schema, registry);

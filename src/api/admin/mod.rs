@@ -8,6 +8,7 @@
 mod api_keys;
 pub mod body;
 mod campaigns;
+mod sandbox;
 mod send_ids;
 pub mod types;
 mod workspaces;
@@ -21,17 +22,30 @@ use crate::store::{ListCursor, Page, StoreError, Workspace};
 
 pub use api_keys::ApiKeysApi;
 pub use campaigns::CampaignsApi;
+pub use sandbox::SandboxApi;
 pub use send_ids::SendIdsApi;
 pub use workspaces::WorkspacesApi;
 
 pub use crate::domain::DEFAULT_DAILY_QUOTA;
 
 /// The whole admin API, one `#[OpenApi]` impl per resource.
-pub type AdminApi = (WorkspacesApi, CampaignsApi, ApiKeysApi, SendIdsApi);
+pub type AdminApi = (
+    WorkspacesApi,
+    CampaignsApi,
+    ApiKeysApi,
+    SendIdsApi,
+    SandboxApi,
+);
 
 /// The whole admin API, as `docs.rs` documents and `routes.rs` serves it.
 pub fn admin_api() -> AdminApi {
-    (WorkspacesApi, CampaignsApi, ApiKeysApi, SendIdsApi)
+    (
+        WorkspacesApi,
+        CampaignsApi,
+        ApiKeysApi,
+        SendIdsApi,
+        SandboxApi,
+    )
 }
 
 #[derive(Tags)]

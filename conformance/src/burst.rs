@@ -51,12 +51,14 @@ pub async fn at_once(
 }
 
 /// The burst as a shell command: `k` copies of `curl` (or the given ones) in the background,
-/// each printing its status, then `wait`.
+/// each printing its status and rate-limit headers (curl 7.84 or later), then `wait`.
 pub fn replay(curls: &[String], k: usize) -> String {
     let quiet = |c: &str| {
         c.replacen(
             "curl -sS -i ",
-            "curl -sS -o /dev/null -w '%{http_code}\\n' ",
+            "curl -sS -o /dev/null -w '%{http_code} X-RateLimit-Remaining: \
+             %header{x-ratelimit-remaining} X-RateLimit-Limit: %header{x-ratelimit-limit} \
+             Retry-After: %header{retry-after}\\n' ",
             1,
         )
     };

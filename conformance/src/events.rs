@@ -18,10 +18,7 @@ pub struct Started<'a> {
 
 /// The quota plan, as decided before the first property.
 pub struct PlanShown<'a> {
-    /// New pairs planned, the probe included.
-    pub total: u64,
-    /// Units per part of the plan, in the order they are spent.
-    pub parts: &'a [(&'static str, u64)],
+    pub plan: &'a crate::budget::Plan,
     pub max_creates: u64,
     /// `X-RateLimit-Remaining` before the run's first new pair, when the target said.
     pub remaining_at_start: Option<i64>,
@@ -58,8 +55,14 @@ pub enum Event<'a> {
     },
     /// The run is over; the report is what it found.
     Finished(&'a Report),
-    /// The verdict, the run's last line.
-    Verdict(Exit),
+    /// The verdict, the run's last line: the result and the contract's checks passed, failed
+    /// and not run.
+    Verdict {
+        exit: Exit,
+        passed: u64,
+        failed: u64,
+        not_run: u64,
+    },
     /// The run cannot go on (exit 2 or 3).
     Fatal(&'a str),
 }

@@ -126,7 +126,11 @@ pub fn invalid_request_spends_nothing(_: &Ctx, ex: &Exchange) -> Verdict {
     }
     match (ex.remaining_before, ex.response.remaining()) {
         (Some(before), Some(after)) => pass_if(before == after, || {
-            format!("X-RateLimit-Remaining went from {before} to {after}")
+            format!(
+                "{} (sent alone): expected X-RateLimit-Remaining {before} (unchanged), saw \
+                 {after}",
+                ex.case.label()
+            )
         }),
         _ => Verdict::Skip,
     }

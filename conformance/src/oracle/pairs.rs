@@ -76,7 +76,10 @@ pub fn repeat_returns_pair_and_spends_nothing(_: &Ctx, ex: &Exchange) -> Verdict
     }
     match (ex.remaining_before, ex.response.remaining()) {
         (Some(before), Some(after)) => pass_if(before == after, || {
-            format!("a repeat moved X-RateLimit-Remaining from {before} to {after}")
+            format!(
+                "a repeat of an existing pair: expected X-RateLimit-Remaining {before} \
+                 (unchanged), saw {after}"
+            )
         }),
         _ => Verdict::Pass,
     }
@@ -96,15 +99,27 @@ pub fn new_pair_spends_exactly_one(ctx: &Ctx, ex: &Exchange) -> Verdict {
     match pair.send_id {
         // A generated id is always a new pair.
         SendIdField::Absent | SendIdField::Null => pass_if(spent == 1, || {
-            format!("a new pair moved X-RateLimit-Remaining from {before} to {after}")
+            format!(
+                "a new pair ({}): expected X-RateLimit-Remaining {} (one unit), saw {after}",
+                given_text(pair),
+                before - 1
+            )
         }),
         // A fresh id (this run's own tag) is new: exactly one.
         SendIdField::Given(_) if pair.fresh => pass_if(spent == 1, || {
-            format!("a new pair moved X-RateLimit-Remaining from {before} to {after}")
+            format!(
+                "a new pair ({}): expected X-RateLimit-Remaining {} (one unit), saw {after}",
+                given_text(pair),
+                before - 1
+            )
         }),
         // A given id may exist from an earlier run: new (1) or a repeat (0).
         SendIdField::Given(_) => pass_if(spent == 0 || spent == 1, || {
-            format!("one pair moved X-RateLimit-Remaining from {before} to {after}")
+            format!(
+                "one pair: expected X-RateLimit-Remaining {before} or {} (a repeat or a new \
+                 pair), saw {after}",
+                before - 1
+            )
         }),
     }
 }
@@ -250,8 +265,10 @@ pub fn case_variant_is_a_new_pair(_: &Ctx, ex: &Exchange) -> Verdict {
     match (ex.remaining_before, ex.response.remaining()) {
         (Some(before), Some(after)) => pass_if(before - after == 1, || {
             format!(
-                "{sent_q}, a case variant of the existing {original_q}, moved \
-                 X-RateLimit-Remaining from {before} to {after}: it was taken for the same pair"
+                "{sent_q}, a case variant of the existing {original_q}: expected \
+                 X-RateLimit-Remaining {} (a new pair, one unit), saw {after}: it was taken for \
+                 the same pair",
+                before - 1
             )
         }),
         _ => Verdict::Pass,

@@ -75,14 +75,8 @@ impl Events for Terminal {
             }
             Event::Note(note) => self.println(&format!("note: {note}")),
             Event::Failure(f) => self.println(&render_failure(f)),
-            Event::SameExchange {
-                checks,
-                property,
-                shown,
-            } => self.println(&format!(
-                "\nFAIL {} (property {property}): the same request and answer as FAIL {shown} above",
-                checks.join(", ")
-            )),
+            // Counted under the block shown before, not printed again.
+            Event::SameExchange { .. } => {}
             Event::Finished(report) => {
                 if let Some(b) = &self.bar {
                     b.finish_and_clear();
@@ -90,7 +84,20 @@ impl Events for Terminal {
                 println!();
                 print!("{}", super::summary::render(report));
             }
-            Event::Verdict(exit) => self.println(&format!("result: {exit}")),
+            Event::Verdict {
+                exit,
+                passed,
+                failed,
+                not_run,
+            } => self.println(&format!(
+                "result: {exit}: {} passed, {failed} failed, {not_run} not run{}",
+                plural(passed, "check", "checks"),
+                if not_run > 0 && exit == crate::exit::Exit::Conformant {
+                    " (--fail-on-skipped makes that exit 4)"
+                } else {
+                    ""
+                }
+            )),
             Event::Fatal(message) => {
                 if let Some(b) = &self.bar {
                     b.finish_and_clear();
@@ -103,7 +110,20 @@ impl Events for Terminal {
 
 /// The quota plan's line.
 pub fn plan_line(p: &PlanShown) -> String {
-    let parts: Vec<String> = p.parts.iter().map(|(n, u)| format!("{n} {u}")).collect();
+    let mut parts = vec![format!("probe {}", p.plan.probe)];
+    parts.extend(
+        p.plan
+            .units
+            .iter()
+            .filter(|(_, u)| *u > 0)
+            .map(|(n, u)| format!("{n} {u}")),
+    );
+    if p.plan.end_reserve > 0 {
+        parts.push(format!(
+            "the quota's end {} and the rest",
+            p.plan.end_reserve
+        ));
+    }
     let budget = match p.budget {
         Some(b) => format!(
             "budget min(--max-creates {}, Remaining {}) = {b}",
@@ -115,7 +135,7 @@ pub fn plan_line(p: &PlanShown) -> String {
     };
     format!(
         "quota plan: {} = {}; {budget}",
-        plural(p.total, "new pair", "new pairs"),
+        plural(p.plan.total(), "new pair", "new pairs"),
         parts.join(" + ")
     )
 }

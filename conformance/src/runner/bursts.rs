@@ -1,14 +1,14 @@
 //! Concurrent bursts: one new pair many times at once, and many new pairs at once.
 
-use super::exchange::{new_given, Step};
+use super::exchange::{new_given, repeat, Step};
 use super::findings::Shown;
 use super::Runner;
 use crate::burst;
 use crate::events::Event;
-use crate::http::{quote, Request};
+use crate::http::{quote, quote_or, Request};
 use crate::oracle::RunCheckId;
 use crate::oracle::{self};
-use crate::strategies::{Case, Invalid, NewPair};
+use crate::strategies::{Case, Invalid, NewPair, SendIdField};
 
 impl Runner {
     // -----------------------------------------------------------------------------------------
@@ -71,10 +71,23 @@ impl Runner {
         let statuses: Vec<String> = answers
             .iter()
             .map(|a| match a {
-                Ok(r) => match r.send_id() {
-                    Some(id) => format!("{} {}", r.status, quote(id)),
-                    None => r.status.to_string(),
-                },
+                Ok(r) => {
+                    let mut s = r.status.to_string();
+                    if let Some(id) = r.send_id() {
+                        s.push_str(&format!(" {}", quote(id)));
+                    }
+                    let h = |n: &str| r.header(n).unwrap_or("none").to_string();
+                    s.push_str(&format!(
+                        " (X-RateLimit-Remaining {}, Limit {}",
+                        h("x-ratelimit-remaining"),
+                        h("x-ratelimit-limit")
+                    ));
+                    if r.status == 429 {
+                        s.push_str(&format!(", Retry-After {}", h("retry-after")));
+                    }
+                    s.push(')');
+                    s
+                }
                 Err(_) => "no answer".into(),
             })
             .collect();
@@ -98,7 +111,7 @@ impl Runner {
 
     /// One new pair, K times at once: created once, one unit.
     pub(super) async fn same_pair_burst(&mut self, name: &'static str) {
-        if self.alloc.get(name).copied().unwrap_or(0) == 0 || !self.budget.try_reserve() {
+        if self.plan.units_of(name) == 0 || !self.budget.try_reserve() {
             self.events.event(Event::PropertySkipped {
                 name,
                 why: "no quota budget left",
@@ -151,12 +164,7 @@ impl Runner {
     /// N new pairs (generated send_ids) at once, within the budget: all created, N units, ids
     /// distinct.
     pub(super) async fn new_pairs_burst(&mut self, name: &'static str) {
-        let n = self
-            .alloc
-            .get(name)
-            .copied()
-            .unwrap_or(0)
-            .min(self.budget.left()) as usize;
+        let n = self.plan.units_of(name).min(self.budget.left()) as usize;
         if self.cli.exhaust_quota {
             self.events.event(Event::PropertySkipped {
                 name,
@@ -187,7 +195,7 @@ impl Runner {
             name,
             cases: n as u64,
         });
-        let failing = self.burst_of_new_pairs(name, n, before).await;
+        let failing = self.burst_of_new_pairs(name, n, before, false).await;
         self.events.event(Event::PropertyDone {
             name,
             cases: n as u64,
@@ -195,23 +203,42 @@ impl Runner {
         });
     }
 
-    /// Sends `n` new generated pairs at once with `before` left and judges the counts; returns
-    /// how many of its checks failed.
+    /// The `i`-th request of a burst of new pairs: generated ids (absent, `null`) and, unless
+    /// `generated_only`, given fresh ones in turn.
+    fn burst_case(&mut self, i: usize, generated_only: bool) -> Case {
+        self.executions += 1;
+        let turn = if generated_only { i % 2 } else { i % 3 };
+        let send_id = match turn {
+            0 => SendIdField::Absent,
+            1 => SendIdField::Null,
+            _ => SendIdField::Given(format!("nb-{}-{}", self.tag, self.executions)),
+        };
+        let fresh = matches!(send_id, SendIdField::Given(_));
+        Case::New(NewPair {
+            send_id,
+            fresh,
+            ..NewPair::default()
+        })
+    }
+
+    /// Sends `n` new pairs at once (generated ids among them) with `before` left and judges the
+    /// counts; then repeats each pair answered 200, one at a time. Returns how many of its
+    /// checks failed.
     pub(super) async fn burst_of_new_pairs(
         &mut self,
         name: &'static str,
         n: usize,
         before: Option<i64>,
+        generated_only: bool,
     ) -> u64 {
-        let case = Case::New(NewPair::default());
-        let request = case.request(&self.rctx);
-        let requests = vec![request; n];
-        let answers = self.burst(requests.clone(), &vec![case; n]).await;
+        let cases: Vec<Case> = (0..n).map(|i| self.burst_case(i, generated_only)).collect();
+        let requests: Vec<Request> = cases.iter().map(|c| c.request(&self.rctx)).collect();
+        let answers = self.burst(requests.clone(), &cases).await;
         let (after, _) = self.read_remaining(0).await;
         let counts = oracle::count(&answers);
         let verdict = oracle::new_pairs(n, before, after, &counts);
         let distinct = oracle::distinct_ids(&counts);
-        let failing = u64::from(verdict.is_err() || distinct.is_err());
+        let mut failing = u64::from(verdict.is_err() || distinct.is_err());
         self.burst_failure(
             RunCheckId::BurstNewPairs,
             name,
@@ -226,6 +253,83 @@ impl Runner {
             &requests,
             &answers,
         );
+        failing += self.repeat_burst_pairs(name, &answers, after).await;
         failing
+    }
+
+    /// Each pair a burst answered 200, again, one at a time: a repeat that spends a unit, or
+    /// answers another status or send_id, is an acknowledged write the server lost. Stops at
+    /// the first (what it spent is charged to the budget).
+    async fn repeat_burst_pairs(
+        &mut self,
+        name: &'static str,
+        answers: &[burst::Answer],
+        after: Option<i64>,
+    ) -> u64 {
+        let mut ids: Vec<String> = Vec::new();
+        for a in answers.iter().flatten() {
+            if let (true, Some(id)) = (self.succeeded(a), a.send_id()) {
+                if !ids.iter().any(|i| i == id) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        let mut before = after;
+        let mut last = None;
+        for id in ids {
+            let (step, fails) = self.send_judged(repeat(0, &id), before, true).await;
+            self.observe(&step);
+            let now = step.result.as_ref().ok().and_then(|r| r.remaining());
+            let what = format!(
+                "the pair {} answered 200 in the burst; its repeat",
+                quote(&id)
+            );
+            let verdict = match &step.result {
+                Err(e) => Err(format!("{what} got no answer: {}", e.reason)),
+                Ok(r) if !self.succeeded(r) => {
+                    Err(format!("{what} answered {}: expected 200", r.status))
+                }
+                Ok(r) if r.send_id() != Some(id.as_str()) => Err(format!(
+                    "{what} answered send_id {}: expected {}",
+                    quote_or(r.send_id(), "none"),
+                    quote(&id)
+                )),
+                Ok(_) => match (before, now) {
+                    (Some(b), Some(a)) if a != b => Err(format!(
+                        "{what} moved X-RateLimit-Remaining: expected {b} (a repeat is free), \
+                         saw {a}: an acknowledged write the server lost"
+                    )),
+                    _ => Ok(()),
+                },
+            };
+            if let (Some(b), Some(a)) = (before, now) {
+                for _ in a..b {
+                    self.budget.record_surprise();
+                }
+            }
+            before = now.or(before);
+            if verdict.is_err() {
+                self.report_with_run_check(
+                    RunCheckId::BurstPairsStored,
+                    name,
+                    verdict,
+                    &step,
+                    fails,
+                );
+                return 1;
+            }
+            self.report_new_failures(name, &step, fails, 0);
+            last = Some(step);
+        }
+        if let Some(step) = last {
+            self.report_with_run_check(
+                RunCheckId::BurstPairsStored,
+                name,
+                Ok(()),
+                &step,
+                Vec::new(),
+            );
+        }
+        0
     }
 }

@@ -147,6 +147,34 @@ impl Runner {
         }
     }
 
+    /// Tallies a run-level check decided on one exchange together with that exchange's own
+    /// checks: when it fails first it heads the block, the exchange's failures join it.
+    pub(super) fn report_with_run_check(
+        &mut self,
+        id: RunCheckId,
+        property: &'static str,
+        verdict: Result<(), String>,
+        step: &Step,
+        fails: Fails,
+    ) {
+        let check = id.name();
+        match verdict {
+            Ok(()) => {
+                self.tally(check, true);
+                self.report_new_failures(property, step, fails, 0);
+            }
+            Err(reason) => {
+                self.tally(check, false);
+                if self.shrunk.insert(check) {
+                    let others = self.new_checks_besides(check, fails);
+                    self.record_failure(check, property, step, reason, 0, others);
+                } else {
+                    self.report_new_failures(property, step, fails, 0);
+                }
+            }
+        }
+    }
+
     pub(super) fn record_failure(
         &mut self,
         check: &'static str,

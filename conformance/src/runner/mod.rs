@@ -2,11 +2,12 @@
 //! property with a proptest `TestRunner` seeded from `--seed` and its name, every exchange
 //! judged by the oracle, every new failing check shrunk ([`crate::shrink`]) and handed to the
 //! [`Events`] (the terminal's view lives in `report/`).
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 
 mod bursts;
 mod cross_campaign;
+mod edge_groups;
 mod exchange;
 mod findings;
 mod probe;
@@ -25,7 +26,7 @@ use crate::events::{Event, Events, Started};
 use crate::exit::{Exit, Fatal};
 use crate::http::{now_epoch_seconds, RetryPolicy, Target};
 use crate::oracle::{self, ANSWERS_EVERY_REQUEST};
-use crate::properties::{Inputs, Property, Run, Spend, PROPERTIES};
+use crate::properties::{self, Inputs, Property, Run, Spend, PROPERTIES};
 use crate::report::{self, CheckResult, Failure, QuotaReport, Report, ServerError};
 
 use crate::spec::Spec;
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> Outcome {
 /// Runs the checker, telling `events` as it goes.
 pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
     let reports = cli.reports.clone();
+    let fail_on_skipped = cli.fail_on_skipped;
     if let Err(fatal) = report::check_writable(&reports) {
         return fail(&*events, fatal);
     }
@@ -53,21 +55,31 @@ pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
         Err(fatal) => fail(&*events, fatal),
         Ok(runner) => match runner.execute().await {
             Err(fatal) => fail(&*events, fatal),
-            Ok(report) => {
-                if let Err(fatal) = report::write(&reports, &report) {
-                    return fail(&*events, fatal);
-                }
+            Ok(mut report) => {
                 // Braze: 5XX is "busy or in maintenance"; answered nothing else, the target is
                 // down, not judged. (strict holds every 5XX as a violation.)
                 let braze = report.profile == Profile::Braze.name();
+                let (passed, failed, not_run) = report.check_counts();
                 let exit = if braze && report.answered_only_server_errors() {
                     Exit::Unreachable
-                } else if report.failed() {
+                } else if failed > 0 {
                     Exit::Violation
+                } else if fail_on_skipped && not_run > 0 {
+                    Exit::Inconclusive
                 } else {
                     Exit::Conformant
                 };
-                events.event(Event::Verdict(exit));
+                report.result = exit.name();
+                report.exit_code = exit.code();
+                if let Err(fatal) = report::write(&reports, &report) {
+                    return fail(&*events, fatal);
+                }
+                events.event(Event::Verdict {
+                    exit,
+                    passed,
+                    failed,
+                    not_run,
+                });
                 Outcome {
                     exit,
                     report: Some(report),
@@ -94,8 +106,12 @@ struct Runner {
     tag: String,
     rctx: RequestContext,
     budget: Budget,
-    /// Units planned per property.
-    alloc: HashMap<&'static str, u64>,
+    /// The quota plan.
+    plan: crate::budget::Plan,
+    /// Units the run saw spent by requests judged one at a time in the refused phase.
+    spent_seen: i64,
+    /// `X-RateLimit-Remaining` when the refused requests began.
+    refused_baseline: Option<i64>,
     /// (passed, failed) per check.
     tallies: BTreeMap<&'static str, (u64, u64)>,
     /// Answers received, by status.
@@ -148,7 +164,9 @@ impl Runner {
         Ok(Self {
             rctx: RequestContext::new(cli.campaign_ids.clone()),
             budget: Budget::new(cli.max_creates, cli.exhaust_quota),
-            alloc: HashMap::new(),
+            plan: crate::budget::Plan::default(),
+            spent_seen: 0,
+            refused_baseline: None,
             tallies: BTreeMap::new(),
             statuses: BTreeMap::new(),
             remaining: None,
@@ -186,14 +204,11 @@ impl Runner {
         (self.cli.concurrency as usize).max(8)
     }
 
-    fn runs(&self, p: &Property) -> Result<(), String> {
-        if p.strict_only && !self.strict() {
-            return Err("strict profile only".into());
+    fn runs(&self, p: &Property) -> Result<(), &'static str> {
+        match properties::unmet(p, self.strict(), self.campaigns(), self.cli.exhaust_quota) {
+            Some(why) => Err(why),
+            None => Ok(()),
         }
-        if let Some(why) = p.needs.unmet(self.campaigns(), self.cli.exhaust_quota) {
-            return Err(why.into());
-        }
-        Ok(())
     }
 
     async fn execute(mut self) -> Result<Report, Fatal> {
@@ -208,15 +223,13 @@ impl Runner {
             seed: self.seed,
         }));
 
-        self.probe().await?;
-        self.plan();
+        self.preflight().await?;
+        self.refused_baseline = self.remaining;
         for p in PROPERTIES {
             if let Err(why) = self.runs(p) {
                 if !p.strict_only || self.strict() {
-                    self.events.event(Event::PropertySkipped {
-                        name: p.name,
-                        why: &why,
-                    });
+                    self.events
+                        .event(Event::PropertySkipped { name: p.name, why });
                 }
                 continue;
             }
@@ -231,6 +244,7 @@ impl Runner {
                 }
                 Run::Checkpoint => self.checkpoint().await,
                 Run::CrossCampaign => self.cross_campaign(p.name).await,
+                Run::EdgeGroups => self.edge_groups(p.name).await,
                 Run::SamePairBurst => self.same_pair_burst(p.name).await,
                 Run::NewPairsBurst => self.new_pairs_burst(p.name).await,
                 Run::Sequences => self.sequences(p.name).await,
@@ -306,16 +320,14 @@ impl Runner {
                 .iter()
                 .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
                 .collect();
-            if !deciding.is_empty()
-                && deciding
-                    .iter()
-                    .all(|p| self.alloc.get(p.name).is_some_and(|n| *n == 0))
-            {
+            if !deciding.is_empty() && deciding.iter().all(|p| self.plan.units_of(p.name) == 0) {
                 c.not_run =
                     Some("the quota budget left it no new pair: raise --max-creates".into());
             }
         }
         Report {
+            result: "",
+            exit_code: 0,
             tool_version: env!("CARGO_PKG_VERSION"),
             target: self.target.base.to_string(),
             spec: self.spec.source.clone(),

@@ -51,12 +51,22 @@ impl Runner {
         for _ in 0..k {
             self.budget.try_reserve();
         }
-        failing += self.burst_of_new_pairs(name, k, before).await;
+        failing += self.burst_of_new_pairs(name, k, before, true).await;
         // One more: 429.
         self.budget.try_reserve();
         let (now, _) = self.read_remaining(0).await;
         self.remaining = now;
         for (step, fails) in self.run_case(&Case::New(NewPair::default()), true).await {
+            failing += u64::from(!fails.is_empty());
+            self.report_new_failures(name, &step, fails, 0);
+        }
+        // And `"send_id": null`, which is absent: a new pair, 429 too.
+        self.budget.try_reserve();
+        let null = Case::New(NewPair {
+            send_id: crate::strategies::SendIdField::Null,
+            ..NewPair::default()
+        });
+        for (step, fails) in self.run_case(&null, true).await {
             failing += u64::from(!fails.is_empty());
             self.report_new_failures(name, &step, fails, 0);
         }

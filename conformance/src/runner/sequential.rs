@@ -8,7 +8,7 @@ use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use super::exchange::{repeat, Step};
 use super::Runner;
 use crate::events::Event;
-use crate::http::{Request, Response, TransportError};
+use crate::http::{Response, TransportError};
 use crate::properties::{Count, Property};
 use crate::report::{self};
 use crate::strategies::Case;
@@ -26,9 +26,12 @@ impl Runner {
         }
     }
 
-    /// A property whose cases spend no quota: sent `--concurrency` at a time. The first cases
-    /// take one arm (class) each, so every class is covered even with few cases; the rest draw
-    /// from all arms.
+    /// A property whose cases spend no quota. The first cases take one arm (class) each, so
+    /// every class is covered even with few cases; the rest draw from all arms. Cases that
+    /// cannot spend even if wrongly accepted go `--concurrency` at a time, and what they spend
+    /// is not judged one by one (the checkpoint after the refused requests judges the sum);
+    /// cases that could spend (bodies that would create a pair if accepted, repeats) go one at
+    /// a time, with nothing else in flight, so what each spent is its own.
     pub(super) async fn free_property(&mut self, p: &Property, arms: Vec<BoxedStrategy<Case>>) {
         let name = p.name;
         if arms.is_empty() {
@@ -45,55 +48,39 @@ impl Runner {
         });
         let mut runner = self.test_runner(name);
         let any = proptest::strategy::Union::new(arms.clone()).boxed();
-        let mut trees = Vec::new();
+        let mut together = Vec::new();
+        let mut alone = Vec::new();
         for i in 0..cases as usize {
             let strategy = arms.get(i).unwrap_or(&any);
             match strategy.new_tree(&mut runner) {
-                Ok(t) => trees.push(t),
+                Ok(tree) => {
+                    let case = tree.current();
+                    let request = case.request(&self.rctx);
+                    let could_spend =
+                        case.could_spend_if_accepted() || matches!(case, Case::Repeat { .. });
+                    if could_spend {
+                        alone.push((case, request, tree));
+                    } else {
+                        together.push((case, request, tree));
+                    }
+                }
                 Err(e) => self.note(format!("{name}: cannot generate a case: {e}")),
             }
         }
-        let planned: Vec<(Case, Request)> = trees
-            .iter()
-            .map(|t| {
-                let c = t.current();
-                let r = c.request(&self.rctx);
-                (c, r)
-            })
-            .collect();
-        let baseline = self.remaining;
         let concurrency = self.cli.concurrency as usize;
         let mut failing = 0;
-        let mut held_back = 0;
-        let mut trees = trees.into_iter().map(Some).collect::<Vec<_>>();
-        let mut planned = planned.into_iter().map(Some).collect::<Vec<_>>();
-        for chunk_start in (0..planned.len()).step_by(concurrency) {
-            let chunk_end = (chunk_start + concurrency).min(planned.len());
-            // A server that wrongly accepts a refused-class request may spend quota: never
-            // more such requests in flight than the budget has left.
-            let mut allowance = self.budget.left();
-            let mut chosen = Vec::new();
-            for (i, item) in planned.iter().enumerate().take(chunk_end).skip(chunk_start) {
-                let risky = item
-                    .as_ref()
-                    .is_some_and(|(c, _)| c.could_spend_if_accepted());
-                if risky {
-                    if allowance == 0 {
-                        held_back += 1;
-                        continue;
-                    }
-                    allowance -= 1;
-                }
-                chosen.push(i);
+        let mut sent_together = false;
+        let mut together = together.into_iter();
+        loop {
+            let chunk: Vec<_> = together.by_ref().take(concurrency).collect();
+            if chunk.is_empty() {
+                break;
             }
+            sent_together = true;
             let target = self.target.clone();
             let events = Arc::clone(&self.events);
-            let requests: Vec<Request> = chosen
-                .iter()
-                .filter_map(|&i| planned[i].as_ref().map(|(_, r)| r.clone()))
-                .collect();
             let results: Vec<Result<Response, TransportError>> =
-                futures_util::stream::iter(requests.iter().map(|r| {
+                futures_util::stream::iter(chunk.iter().map(|(_, r, _)| {
                     let target = &target;
                     let events = &events;
                     async move {
@@ -109,16 +96,12 @@ impl Runner {
             for r in &results {
                 self.count_status(r);
             }
-            for (&i, result) in chosen.iter().zip(results) {
-                let (Some((case, request)), Some(mut tree)) = (planned[i].take(), trees[i].take())
-                else {
-                    continue;
-                };
+            for ((case, request, mut tree), result) in chunk.into_iter().zip(results) {
                 let step = Step {
                     case,
                     request,
                     result,
-                    remaining_before: baseline,
+                    remaining_before: None,
                 };
                 let fails = self.judge_step(&step, true);
                 self.observe(&step);
@@ -126,6 +109,40 @@ impl Runner {
                 failing += u64::from(!fails.is_empty());
                 self.shrink_new_failures(name, &mut tree, step, fails).await;
             }
+        }
+        let mut held_back = 0;
+        if !alone.is_empty() && sent_together {
+            // What the concurrent cases spent is not this phase's to judge: read afresh.
+            let (now, _) = self.read_remaining(0).await;
+            self.remaining = now.or(self.remaining);
+        }
+        for (case, request, mut tree) in alone {
+            // A server that wrongly accepts a refused-class request may spend quota: one only
+            // while the budget has some left.
+            if case.could_spend_if_accepted() && self.budget.left() == 0 {
+                held_back += 1;
+                continue;
+            }
+            let before = self.remaining;
+            let result = self.send(&request).await;
+            self.events.event(Event::CaseDone);
+            let step = Step {
+                case,
+                request,
+                result,
+                remaining_before: before,
+            };
+            let fails = self.judge_step(&step, true);
+            self.observe(&step);
+            if let Some(after) = step.result.as_ref().ok().and_then(|r| r.remaining()) {
+                if let Some(b) = before {
+                    self.spent_seen += (b - after).max(0);
+                }
+                self.remaining = Some(after);
+            }
+            self.cases += 1;
+            failing += u64::from(!fails.is_empty());
+            self.shrink_new_failures(name, &mut tree, step, fails).await;
         }
         if held_back > 0 {
             self.note(format!(
@@ -146,7 +163,7 @@ impl Runner {
     /// take their cases in order; the others draw from all arms.
     pub(super) async fn creating_property(&mut self, p: &Property, arms: Vec<BoxedStrategy<Case>>) {
         let name = p.name;
-        let planned = self.alloc.get(name).copied().unwrap_or(0);
+        let planned = self.plan.units_of(name);
         let total = self.case_count(p, arms.len());
         let cases = (planned.min(u64::from(total))) as u32;
         if cases == 0 {
@@ -163,11 +180,10 @@ impl Runner {
         let mut runner = self.test_runner(name);
         let any = proptest::strategy::Union::new(arms.clone()).boxed();
         let mut failing = 0;
-        let strategies: Vec<&BoxedStrategy<Case>> = if p.count == Count::EachOnce {
-            arms.iter().take(cases as usize).collect()
-        } else {
-            vec![&any; cases as usize]
-        };
+        // One case per arm (class) first, then from all of them.
+        let strategies: Vec<&BoxedStrategy<Case>> = (0..cases as usize)
+            .map(|i| arms.get(i).unwrap_or(&any))
+            .collect();
         for strategy in strategies {
             let Ok(mut tree) = strategy.new_tree(&mut runner) else {
                 continue;
@@ -198,7 +214,7 @@ impl Runner {
     pub(super) async fn checkpoint(&mut self) {
         let (Some(existing), Some(baseline)) = (
             self.rctx.existing_send_id().map(str::to_string),
-            self.remaining,
+            self.refused_baseline,
         ) else {
             return;
         };
@@ -212,7 +228,9 @@ impl Runner {
             return;
         };
         let check = "invalid_request_spends_nothing";
-        if now != baseline {
+        // Spending already seen on one request and charged to it is not charged again.
+        let expected = baseline - self.spent_seen;
+        if now != expected {
             let step = Step {
                 case,
                 request,
@@ -220,9 +238,18 @@ impl Runner {
                 remaining_before: Some(baseline),
             };
             self.tally(check, false);
+            let seen = if self.spent_seen > 0 {
+                format!(
+                    " ({baseline} at their start, less {} spent by requests shown on their own)",
+                    self.spent_seen
+                )
+            } else {
+                String::new()
+            };
             let reason = format!(
-                "over the refused requests of this run, X-RateLimit-Remaining went from \
-                 {baseline} to {now} (shown: the repeat that read it)"
+                "over the refused requests of this run, sent several at a time: expected \
+                 X-RateLimit-Remaining {expected}{seen}, saw {now} (shown: the repeat that read \
+                 it)"
             );
             if self.shrunk.insert(check) {
                 self.record_failure(check, "refused_spent_nothing", &step, reason, 0, Vec::new());

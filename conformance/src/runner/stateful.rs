@@ -19,7 +19,7 @@ impl Runner {
     /// Random operation sequences against the model, within the plan; the first failing one is
     /// shrunk to the shortest sequence that still fails and shown as numbered curl lines.
     pub(super) async fn sequences(&mut self, name: &'static str) {
-        let mut units = self.alloc.get(name).copied().unwrap_or(0);
+        let mut units = self.plan.units_of(name);
         let Some(existing) = self.rctx.existing_send_id().map(str::to_string) else {
             self.events.event(Event::PropertySkipped {
                 name,

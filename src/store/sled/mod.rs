@@ -3,6 +3,7 @@
 //! is what keeps the quota from being over-spent); group commit (`group_commit.rs`) makes them
 //! durable with one fsync for many writers. The key layout is in `layout.rs`.
 mod directory;
+mod edits;
 mod group_commit;
 mod layout;
 mod pair_writer;
@@ -18,7 +19,7 @@ use self::layout::*;
 use self::pair_writer::PairWriter;
 use super::{
     ready, ApiKeyRecord, Campaign, CreateOutcome, Directory, NewSendId, PairJob, SendIdEntry,
-    SendIdPage, Store, StoreError, StoreOptions, StoreResult, Workspace,
+    SendIdPage, Store, StoreError, StoreOptions, StoreResult, Workspace, WorkspaceChange,
 };
 use crate::domain::{QuotaStatus, UtcDay};
 
@@ -392,6 +393,35 @@ impl Store for SledStore {
             Ok(true)
         }
         .boxed()
+    }
+
+    // Admin edits: `edits.rs`.
+    fn update_workspace<'a>(
+        &'a self,
+        id: &'a str,
+        change: &'a WorkspaceChange,
+    ) -> BoxFuture<'a, StoreResult<Option<Workspace>>> {
+        self.update_workspace_now(id, change).boxed()
+    }
+
+    fn delete_workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        self.delete_workspace_now(id).boxed()
+    }
+
+    fn rename_campaign<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.rename_campaign_now(campaign_id, name).boxed()
+    }
+
+    fn delete_campaign<'a>(&'a self, campaign_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        self.delete_campaign_now(campaign_id).boxed()
+    }
+
+    fn update_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<bool>> {
+        self.update_api_key_now(key).boxed()
     }
 
     fn create_send_id<'a>(

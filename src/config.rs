@@ -93,6 +93,10 @@ pub struct Config {
     #[arg(long, env = "SENDID_IDLE_TIMEOUT_SECONDS", hide_env_values = true, default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_seconds: u64,
+    /// A YAML or JSON file of workspaces, campaigns and API keys, created or updated at every
+    /// start (nothing is deleted); a bad file stops the start with exit 2. See docs/testing.md.
+    #[arg(long, env = "SENDID_FIXTURES", value_name = "PATH")]
+    pub fixtures: Option<PathBuf>,
 }
 
 impl Config {
@@ -113,6 +117,7 @@ impl Config {
             max_connections: 512,
             request_timeout_seconds: 10,
             idle_timeout_seconds: 60,
+            fixtures: None,
         }
     }
 }

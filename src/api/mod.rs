@@ -27,4 +27,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `--trusted-proxies`: whose forwarding headers give the client address.
     pub trusted_proxies: client_ip::TrustedProxies,
+    /// `--fixtures`, as checked at start; the sandbox's reset applies them again
+    /// (`crate::fixtures::apply`).
+    pub fixtures: Option<Arc<crate::fixtures::Fixtures>>,
 }

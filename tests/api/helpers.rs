@@ -37,6 +37,10 @@ pub struct TestApp {
     /// Set when the app runs on PostgreSQL.
     pub database_url: Option<String>,
     pub fail_flush: Arc<AtomicBool>,
+    /// `--fixtures`, applied at every start of this app (restarts included).
+    pub fixtures: Option<PathBuf>,
+    /// What the fixtures did at the latest start.
+    pub fixtures_report: Option<sendid::fixtures::Report>,
     dir: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -45,6 +49,7 @@ pub struct TestApp {
 pub struct SpawnOptions {
     pub admin_token: Option<String>,
     pub clock_seconds: i64,
+    pub fixtures: Option<PathBuf>,
 }
 
 impl Default for SpawnOptions {
@@ -52,6 +57,7 @@ impl Default for SpawnOptions {
         Self {
             admin_token: Some(ADMIN_TOKEN.into()),
             clock_seconds: NOON,
+            fixtures: None,
         }
     }
 }
@@ -72,7 +78,14 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         ),
         false => None,
     };
-    let mut app = start(&data_dir, database_url, clock, options.admin_token).await;
+    let mut app = start_with_fixtures(
+        &data_dir,
+        database_url,
+        clock,
+        options.admin_token,
+        options.fixtures,
+    )
+    .await;
     app.dir = Some(dir);
     app
 }
@@ -88,9 +101,20 @@ pub async fn start(
     clock: Arc<ManualClock>,
     admin_token: Option<String>,
 ) -> TestApp {
+    start_with_fixtures(data_dir, database_url, clock, admin_token, None).await
+}
+
+pub async fn start_with_fixtures(
+    data_dir: &Path,
+    database_url: Option<String>,
+    clock: Arc<ManualClock>,
+    admin_token: Option<String>,
+    fixtures: Option<PathBuf>,
+) -> TestApp {
     let mut config = Config::for_tests(data_dir);
     config.admin_token = admin_token;
     config.database_url = database_url.clone();
+    config.fixtures = fixtures.clone();
     let fail_flush = Arc::new(AtomicBool::new(false));
     let options = StoreOptions {
         fail_flush: Some(fail_flush.clone()),
@@ -111,6 +135,7 @@ pub async fn start(
     };
     let port = application.port();
     let demo = application.demo().cloned();
+    let fixtures_report = application.fixtures_report().cloned();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async move {
         let _ = rx.await;
@@ -127,6 +152,8 @@ pub async fn start(
         data_dir: data_dir.to_path_buf(),
         database_url,
         fail_flush,
+        fixtures,
+        fixtures_report,
         dir: None,
         shutdown: Some(tx),
         server: Some(server),
@@ -161,7 +188,9 @@ impl TestApp {
         self.stop().await;
         let admin = Some(ADMIN_TOKEN.to_string());
         let url = self.database_url.clone();
-        let mut next = start(&self.data_dir, url, self.clock.clone(), admin).await;
+        let fixtures = self.fixtures.clone();
+        let mut next =
+            start_with_fixtures(&self.data_dir, url, self.clock.clone(), admin, fixtures).await;
         next.dir = self.dir.take();
         next
     }

@@ -17,6 +17,13 @@ pub fn print_banner(app: &Application, config: &Config) {
         describe_storage(config)
     );
     println!("  Swagger UI:  {scheme}://{host}/docs");
+    // --fixtures: what this start created or updated (nothing is deleted).
+    if let Some(report) = app.fixtures_report() {
+        println!("  {}", report.summary());
+        for change in &report.changes {
+            println!("    {change}");
+        }
+    }
     match app.demo() {
         Some(demo) => {
             println!("  A new store: a demo workspace was created.");
@@ -32,6 +39,8 @@ pub fn print_banner(app: &Application, config: &Config) {
                 demo.api_key, demo.campaign_id
             );
         }
+        // The fixtures are this store's set-up; their keys are in the file.
+        None if app.fixtures_report().is_some() => {}
         None if config.database_url.is_some() => {
             if let Some(workspace) = app.demo_workspace() {
                 println!("  Demo workspace: {workspace} (campaign_id: {DEMO_CAMPAIGN_ID})");

@@ -81,4 +81,8 @@ pub struct KeysCreate {
         default_value = "./data"
     )]
     pub data_dir: PathBuf,
+    /// Print the key as one JSON object (`key_id`, `workspace_id`, `permissions`, `api_key`)
+    /// for scripts; an error is then a JSON object `{"message"}` on stderr.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -104,6 +104,10 @@ pub struct Config {
     #[arg(long, env = "SENDID_SANDBOX", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sandbox: bool,
+    /// A YAML or JSON file of workspaces, campaigns and API keys, created or updated at every
+    /// start (nothing is deleted); a bad file stops the start with exit 2. See docs/testing.md.
+    #[arg(long, env = "SENDID_FIXTURES", value_name = "PATH")]
+    pub fixtures: Option<PathBuf>,
 }
 
 impl Config {
@@ -126,6 +130,7 @@ impl Config {
             request_timeout_seconds: 10,
             idle_timeout_seconds: 60,
             sandbox: false,
+            fixtures: None,
         }
     }
 }

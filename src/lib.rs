@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod fixtures;
 pub mod keys;
 pub mod net;
 pub mod sandbox;

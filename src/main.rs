@@ -36,6 +36,18 @@ async fn run() -> std::process::ExitCode {
     let config_json = config.log_format == sendid::config::LogFormat::Json;
     match serve(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A bad fixture file is a usage error (exit 2), like a bad flag.
+        Err(e) if e.downcast_ref::<sendid::fixtures::FixtureError>().is_some() => {
+            let code = e
+                .downcast_ref::<sendid::fixtures::FixtureError>()
+                .map_or(1, |f| f.exit_code());
+            if config_json {
+                tracing::error!(error = format!("{e:#}"), "sendid did not start");
+            } else {
+                eprintln!("sendid: {e:#}");
+            }
+            std::process::ExitCode::from(code)
+        }
         Err(e) if config_json => {
             tracing::error!(
                 error = format!("{e:#}"),
@@ -61,6 +73,16 @@ async fn serve(config: sendid::config::Config) -> anyhow::Result<()> {
 
 async fn keys_create(args: &sendid::cli::KeysCreate) -> std::process::ExitCode {
     match sendid::keys::create(args, &SystemClock).await {
+        Ok(key) if args.json => {
+            let out = serde_json::json!({
+                "key_id": key.key_id,
+                "workspace_id": key.workspace_id,
+                "permissions": key.permissions,
+                "api_key": key.api_key,
+            });
+            println!("{out}");
+            std::process::ExitCode::SUCCESS
+        }
         Ok(key) => {
             println!(
                 "Created API key {} for workspace {} (permissions: {}).",
@@ -71,6 +93,10 @@ async fn keys_create(args: &sendid::cli::KeysCreate) -> std::process::ExitCode {
             println!("API key: {}", key.api_key);
             println!("It is shown this once: only its hash is stored.");
             std::process::ExitCode::SUCCESS
+        }
+        Err(e) if args.json => {
+            eprintln!("{}", serde_json::json!({ "message": e.to_string() }));
+            std::process::ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("sendid keys create: {e}");

@@ -15,6 +15,7 @@ use crate::api::AppState;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::hash_secret;
+use crate::fixtures::Fixtures;
 use crate::net::GuardedAcceptor;
 use crate::store::postgres::describe_url;
 use crate::store::{PgStore, SledStore, Store, StoreOptions};
@@ -28,6 +29,8 @@ pub struct Application {
     state: AppState,
     store: Arc<dyn Store>,
     demo: Option<Demo>,
+    /// What `--fixtures` did at this start.
+    fixtures_report: Option<crate::fixtures::Report>,
     /// The demo workspace's id, while its campaign exists.
     demo_workspace: Option<String>,
     grace: Duration,
@@ -74,6 +77,11 @@ impl Application {
                 None
             }
         };
+        // A bad fixture file stops the start before the port or the store is touched.
+        let fixtures = match &config.fixtures {
+            Some(path) => Some(Arc::new(Fixtures::load(path)?)),
+            None => None,
+        };
         // The port first: a start that cannot listen must leave the data directory untouched,
         // or a new directory's demo key would be created and never shown.
         let acceptor = TcpListener::bind(config.bind)
@@ -88,7 +96,20 @@ impl Application {
         let metrics = Metrics::new();
         options.observer = Some(metrics.clone());
         let store = open_store(config, options).await?;
-        let demo = crate::demo::bootstrap(store.as_ref(), clock.as_ref()).await?;
+        // Fixtures replace the demo workspace: they are the store's set-up.
+        let (demo, fixtures_report) = match &fixtures {
+            Some(f) => {
+                let report = crate::fixtures::apply(store.as_ref(), f, clock.as_ref()).await?;
+                for change in &report.changes {
+                    tracing::info!(fixtures = %f.source.display(), "{change}");
+                }
+                (None, Some(report))
+            }
+            None => (
+                crate::demo::bootstrap(store.as_ref(), clock.as_ref()).await?,
+                None,
+            ),
+        };
         let demo_workspace = crate::demo::demo_workspace(store.as_ref()).await?;
         if let Some(sandbox) = &sandbox {
             if let Some(baseline) = crate::sandbox::reset::Baseline::capture(store.as_ref()).await?
@@ -103,6 +124,7 @@ impl Application {
             metrics,
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             sandbox,
+            fixtures,
         };
         Ok(Self {
             addr,
@@ -110,6 +132,7 @@ impl Application {
             state,
             store,
             demo,
+            fixtures_report,
             demo_workspace,
             grace: Duration::from_secs(config.shutdown_grace_seconds),
             max_connections: config.max_connections as usize,
@@ -148,6 +171,11 @@ impl Application {
     /// Set when this start created the data directory's demo workspace.
     pub fn demo(&self) -> Option<&Demo> {
         self.demo.as_ref()
+    }
+
+    /// `--fixtures`: what applying them did at this start.
+    pub fn fixtures_report(&self) -> Option<&crate::fixtures::Report> {
+        self.fixtures_report.as_ref()
     }
 
     /// The id of the workspace that holds `demo-campaign`, on every start (not only the first).

@@ -29,4 +29,7 @@ pub struct AppState {
     pub trusted_proxies: client_ip::TrustedProxies,
     /// `--sandbox`: the clock, fault rules and journal tests steer; `None` when off.
     pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
+    /// `--fixtures`, as checked at start; the sandbox's reset applies them again
+    /// (`crate::fixtures::apply`).
+    pub fixtures: Option<Arc<crate::fixtures::Fixtures>>,
 }

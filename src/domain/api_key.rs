@@ -14,6 +14,19 @@ impl ApiKey {
         Self(uuid::Uuid::new_v4().to_string())
     }
 
+    /// A key whose value someone chose (a fixture's `api_key`): 16 to 256 printable ASCII
+    /// characters without spaces, so it travels as a bearer token unchanged.
+    pub fn parse(raw: impl Into<String>) -> Result<Self, String> {
+        let raw = raw.into();
+        if !(16..=256).contains(&raw.len()) {
+            return Err("an API key is 16 to 256 characters long".into());
+        }
+        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("an API key is printable ASCII without spaces".into());
+        }
+        Ok(Self(raw))
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -77,6 +90,14 @@ impl Permission {
     }
 }
 
+/// An entry of a key's allow-list: a CIDR block or a single address (host bits cleared).
+pub fn parse_allowed_ip(raw: &str) -> Result<ipnet::IpNet, String> {
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(|n| n.trunc())
+        .map_err(|_| format!("allowed_ips: {raw:?} is not a CIDR block or IP address"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +108,13 @@ mod tests {
         assert!(key.hash().ct_eq(&hash_secret(key.expose())));
         assert!(!key.hash().ct_eq(&hash_secret("something else")));
         assert_eq!(format!("{key:?}"), "ApiKey(***)");
+    }
+
+    #[test]
+    fn given_keys() {
+        assert!(ApiKey::parse("ci-key-0123456789abcdef01").is_ok());
+        assert!(ApiKey::parse("short").is_err());
+        assert!(ApiKey::parse("has a space in it, long enough").is_err());
     }
 
     #[test]

@@ -4,7 +4,9 @@ mod campaign_id;
 mod quota;
 mod send_id;
 
-pub use api_key::{hash_secret, ApiKey, KeyHash, Permission, KNOWN_PERMISSIONS, SENDS_ID_CREATE};
+pub use api_key::{
+    hash_secret, parse_allowed_ip, ApiKey, KeyHash, Permission, KNOWN_PERMISSIONS, SENDS_ID_CREATE,
+};
 pub use campaign_id::{CampaignId, CampaignIdError};
 pub use quota::{
     decide_pair, PairDecision, PairLedger, PairRequest, QuotaStatus, UtcDay, DEFAULT_DAILY_QUOTA,

@@ -60,8 +60,23 @@ pub async fn reset(state: &AppState, sandbox: &Sandbox) -> Result<ResetDone, Res
     sandbox.clear();
     let store = state.store.as_ref();
     store.reset().await?;
-    let mut done = match sandbox.baseline() {
-        Some(b) => {
+    let mut done = match (state.fixtures.as_deref(), sandbox.baseline()) {
+        (Some(fixtures), _) => {
+            // Applied again to the empty store: the same ids, and the same keys (a generated
+            // key is read back from the file it was written to).
+            let report = crate::fixtures::apply(store, fixtures, state.clock.as_ref())
+                .await
+                .map_err(|e| ResetError::Setup(e.to_string()))?;
+            ResetDone {
+                message: format!(
+                    "reset: the store holds the fixtures again ({})",
+                    report.summary()
+                ),
+                demo_workspace_id: None,
+                demo_api_key: None,
+            }
+        }
+        (None, Some(b)) => {
             store.bootstrap(&b.workspace, &b.campaign, &b.key).await?;
             ResetDone {
                 message: "reset: the store holds the demo workspace again (same key)".into(),
@@ -69,7 +84,7 @@ pub async fn reset(state: &AppState, sandbox: &Sandbox) -> Result<ResetDone, Res
                 demo_api_key: None,
             }
         }
-        None => {
+        (None, None) => {
             let demo = crate::demo::bootstrap(store, state.clock.as_ref())
                 .await
                 .map_err(|e| ResetError::Setup(format!("{e:#}")))?;

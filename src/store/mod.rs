@@ -26,7 +26,7 @@ pub use self::postgres::PgStore;
 pub(crate) use self::queue::{pair_queue, PairJob, PairQueue, Reply};
 pub use self::records::{
     ApiKeyRecord, Campaign, CreateOutcome, ListCursor, NewSendId, Page, SendIdEntry, SendIdPage,
-    Workspace,
+    Workspace, WorkspaceChange,
 };
 pub use self::sled::SledStore;
 
@@ -126,6 +126,32 @@ pub trait Store: Send + Sync + 'static {
         key_id: &'a str,
         now_millis: i64,
     ) -> BoxFuture<'a, StoreResult<bool>>;
+
+    // Admin edits (PATCH/DELETE, fixtures). Each resolves once durable and changes the
+    // directory before it does, so the next request sees it.
+
+    /// Changes what `change` gives of a workspace; its spent quota stays. `None` when there is
+    /// no such workspace.
+    fn update_workspace<'a>(
+        &'a self,
+        id: &'a str,
+        change: &'a WorkspaceChange,
+    ) -> BoxFuture<'a, StoreResult<Option<Workspace>>>;
+    /// Deletes a workspace with its campaigns, their pairs, its keys and its quota counters.
+    /// `false` when there is no such workspace.
+    fn delete_workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Renames a campaign; `false` when there is no such campaign.
+    fn rename_campaign<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Deletes a campaign and its pairs; the quota they spent stays spent. `false` when there
+    /// is no such campaign.
+    fn delete_campaign<'a>(&'a self, campaign_id: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Replaces the name, permissions and allow-list of the key `key.key_id` (its hash,
+    /// workspace and revocation stay). `false` when there is no such key.
+    fn update_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<bool>>;
 
     /// Rules 6–8 of docs/contract.md §1 in one atomic step: find the pair, or spend one unit of
     /// today's quota and create it, or refuse. Resolves only when the answer is durable.

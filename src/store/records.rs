@@ -166,6 +166,45 @@ impl<T> Page<T> {
     }
 }
 
+/// What a `PATCH` (or a changed fixture) changes of a workspace; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkspaceChange {
+    pub name: Option<String>,
+    pub daily_send_id_quota: Option<u64>,
+}
+
+impl WorkspaceChange {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.daily_send_id_quota.is_none()
+    }
+
+    /// `workspace` with the change applied.
+    pub fn applied_to(&self, mut workspace: Workspace) -> Workspace {
+        if let Some(name) = &self.name {
+            workspace.name = name.clone();
+        }
+        if let Some(quota) = self.daily_send_id_quota {
+            workspace.daily_send_id_quota = quota;
+        }
+        workspace
+    }
+
+    /// For people: `name "A" -> "B", daily_send_id_quota 5 -> 3` (given the old values).
+    pub fn describe(&self, before: &Workspace) -> String {
+        let mut parts = Vec::new();
+        if let Some(name) = &self.name {
+            parts.push(format!("name {:?} -> {name:?}", before.name));
+        }
+        if let Some(quota) = self.daily_send_id_quota {
+            parts.push(format!(
+                "daily_send_id_quota {} -> {quota}",
+                before.daily_send_id_quota
+            ));
+        }
+        parts.join(", ")
+    }
+}
+
 impl Workspace {
     pub fn cursor(&self) -> ListCursor {
         ListCursor {

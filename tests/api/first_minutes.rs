@@ -125,14 +125,22 @@ async fn keys_create_mints_a_working_key_and_refuses_while_a_server_holds_the_di
         &data_dir,
     ]));
     let workspace_id = app.demo.as_ref().unwrap().workspace_id.clone();
-    let by_id = minted_key(&sendid(&[
+    // --json: one object a script can read, with the key's id and workspace.
+    let as_json = sendid(&[
         "keys",
         "create",
         "--workspace",
         &workspace_id,
+        "--json",
         store_flag,
         &data_dir,
-    ]));
+    ]);
+    assert!(as_json.status.success(), "{as_json:?}");
+    let minted: Value = serde_json::from_slice(&as_json.stdout).expect("one JSON object");
+    assert_eq!(minted["workspace_id"], workspace_id.as_str());
+    assert_eq!(minted["permissions"], json!(["sends.id.create"]));
+    assert!(minted["key_id"].is_string());
+    let by_id = minted["api_key"].as_str().unwrap().to_string();
     let typo = sendid(&[
         "keys",
         "create",
@@ -154,6 +162,18 @@ async fn keys_create_mints_a_working_key_and_refuses_while_a_server_holds_the_di
         &data_dir,
     ]);
     assert_eq!(unknown.status.code(), Some(1));
+    let unknown_json = sendid(&[
+        "keys",
+        "create",
+        "--workspace",
+        "nope",
+        "--json",
+        store_flag,
+        &data_dir,
+    ]);
+    assert_eq!(unknown_json.status.code(), Some(1));
+    let refusal: Value = serde_json::from_slice(&unknown_json.stderr).expect("a JSON error");
+    assert!(refusal["message"].as_str().unwrap().contains("nope"));
 
     let app = app.restart().await;
     for key in [&by_alias, &by_id] {

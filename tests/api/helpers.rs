@@ -39,6 +39,10 @@ pub struct TestApp {
     pub fail_flush: Arc<AtomicBool>,
     /// Started with `--sandbox`.
     pub sandbox: bool,
+    /// `--fixtures`, applied at every start of this app (restarts included).
+    pub fixtures: Option<PathBuf>,
+    /// What the fixtures did at the latest start.
+    pub fixtures_report: Option<sendid::fixtures::Report>,
     dir: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -49,6 +53,7 @@ pub struct SpawnOptions {
     pub clock_seconds: i64,
     /// `--sandbox`.
     pub sandbox: bool,
+    pub fixtures: Option<PathBuf>,
 }
 
 impl Default for SpawnOptions {
@@ -57,6 +62,7 @@ impl Default for SpawnOptions {
             admin_token: Some(ADMIN_TOKEN.into()),
             clock_seconds: NOON,
             sandbox: false,
+            fixtures: None,
         }
     }
 }
@@ -92,6 +98,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         clock,
         options.admin_token,
         options.sandbox,
+        options.fixtures,
     )
     .await;
     app.dir = Some(dir);
@@ -109,7 +116,7 @@ pub async fn start(
     clock: Arc<ManualClock>,
     admin_token: Option<String>,
 ) -> TestApp {
-    start_with(data_dir, database_url, clock, admin_token, false).await
+    start_with(data_dir, database_url, clock, admin_token, false, None).await
 }
 
 pub async fn start_with(
@@ -118,11 +125,13 @@ pub async fn start_with(
     clock: Arc<ManualClock>,
     admin_token: Option<String>,
     sandbox: bool,
+    fixtures: Option<PathBuf>,
 ) -> TestApp {
     let mut config = Config::for_tests(data_dir);
     config.admin_token = admin_token;
     config.sandbox = sandbox;
     config.database_url = database_url.clone();
+    config.fixtures = fixtures.clone();
     let fail_flush = Arc::new(AtomicBool::new(false));
     let options = StoreOptions {
         fail_flush: Some(fail_flush.clone()),
@@ -143,6 +152,7 @@ pub async fn start_with(
     };
     let port = application.port();
     let demo = application.demo().cloned();
+    let fixtures_report = application.fixtures_report().cloned();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async move {
         let _ = rx.await;
@@ -160,6 +170,8 @@ pub async fn start_with(
         database_url,
         fail_flush,
         sandbox,
+        fixtures,
+        fixtures_report,
         dir: None,
         shutdown: Some(tx),
         server: Some(server),
@@ -195,7 +207,8 @@ impl TestApp {
         let admin = Some(ADMIN_TOKEN.to_string());
         let url = self.database_url.clone();
         let clock = self.clock.clone();
-        let mut next = start_with(&self.data_dir, url, clock, admin, self.sandbox).await;
+        let fixtures = self.fixtures.clone();
+        let mut next = start_with(&self.data_dir, url, clock, admin, self.sandbox, fixtures).await;
         next.dir = self.dir.take();
         next
     }

@@ -2,8 +2,10 @@
 //! (or a new PostgreSQL database with SENDID_TEST_ENGINE=postgres).
 //! One test binary (one link) with a module per area.
 mod admin;
+mod admin_edits;
 mod concurrency;
 mod first_minutes;
+mod fixtures;
 mod fuzz;
 mod helpers;
 mod openapi_drift;

@@ -372,3 +372,72 @@ async fn the_database_stopped_under_load_gives_only_503s_and_service_resumes_by_
     let lost: Vec<_> = acked.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
 }
+
+/// Three instances started at once on a new database with the same fixture file (issue 19):
+/// each record is created once, every instance answers the fixture keys at once, and the key
+/// generated for `write_to` is one key, written once, that works everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_at_once_with_the_same_fixtures_create_each_record_once() {
+    let Some(url) = pg::database_url().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures.yaml");
+    std::fs::write(
+        &fixtures,
+        "workspaces:\n  - id: ws-shared\n    name: Shared\n    daily_send_id_quota: 7\n    campaigns:\n      - {campaign_id: shared-campaign}\n    api_keys:\n      - {name: given, api_key: shared-key-0123456789abcdef, permissions: [sends.id.create]}\n      - {name: gen, permissions: [sends.id.create], write_to: gen.key}\n",
+    )
+    .unwrap();
+    let fixtures = fixtures.display().to_string();
+    let procs: Vec<Proc> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let unused = dir.path().join("unused");
+                let (url, fixtures) = (&url, &fixtures);
+                s.spawn(move || {
+                    Proc::start(
+                        &unused,
+                        &[
+                            "--admin-token",
+                            ADMIN_TOKEN,
+                            "--log",
+                            "warn",
+                            "--database-url",
+                            url,
+                            "--fixtures",
+                            fixtures,
+                        ],
+                        &[],
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let apis: Vec<Api> = procs.iter().map(Proc::api).collect();
+    let generated = std::fs::read_to_string(dir.path().join("gen.key")).unwrap();
+    let generated = generated.trim();
+    for (i, api) in apis.iter().enumerate() {
+        for key in ["shared-key-0123456789abcdef", generated] {
+            let r = api
+                .create(key, "shared-campaign", &format!("from-{i}"))
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{}: {:?}", api.base, r.body);
+        }
+    }
+    let workspaces = apis[0].admin_get("/admin/workspaces").await;
+    let shared: Vec<_> = workspaces["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["id"] == "ws-shared")
+        .collect();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0]["daily_send_id_quota"], 7);
+    let keys = apis[1]
+        .admin_get("/admin/workspaces/ws-shared/api-keys")
+        .await;
+    assert_eq!(keys["api_keys"].as_array().unwrap().len(), 2, "{keys}");
+    assert_eq!(apis[2].used_today("ws-shared").await, 3);
+}

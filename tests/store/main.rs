@@ -1,7 +1,10 @@
 //! The store contract: one generic suite over `dyn Store`, run against every engine — sled in a
 //! temporary directory and PostgreSQL in a new database (`tests/support/pg.rs`; skipped with the
 //! reason printed when PostgreSQL is missing, failing under `CI=true`). Rules 6–8, concurrency,
-//! reopening, bootstrap, revocation, conflicts, listing order and pagination.
+//! reopening, bootstrap, revocation, conflicts, listing order and pagination; the admin edits
+//! (`edits.rs`).
+mod edits;
+use edits::*;
 #[path = "../support/pg.rs"]
 mod pg;
 
@@ -594,6 +597,18 @@ macro_rules! suite {
             case!(keys_authenticate_until_revoked);
             case!(a_campaign_id_exists_once_across_workspaces);
             case!(store_health_is_ok);
+            case!(a_changed_quota_applies_to_the_next_pair_and_spent_units_stay_spent);
+            case!(deleting_a_campaign_takes_its_pairs_and_keeps_the_quota_spent);
+            case!(deleting_a_workspace_takes_its_campaigns_pairs_and_keys);
+            case!(a_campaign_renamed_and_a_key_changed_keep_their_identity);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn edits_survive_reopening() {
+                let Some(place) = Place::new(stringify!($engine)).await else {
+                    return;
+                };
+                super::edits::edits_survive_reopening(&place).await;
+            }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn reopening_keeps_everything() {

@@ -12,7 +12,7 @@ use super::{
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
 use crate::api::AppState;
-use crate::domain::Permission;
+use crate::domain::{parse_allowed_ip, Permission};
 use crate::store::ApiKeyRecord;
 
 admin_response!(CreateApiKeyResponse {
@@ -129,7 +129,7 @@ impl ApiKeysApi {
             .allowed_ips
             .unwrap_or_default()
             .iter()
-            .filter_map(|raw| parse_cidr(&raw.0).map_err(|e| errors.push(e)).ok())
+            .filter_map(|raw| parse_allowed_ip(&raw.0).map_err(|e| errors.push(e)).ok())
             .collect();
         if !errors.is_empty() {
             return CreateApiKeyResponse::BadRequest(Json(ErrorBody {
@@ -177,11 +177,4 @@ impl ApiKeysApi {
             Err(e) => DeleteApiKeyResponse::storage(e),
         }
     }
-}
-
-fn parse_cidr(raw: &str) -> Result<ipnet::IpNet, String> {
-    raw.parse::<ipnet::IpNet>()
-        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map(|n| n.trunc())
-        .map_err(|_| format!("allowed_ips: {raw:?} is not a CIDR block or IP address"))
 }

@@ -80,6 +80,8 @@ pub enum AdminBodyError {
         field: String,
         expected: &'static str,
     },
+    #[error("{field} is not a field of this body; the known fields are: {known}")]
+    Unknown { field: String, known: String },
     #[error("{0}")]
     OutOfBounds(String),
 }
@@ -131,6 +133,17 @@ pub fn parse<T: Type + ParseFromJSON>(data: &[u8]) -> Result<T, AdminBodyError> 
     let mut registry = Registry::new();
     T::register(&mut registry);
     if let Some(schema) = registry.schemas.get(&*T::name()) {
+        // A typo (`daily_quota`) must not leave its field at the default unnoticed.
+        if let Some(field) = fields
+            .keys()
+            .find(|f| !schema.properties.iter().any(|(name, _)| name == f))
+        {
+            let known: Vec<&str> = schema.properties.iter().map(|(name, _)| *name).collect();
+            return Err(AdminBodyError::Unknown {
+                field: field.clone(),
+                known: known.join(", "),
+            });
+        }
         for (name, property) in &schema.properties {
             match fields.get(*name) {
                 None | Some(Value::Null) if schema.required.contains(name) => {
@@ -279,8 +292,16 @@ mod tests {
 
     #[test]
     fn valid_bodies_parse() {
-        let p = parse::<Probe>(br#"{"name": "ab", "quota": null, "extra": 1}"#).unwrap();
+        let p = parse::<Probe>(br#"{"name": "ab", "quota": null}"#).unwrap();
         assert_eq!(p.name, "ab");
         assert_eq!(p.quota, None);
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_with_the_known_ones() {
+        assert_eq!(
+            err(r#"{"name": "ab", "quotaa": 5}"#),
+            "quotaa is not a field of this body; the known fields are: name, quota, tags"
+        );
     }
 }

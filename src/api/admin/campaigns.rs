@@ -6,7 +6,9 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::body::{AdminJson, JsonString};
 use super::types::{CampaignList, CampaignView, CreateCampaignRequest};
-use super::{admin_response, existing_workspace, next_of, AdminErrors, AdminTags, Paging};
+use super::{
+    admin_response, existing_workspace, next_of, not_found, AdminErrors, AdminTags, Paging,
+};
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
 use crate::api::AppState;
@@ -30,6 +32,15 @@ admin_response!(ListCampaignsResponse {
     #[oai(status = 200)]
     Ok(Json<CampaignList>),
     /// No such workspace.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+} not_found);
+
+admin_response!(DeleteCampaignResponse {
+    /// The campaign is gone with its send identifiers; quota they spent stays spent.
+    #[oai(status = 204)]
+    NoContent,
+    /// No such workspace, or no such campaign in it.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
 } not_found);
@@ -124,6 +135,36 @@ impl CampaignsApi {
                 format!("campaign {} already exists", campaign.campaign_id),
             ))),
             Err(e) => CreateCampaignResponse::storage(e),
+        }
+    }
+
+    /// Delete a campaign
+    ///
+    /// Its send identifiers go with it; the quota they spent stays spent.
+    #[oai(
+        path = "/workspaces/:id/campaigns/:campaign_id",
+        method = "delete",
+        operation_id = "deleteCampaign",
+        tag = "AdminTags::Campaigns"
+    )]
+    async fn delete_campaign(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        id: Path<String>,
+        campaign_id: Path<String>,
+    ) -> DeleteCampaignResponse {
+        let missing =
+            || DeleteCampaignResponse::NotFound(Json(not_found("campaign (in this workspace)")));
+        match state.store.campaign(&campaign_id.0).await {
+            Ok(Some(c)) if c.workspace_id == id.0 => {}
+            Ok(_) => return missing(),
+            Err(e) => return DeleteCampaignResponse::storage(e),
+        }
+        match state.store.delete_campaign(&campaign_id.0).await {
+            Ok(true) => DeleteCampaignResponse::NoContent,
+            Ok(false) => missing(),
+            Err(e) => DeleteCampaignResponse::storage(e),
         }
     }
 }

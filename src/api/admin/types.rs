@@ -18,6 +18,19 @@ pub struct CreateWorkspaceRequest {
     pub daily_send_id_quota: Option<u64>,
 }
 
+/// The fields of a workspace to change; those absent (or `null`) stay as they are.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct UpdateWorkspaceRequest {
+    /// A name for people, 1 to 200 characters.
+    #[oai(validator(min_length = 1, max_length = 200), nullable)]
+    pub name: Option<JsonString>,
+    /// New send identifiers the workspace may create per UTC day, from the next request on.
+    /// Units already spent today stay spent.
+    #[oai(nullable)]
+    pub daily_send_id_quota: Option<u64>,
+}
+
 #[derive(Debug, Object)]
 pub struct WorkspaceView {
     pub id: String,
@@ -88,6 +101,15 @@ impl Example for CreateWorkspaceRequest {
         Self {
             name: JsonString("Spring sale team".into()),
             daily_send_id_quota: Some(DEFAULT_DAILY_QUOTA),
+        }
+    }
+}
+
+impl Example for UpdateWorkspaceRequest {
+    fn example() -> Self {
+        Self {
+            name: None,
+            daily_send_id_quota: Some(5),
         }
     }
 }

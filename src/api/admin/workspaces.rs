@@ -6,17 +6,18 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::body::AdminJson;
 use super::types::{
-    CreateWorkspaceRequest, QuotaView, WorkspaceDetails, WorkspaceList, WorkspaceView,
+    CreateWorkspaceRequest, QuotaView, UpdateWorkspaceRequest, WorkspaceDetails, WorkspaceList,
+    WorkspaceView,
 };
 use super::{
-    admin_response, existing_workspace, next_of, AdminErrors, AdminTags, Paging,
+    admin_response, existing_workspace, next_of, not_found, AdminErrors, AdminTags, Paging,
     DEFAULT_DAILY_QUOTA,
 };
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
 use crate::api::AppState;
 use crate::domain::{QuotaStatus, UtcDay};
-use crate::store::Workspace;
+use crate::store::{StoreError, Workspace, WorkspaceChange};
 
 admin_response!(CreateWorkspaceResponse {
     /// The workspace was created.
@@ -28,6 +29,25 @@ admin_response!(GetWorkspaceResponse {
     /// The workspace, with today's quota.
     #[oai(status = 200)]
     Ok(Json<WorkspaceDetails>),
+    /// No such workspace.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+} not_found);
+
+admin_response!(UpdateWorkspaceResponse {
+    /// The workspace as changed, with today's quota.
+    #[oai(status = 200)]
+    Ok(Json<WorkspaceDetails>),
+    /// No such workspace.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+} not_found);
+
+admin_response!(DeleteWorkspaceResponse {
+    /// The workspace is gone, with its campaigns, their send identifiers and its keys (which
+    /// answer 401 from now on).
+    #[oai(status = 204)]
+    NoContent,
     /// No such workspace.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
@@ -45,6 +65,27 @@ pub(super) fn workspace_view(w: Workspace) -> WorkspaceView {
         name: w.name,
         daily_send_id_quota: w.daily_send_id_quota,
     }
+}
+
+/// A workspace with today's quota, as `GET` and `PATCH` answer it.
+async fn details(state: &AppState, workspace: Workspace) -> Result<WorkspaceDetails, StoreError> {
+    let now = state.clock.now_seconds();
+    let used = state
+        .store
+        .used_on(&workspace.id, UtcDay::containing(now))
+        .await?;
+    let q = QuotaStatus::new(workspace.daily_send_id_quota, used, now);
+    Ok(WorkspaceDetails {
+        id: workspace.id,
+        name: workspace.name,
+        daily_send_id_quota: workspace.daily_send_id_quota,
+        quota: QuotaView {
+            limit: q.limit,
+            used_today: q.used,
+            remaining: q.remaining(),
+            reset: q.reset,
+        },
+    })
 }
 
 pub struct WorkspacesApi;
@@ -130,26 +171,64 @@ impl WorkspacesApi {
             Ok(w) => w,
             Err(answer) => return answer,
         };
-        let now = state.clock.now_seconds();
-        let used = match state
-            .store
-            .used_on(&workspace.id, UtcDay::containing(now))
-            .await
-        {
-            Ok(u) => u,
-            Err(e) => return GetWorkspaceResponse::storage(e),
+        match details(&state, workspace).await {
+            Ok(d) => GetWorkspaceResponse::Ok(Json(d)),
+            Err(e) => GetWorkspaceResponse::storage(e),
+        }
+    }
+
+    /// Change a workspace's name or daily quota
+    ///
+    /// Fields absent or `null` stay as they are. A new quota applies from the next request;
+    /// units already spent today stay spent.
+    #[oai(
+        path = "/workspaces/:id",
+        method = "patch",
+        operation_id = "updateWorkspace",
+        tag = "AdminTags::Workspaces"
+    )]
+    async fn update_workspace(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        id: Path<String>,
+        body: AdminJson<UpdateWorkspaceRequest>,
+    ) -> UpdateWorkspaceResponse {
+        let change = WorkspaceChange {
+            name: body.0.name.map(|n| n.0),
+            daily_send_id_quota: body.0.daily_send_id_quota,
         };
-        let q = QuotaStatus::new(workspace.daily_send_id_quota, used, now);
-        GetWorkspaceResponse::Ok(Json(WorkspaceDetails {
-            id: workspace.id,
-            name: workspace.name,
-            daily_send_id_quota: workspace.daily_send_id_quota,
-            quota: QuotaView {
-                limit: q.limit,
-                used_today: q.used,
-                remaining: q.remaining(),
-                reset: q.reset,
-            },
-        }))
+        let workspace = match state.store.update_workspace(&id.0, &change).await {
+            Ok(Some(w)) => w,
+            Ok(None) => return UpdateWorkspaceResponse::NotFound(Json(not_found("workspace"))),
+            Err(e) => return UpdateWorkspaceResponse::storage(e),
+        };
+        match details(&state, workspace).await {
+            Ok(d) => UpdateWorkspaceResponse::Ok(Json(d)),
+            Err(e) => UpdateWorkspaceResponse::storage(e),
+        }
+    }
+
+    /// Delete a workspace
+    ///
+    /// Its campaigns, their send identifiers and its API keys go with it; its keys answer 401
+    /// from then on (on PostgreSQL, on every instance within a second).
+    #[oai(
+        path = "/workspaces/:id",
+        method = "delete",
+        operation_id = "deleteWorkspace",
+        tag = "AdminTags::Workspaces"
+    )]
+    async fn delete_workspace(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        id: Path<String>,
+    ) -> DeleteWorkspaceResponse {
+        match state.store.delete_workspace(&id.0).await {
+            Ok(true) => DeleteWorkspaceResponse::NoContent,
+            Ok(false) => DeleteWorkspaceResponse::NotFound(Json(not_found("workspace"))),
+            Err(e) => DeleteWorkspaceResponse::storage(e),
+        }
     }
 }

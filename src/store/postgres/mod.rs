@@ -25,7 +25,7 @@ use self::batch::{BatchConfig, Batcher};
 use super::directory::Records;
 use super::{
     ApiKeyRecord, Campaign, CreateOutcome, Directory, NewSendId, PairJob, SendIdEntry, SendIdPage,
-    Store, StoreError, StoreOptions, StoreResult, Workspace,
+    Store, StoreError, StoreOptions, StoreResult, Workspace, WorkspaceChange,
 };
 use crate::domain::UtcDay;
 
@@ -179,7 +179,7 @@ async fn finish_change(
 /// of it within `limit` (`--database-timeout`).
 macro_rules! with_retry {
     ($limit:expr, $work:expr) => {{
-        bounded($limit, async {
+        $crate::store::postgres::bounded($limit, async {
             let mut attempt = 0u32;
             loop {
                 match $work.await {
@@ -194,6 +194,9 @@ macro_rules! with_retry {
         .await
     }};
 }
+
+// After `with_retry!`, which it uses.
+mod edits;
 
 /// Reads the change counter, then the directory: a change committed in between is in the
 /// directory and is read again at the next poll (the counter moved), never missed.
@@ -445,6 +448,14 @@ impl Store for PgStore {
             let created = with_retry!(self.timeout, async {
                 let mut tx = self.begin().await?;
                 let created = insert_campaign(&mut tx, campaign).await?;
+                if created.is_some() {
+                    // Pairs an instance wrote for a deleted campaign of this id in the moment
+                    // before it heard of the deletion: the new campaign starts empty.
+                    sqlx::query("DELETE FROM pairs WHERE campaign_id = $1")
+                        .bind(&campaign.campaign_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 finish_change(tx, created.is_some()).await?;
                 Ok::<_, sqlx::Error>(created)
             })?;
@@ -517,6 +528,35 @@ impl Store for PgStore {
             Ok(true)
         }
         .boxed()
+    }
+
+    // Admin edits: `edits.rs`.
+    fn update_workspace<'a>(
+        &'a self,
+        id: &'a str,
+        change: &'a WorkspaceChange,
+    ) -> BoxFuture<'a, StoreResult<Option<Workspace>>> {
+        self.update_workspace_now(id, change).boxed()
+    }
+
+    fn delete_workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        self.delete_workspace_now(id).boxed()
+    }
+
+    fn rename_campaign<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.rename_campaign_now(campaign_id, name).boxed()
+    }
+
+    fn delete_campaign<'a>(&'a self, campaign_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        self.delete_campaign_now(campaign_id).boxed()
+    }
+
+    fn update_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<bool>> {
+        self.update_api_key_now(key).boxed()
     }
 
     fn create_send_id<'a>(

@@ -10,6 +10,7 @@
 //! - `check.rs`: `sendid check`, which looks at a copy.
 pub(crate) mod check;
 mod directory;
+mod edits;
 mod engine;
 mod group_commit;
 mod layout;
@@ -31,7 +32,7 @@ use self::marker::Marker;
 use self::recovery::{Fault, Recovery, Shared};
 use super::{
     ready, ApiKeyRecord, Campaign, CreateOutcome, Directory, NewSendId, PairJob, SendIdPage, Store,
-    StoreError, StoreOptions, StoreResult, Workspace,
+    StoreError, StoreOptions, StoreResult, Workspace, WorkspaceChange,
 };
 use crate::domain::{QuotaStatus, UtcDay};
 
@@ -390,6 +391,35 @@ impl Store for SledStore {
             Ok(true)
         }
         .boxed()
+    }
+
+    // Admin edits: `edits.rs`.
+    fn update_workspace<'a>(
+        &'a self,
+        id: &'a str,
+        change: &'a WorkspaceChange,
+    ) -> BoxFuture<'a, StoreResult<Option<Workspace>>> {
+        self.update_workspace_now(id, change).boxed()
+    }
+
+    fn delete_workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        self.delete_workspace_now(id).boxed()
+    }
+
+    fn rename_campaign<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.rename_campaign_now(campaign_id, name).boxed()
+    }
+
+    fn delete_campaign<'a>(&'a self, campaign_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        self.delete_campaign_now(campaign_id).boxed()
+    }
+
+    fn update_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<bool>> {
+        self.update_api_key_now(key).boxed()
     }
 
     fn create_send_id<'a>(

@@ -84,6 +84,59 @@ async fn the_braze_api_node_client_gets_braze_answers_from_sendid() {
     assert_eq!(app.used_today(&tenant.workspace_id).await, QUOTA);
 }
 
+/// Issue #19: the same client against `sendid --sandbox` with fault rules
+/// (`tests/clients/node/faults.mjs`): a 503 and then a success, an answer delayed past the
+/// client's timeout, an answer lost after the commit (the connection closed) and the client's
+/// repeat of the same pair, a connection closed before the store, a 500 after the commit. The
+/// script checks each case through the admin API (what was stored, what was spent, the rule
+/// spent); this test then holds the totals against the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_braze_api_node_client_comes_through_sandbox_faults_by_repeating_the_pair() {
+    let Some(node) = node_and_packages() else {
+        return;
+    };
+    let app = helpers::spawn_sandbox().await;
+    let tenant = app.workspace(10).await;
+    let child = Command::new(&node)
+        .arg("faults.mjs")
+        .current_dir(client_dir())
+        .env("SENDID_BASE_URL", &app.address)
+        .env("SENDID_ADMIN_TOKEN", helpers::ADMIN_TOKEN)
+        .env("SENDID_API_KEY", &tenant.api_key)
+        .env("SENDID_CAMPAIGN_ID", &tenant.campaign_id)
+        .env("SENDID_WORKSPACE_ID", &tenant.workspace_id)
+        .env("SENDID_TAG", "faults")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", node.display()));
+    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("node faults.mjs did not finish within {NODE_TIMEOUT:?}"))
+        .expect("node's output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "node faults.mjs failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.lines().any(|l| l == "6 passed, 0 failed"),
+        "node faults.mjs did not run every check:\n{stdout}\n{stderr}"
+    );
+    // Five pairs, each created once although three of them were asked for twice.
+    let mut stored = app
+        .all_send_ids(&tenant.workspace_id, &tenant.campaign_id)
+        .await;
+    stored.sort();
+    let expected = ["500", "503", "closed", "lost", "slow"].map(|s| format!("faults-{s}"));
+    assert_eq!(stored, expected);
+    assert_eq!(app.used_today(&tenant.workspace_id).await, 5);
+}
+
 fn client_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node")
 }

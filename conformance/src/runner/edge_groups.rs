@@ -43,7 +43,8 @@ impl Runner {
                     original = Some(first.clone());
                 }
                 if !fails.is_empty() {
-                    self.bisect(name, step, fails).await;
+                    // A half created as sent can still carry the case variant.
+                    original = self.bisect(name, step, fails).await;
                     continue;
                 }
             }
@@ -54,7 +55,7 @@ impl Runner {
             match &original {
                 Some(o) => extra.push(edges::case_variant(o)),
                 None => self.note(format!(
-                    "{name}: no case variant sent: the group's pair was not created as sent"
+                    "{name}: no case variant sent: no pair of the group was created as sent"
                 )),
             }
         }
@@ -92,7 +93,9 @@ impl Runner {
     /// Splits a failing group in halves, each a new pair of its own, down to the feature (or
     /// the combination) that still fails the same check; shows that one. Halves that are
     /// accepted spend a unit each, from the budget; without budget it stops where it is.
-    async fn bisect(&mut self, name: &'static str, step: Step, fails: Fails) {
+    /// Returns the send_id of a half that was created as sent, if one was.
+    async fn bisect(&mut self, name: &'static str, step: Step, fails: Fails) -> Option<String> {
+        let mut accepted = None;
         let (check, mut reason) = fails[0].clone();
         let mut best = step;
         let mut best_fails = fails;
@@ -115,6 +118,13 @@ impl Runner {
                     .send_judged(self.group_case(&id), self.remaining, false)
                     .await;
                 self.observe(&step);
+                let created = step
+                    .result
+                    .as_ref()
+                    .is_ok_and(|r| self.succeeded(r) && r.send_id() == Some(id.as_str()));
+                if created && fails.is_empty() {
+                    accepted = Some(id.clone());
+                }
                 if let Some((_, r)) = fails.iter().find(|(c, _)| *c == check) {
                     reason = r.clone();
                     best = step;
@@ -131,5 +141,6 @@ impl Runner {
         self.shrunk.insert(check);
         let others = self.new_checks_besides(check, best_fails);
         self.record_failure(check, name, &best, reason, steps, others);
+        accepted
     }
 }

@@ -1,4 +1,5 @@
-//! The command line: `sendid [serve]`, `sendid openapi [--admin]` and `sendid keys create`.
+//! The command line: `sendid [serve]`, `sendid openapi [--admin]`, `sendid keys create` and
+//! `sendid health`.
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,9 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Ask a running sendid's GET /health; exit 0 when it answers 200 (a container's health
+    /// check: the image has no shell or curl).
+    Health(crate::health_check::HealthArgs),
 }
 
 #[derive(Debug, Subcommand)]

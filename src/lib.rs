@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod health_check;
 pub mod keys;
 pub mod net;
 pub mod startup;

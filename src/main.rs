@@ -5,6 +5,13 @@ use sendid::api::docs::{admin_spec, sends_spec};
 use sendid::cli::{Cli, Command, KeysCommand};
 use sendid::clock::SystemClock;
 use sendid::startup::Application;
+use sendid::telemetry::{print_stderr, print_stdout};
+
+// musl's own malloc serialises threads on one lock; the static binary uses mimalloc instead
+// (measured in docs/performance.md, "The static binary").
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     // Before any thread exists: the allocator's arenas are created by the threads that use it.
@@ -12,7 +19,7 @@ fn main() -> std::process::ExitCode {
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(run()),
         Err(e) => {
-            eprintln!("sendid: cannot start the async runtime: {e}");
+            print_stderr(&format!("sendid: cannot start the async runtime: {e}\n"));
             std::process::ExitCode::FAILURE
         }
     }
@@ -22,8 +29,17 @@ async fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
     let config = match cli.command {
         Some(Command::Openapi { admin }) => {
-            print!("{}", if admin { admin_spec() } else { sends_spec() });
-            return std::process::ExitCode::SUCCESS;
+            let written = print_stdout(&if admin { admin_spec() } else { sends_spec() });
+            return exit_code(written);
+        }
+        Some(Command::Health(args)) => {
+            return match sendid::health_check::check(&args) {
+                Ok(said) => exit_code(print_stdout(&format!("{said}\n"))),
+                Err(e) => {
+                    print_stderr(&format!("sendid health: {e}\n"));
+                    std::process::ExitCode::FAILURE
+                }
+            };
         }
         Some(Command::Keys {
             command: KeysCommand::Create(args),
@@ -33,7 +49,7 @@ async fn run() -> std::process::ExitCode {
     };
     sendid::telemetry::init(&config.log, config.log_format);
     let config_json = config.log_format == sendid::config::LogFormat::Json;
-    match serve(config).await {
+    let code = match serve(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) if config_json => {
             tracing::error!(
@@ -43,9 +59,25 @@ async fn run() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("sendid: {e:#}");
+            // After the log's queue, so the message comes last.
+            sendid::telemetry::sink::flush(LOG_FLUSH);
+            print_stderr(&format!("sendid: {e:#}\n"));
             std::process::ExitCode::FAILURE
         }
+    };
+    // What the log still holds, unless its sink is stuck: that must not keep the process alive.
+    sendid::telemetry::sink::flush(LOG_FLUSH);
+    code
+}
+
+/// How long the exit waits for the log's queue to be written.
+const LOG_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn exit_code(success: bool) -> std::process::ExitCode {
+    if success {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
     }
 }
 
@@ -60,19 +92,16 @@ async fn serve(config: sendid::config::Config) -> anyhow::Result<()> {
 
 async fn keys_create(args: &sendid::cli::KeysCreate) -> std::process::ExitCode {
     match sendid::keys::create(args, &SystemClock).await {
-        Ok(key) => {
-            println!(
-                "Created API key {} for workspace {} (permissions: {}).",
-                key.key_id,
-                key.workspace_id,
-                key.permissions.join(", ")
-            );
-            println!("API key: {}", key.api_key);
-            println!("It is shown this once: only its hash is stored.");
-            std::process::ExitCode::SUCCESS
-        }
+        Ok(key) => exit_code(print_stdout(&format!(
+            "Created API key {} for workspace {} (permissions: {}).\nAPI key: {}\n\
+             It is shown this once: only its hash is stored.\n",
+            key.key_id,
+            key.workspace_id,
+            key.permissions.join(", "),
+            key.api_key
+        ))),
         Err(e) => {
-            eprintln!("sendid keys create: {e}");
+            print_stderr(&format!("sendid keys create: {e}\n"));
             std::process::ExitCode::FAILURE
         }
     }

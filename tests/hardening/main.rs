@@ -7,6 +7,7 @@ mod fuzz;
 mod helpers;
 mod http;
 mod kill9;
+mod log_sink;
 mod scale;
 mod secrets;
 mod shutdown;

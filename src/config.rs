@@ -93,6 +93,11 @@ pub struct Config {
     #[arg(long, env = "SENDID_IDLE_TIMEOUT_SECONDS", hide_env_values = true, default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_seconds: u64,
+    /// The sandbox, for other teams' integration tests: `/admin/reset`, `/admin/clock`,
+    /// `/admin/faults` and `/admin/requests` (needs an admin token). Never in production.
+    #[arg(long, env = "SENDID_SANDBOX", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sandbox: bool,
 }
 
 impl Config {
@@ -113,6 +118,7 @@ impl Config {
             max_connections: 512,
             request_timeout_seconds: 10,
             idle_timeout_seconds: 60,
+            sandbox: false,
         }
     }
 }

@@ -5,8 +5,8 @@
 //! second, like any admin change.
 use crate::cli::KeysCreate;
 use crate::clock::Clock;
-use crate::domain::{ApiKey, Permission, SENDS_ID_CREATE};
-use crate::startup::DEMO_CAMPAIGN_ID;
+use crate::demo::DEMO_CAMPAIGN_ID;
+use crate::domain::{Permission, SENDS_ID_CREATE};
 use crate::store::{ApiKeyRecord, PgStore, SledStore, Store, StoreError, StoreOptions};
 
 /// The key minted by [`create`]; `api_key` is the only copy there will ever be.
@@ -63,7 +63,7 @@ pub async fn create(args: &KeysCreate, clock: &dyn Clock) -> Result<MintedKey, K
             }
             Box::new(
                 SledStore::open(&args.data_dir, StoreOptions::default()).map_err(|e| match e {
-                    StoreError::Unavailable(m) if m.contains("in use") => KeysError::InUse(m),
+                    StoreError::Locked(m) => KeysError::InUse(m),
                     other => KeysError::Store(other),
                 })?,
             )
@@ -97,18 +97,13 @@ async fn mint(
             ))
         }
     };
-    let key = ApiKey::generate();
-    let record = ApiKeyRecord {
-        key_id: uuid::Uuid::new_v4().to_string(),
-        workspace_id: workspace.id.clone(),
-        name: Some(args.name.clone()),
+    let (key, record) = ApiKeyRecord::mint(
+        &workspace.id,
+        Some(args.name.clone()),
         permissions,
-        allowed_ips: vec![],
-        hash: key.hash().0,
-        created_at: clock.now_millis(),
-        revoked_at: None,
-        seq: 0,
-    };
+        vec![],
+        clock.now_millis(),
+    );
     store.create_api_key(&record).await?;
     Ok(MintedKey {
         key_id: record.key_id,

@@ -1,13 +1,17 @@
 //! sendid: a Braze-compatible `POST /sends/id/create` service on embedded sled.
 pub mod admin_token;
+pub mod allocator;
 pub mod api;
+pub mod banner;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod health_check;
 pub mod keys;
 pub mod net;
+pub mod sandbox;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     // Before any thread exists: the allocator's arenas are created by the threads that use it.
-    sendid::startup::limit_allocator_arenas();
+    sendid::allocator::limit_allocator_arenas();
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(run()),
         Err(e) => {
@@ -85,7 +85,7 @@ async fn serve(config: sendid::config::Config) -> anyhow::Result<()> {
     let app = Application::build(&config, Arc::new(SystemClock)).await?;
     // Before the banner: whoever reads it may send SIGTERM at once.
     let shutdown = sendid::startup::shutdown_signal();
-    sendid::startup::print_banner(&app, &config);
+    sendid::banner::print_banner(&app, &config);
     app.run_until(shutdown).await?;
     Ok(())
 }

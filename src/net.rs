@@ -15,6 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 
+use crate::sandbox::connections::{Connections, Registration};
+
 /// Wraps an acceptor: at most `max_connections` connections are open at once (further clients
 /// wait in the kernel's accept backlog until one closes), and each request must arrive within
 /// `request_timeout` of its first byte.
@@ -22,6 +24,8 @@ pub struct GuardedAcceptor<A> {
     inner: A,
     permits: Arc<Semaphore>,
     request_timeout: Duration,
+    /// With `--sandbox`: every connection registered, so a fault can close it (`sandbox`).
+    connections: Option<Arc<Connections>>,
 }
 
 impl<A> GuardedAcceptor<A> {
@@ -30,7 +34,14 @@ impl<A> GuardedAcceptor<A> {
             inner,
             permits: Arc::new(Semaphore::new(max_connections.max(1))),
             request_timeout,
+            connections: None,
         }
+    }
+
+    /// Registers every connection in `connections` (the sandbox's fault switches).
+    pub fn with_connections(mut self, connections: Option<Arc<Connections>>) -> Self {
+        self.connections = connections;
+        self
     }
 }
 
@@ -51,12 +62,11 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
             .await
             .map_err(|_| io::Error::other("the connection limiter is closed"))?;
         let (io, local, remote, scheme) = self.inner.accept().await?;
-        Ok((
-            GuardedIo::new(io, permit, self.request_timeout),
-            local,
-            remote,
-            scheme,
-        ))
+        let mut io = GuardedIo::new(io, permit, self.request_timeout);
+        if let (Some(connections), Some(peer)) = (&self.connections, remote.as_socket_addr()) {
+            io.registration = Some(connections.register(*peer));
+        }
+        Ok((io, local, remote, scheme))
     }
 }
 
@@ -84,6 +94,8 @@ pub struct GuardedIo<T> {
     /// An HTTP/2 connection (prior knowledge): never answered with HTTP/1 text.
     http2: bool,
     first_read: bool,
+    /// The sandbox's switches for this connection (`None` without `--sandbox`).
+    registration: Option<Registration>,
 }
 
 impl<T> GuardedIo<T> {
@@ -97,7 +109,28 @@ impl<T> GuardedIo<T> {
             receiving: false,
             http2: false,
             first_read: true,
+            registration: None,
         }
+    }
+
+    /// A sandbox fault closed the connection: every read and write fails.
+    fn closed_by_fault(&self) -> Option<io::Error> {
+        self.registration
+            .as_ref()
+            .filter(|r| r.switch().is_closed())
+            .map(|_| {
+                io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "closed by a sandbox fault",
+                )
+            })
+    }
+
+    /// A sandbox fault delays the answer: the request deadline waits for it.
+    fn holding(&self) -> bool {
+        self.registration
+            .as_ref()
+            .is_some_and(|r| r.switch().is_holding())
     }
 }
 
@@ -108,7 +141,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for GuardedIo<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if let Some(deadline) = this.deadline.as_mut() {
+        if let Some(e) = this.closed_by_fault() {
+            return Poll::Ready(Err(e));
+        }
+        let holding = this.holding();
+        if let Some(deadline) = this.deadline.as_mut().filter(|_| !holding) {
             if deadline.as_mut().poll(cx).is_ready() {
                 if this.receiving && !this.http2 {
                     // Best effort: tell an HTTP/1 client why, if the socket takes it at once.
@@ -142,6 +179,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> GuardedIo<T> {
     fn answered(&mut self) {
         self.deadline = None;
         self.receiving = false;
+        if let Some(r) = &self.registration {
+            r.switch().answered();
+        }
     }
 }
 
@@ -151,6 +191,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.closed_by_fault() {
+            return Poll::Ready(Err(e));
+        }
         let n = ready!(Pin::new(&mut self.io).poll_write(cx, buf))?;
         if n > 0 {
             self.answered();
@@ -163,6 +206,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.closed_by_fault() {
+            return Poll::Ready(Err(e));
+        }
         let n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, bufs))?;
         if n > 0 {
             self.answered();
@@ -175,6 +221,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(e) = self.closed_by_fault() {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.io).poll_flush(cx)
     }
 

@@ -6,10 +6,11 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::exit::Exit;
+pub use crate::shell::shell_word;
 
 /// Holds a server — sendid, a mock, Braze itself — to the `POST /sends/id/create` contract.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "sendid-conformance", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "sendid-conformance", version, about, long_about = None, after_help = after_help())]
 pub struct Cli {
     /// The command line as given (program path first), for the printed `replay:` line.
     #[arg(skip)]
@@ -45,7 +46,8 @@ pub struct Cli {
     #[arg(long)]
     pub seed: Option<u64>,
 
-    /// The most quota-consuming requests (new pairs) the run may send.
+    /// The most quota-consuming requests (new pairs) the run may send; what each budget buys is
+    /// listed below.
     #[arg(long, default_value_t = 10)]
     pub max_creates: u64,
 
@@ -82,6 +84,10 @@ pub struct Cli {
     /// Most requests spent shrinking one failure to a minimal request.
     #[arg(long, default_value_t = 512)]
     pub max_shrinks: u32,
+
+    /// Exit 4 (inconclusive) when no check failed but some did not run.
+    #[arg(long)]
+    pub fail_on_skipped: bool,
 
     /// Never draw a progress bar, even on a terminal.
     #[arg(long)]
@@ -136,10 +142,18 @@ pub const EXIT_CODES: &str = "Exit codes:
   1  violation: at least one check failed
   2  usage: bad flags, a spec that does not parse or lacks POST /sends/id/create, a report
      path that cannot be written
+  2  also: the target refused the run's own setup (the key, its permission, a campaign, or no
+     POST /sends/id/create at --base-url); one message names the flag to check
   3  unreachable: the target could not be reached, or (--profile braze) answered nothing but 5XX
+  4  inconclusive: --fail-on-skipped and some checks did not run
 
 Keys: SENDID_API_KEY and SENDID_FORBIDDEN_API_KEY are read when --api-key and
 --forbidden-api-key are not given; keys are never printed.";
+
+/// `--help`'s closing text: what each budget buys, then the exit codes.
+fn after_help() -> String {
+    format!("{}\n\n{EXIT_CODES}", crate::properties::what_budgets_buy())
+}
 
 /// Bounds of `--timeout`, in seconds.
 pub const TIMEOUT_MIN: f64 = 0.001;
@@ -178,7 +192,9 @@ impl Cli {
                 continue;
             }
             let flag = arg.split('=').next().unwrap_or("");
-            if SECRET_FLAGS.contains(&flag) || flag == "--seed" {
+            // The keys stay out of it, the seed is pinned, and a replay never overwrites the
+            // reports of the run it replays.
+            if SECRET_FLAGS.contains(&flag) || flag == "--seed" || flag == "--report" {
                 skip_value = !arg.contains('=');
                 continue;
             }
@@ -191,19 +207,6 @@ impl Cli {
             .map(|w| shell_word(w))
             .collect::<Vec<_>>()
             .join(" ")
-    }
-}
-
-/// A word for a POSIX shell: bare when it is made of safe characters, quoted otherwise.
-pub fn shell_word(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b));
-    if safe {
-        word.to_string()
-    } else {
-        crate::http::shell_quote(word.as_bytes())
     }
 }
 
@@ -323,6 +326,9 @@ mod tests {
             "--seed",
             "99",
             "--exhaust-quota",
+            "--report",
+            "json=r.json",
+            "--report=junit=r.xml",
         ]);
         let replay = c.replay_command(17);
         assert_eq!(

@@ -16,7 +16,7 @@ pub fn run_tag() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     (0..8)
         .map(|_| {
-            x = crate::runner::splitmix64(x);
+            x = crate::seed::splitmix64(x);
             ALPHABET[(x % 36) as usize] as char
         })
         .collect()
@@ -246,6 +246,107 @@ pub fn characters(tag: &str, max: usize) -> Vec<Case> {
         }
     }
     out
+}
+
+/// What one pair-creating edge case puts into a send_id. Several share one send_id (group
+/// testing): a conformant server pays one unit for the whole group, and only a group that fails
+/// is split to name the culprit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// The longest send_id the document allows.
+    MaxLength,
+    LeadingSpace,
+    InnerSpace,
+    TrailingSpace,
+    Tilde,
+    Bang,
+    Quote,
+    Backslash,
+    Slash,
+}
+
+/// Every feature, in the order groups are split.
+pub const FEATURES: [Feature; 9] = [
+    Feature::MaxLength,
+    Feature::LeadingSpace,
+    Feature::InnerSpace,
+    Feature::TrailingSpace,
+    Feature::Tilde,
+    Feature::Bang,
+    Feature::Quote,
+    Feature::Backslash,
+    Feature::Slash,
+];
+
+impl Feature {
+    pub fn describe(self, max: usize) -> String {
+        match self {
+            Feature::MaxLength => format!("length {max}"),
+            Feature::LeadingSpace => "a leading space".into(),
+            Feature::InnerSpace => "an inner space".into(),
+            Feature::TrailingSpace => "a trailing space".into(),
+            Feature::Tilde => "~".into(),
+            Feature::Bang => "!".into(),
+            Feature::Quote => "\"".into(),
+            Feature::Backslash => "\\".into(),
+            Feature::Slash => "/".into(),
+        }
+    }
+}
+
+/// A fresh send_id carrying `features` (and letters of both cases, always): `n` makes each
+/// group's send_id its own.
+pub fn group_send_id(tag: &str, n: u32, features: &[Feature], max: usize) -> String {
+    let has = |f: Feature| features.contains(&f);
+    let mut s = String::new();
+    if has(Feature::LeadingSpace) {
+        s.push(' ');
+    }
+    s.push_str("Edge");
+    if has(Feature::InnerSpace) {
+        s.push_str(" in");
+    }
+    for (f, c) in [
+        (Feature::Tilde, '~'),
+        (Feature::Bang, '!'),
+        (Feature::Quote, '"'),
+        (Feature::Backslash, '\\'),
+        (Feature::Slash, '/'),
+    ] {
+        if has(f) {
+            s.push(c);
+        }
+    }
+    s.push_str(&format!("-{tag}-{n}"));
+    let trailing = usize::from(has(Feature::TrailingSpace));
+    if has(Feature::MaxLength) {
+        let pad = "abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut i = 0;
+        while s.len() + trailing < max {
+            s.push(pad.as_bytes()[i % pad.len()] as char);
+            i += 1;
+        }
+    }
+    s.truncate(max.saturating_sub(trailing).max(1));
+    if trailing == 1 {
+        s.push(' ');
+    }
+    s
+}
+
+/// The shortest send_id the document allows (too short to carry the tag: it may exist from an
+/// earlier run, so it is not fresh when `min` is small).
+pub fn min_length(tag: &str, min: usize) -> Case {
+    let short: String = tag.chars().take(min.max(1)).collect();
+    Case::New(given(fill(&short, min.max(1)), min > 8))
+}
+
+/// A case variant of an existing send_id: every ASCII letter's case flipped, a pair of its own.
+pub fn case_variant(of: &str) -> Case {
+    Case::New(NewPair {
+        variant_of: Some(of.to_string()),
+        ..given(flip_case(of), true)
+    })
 }
 
 #[cfg(test)]

@@ -13,11 +13,24 @@ pub enum Exit {
     Usage = 2,
     /// The target could not be reached, or (`--profile braze`) answered nothing but 5XX.
     Unreachable = 3,
+    /// `--fail-on-skipped`: no check failed, but some did not run.
+    Inconclusive = 4,
 }
 
 impl Exit {
     pub fn code(self) -> u8 {
         self as u8
+    }
+
+    /// The name of the result, as the last line and the JSON report give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exit::Conformant => "conformant",
+            Exit::Violation => "violation",
+            Exit::Usage => "usage",
+            Exit::Unreachable => "unreachable",
+            Exit::Inconclusive => "inconclusive",
+        }
     }
 }
 
@@ -34,6 +47,7 @@ impl fmt::Display for Exit {
             Exit::Violation => "violation",
             Exit::Usage => "usage",
             Exit::Unreachable => "unreachable",
+            Exit::Inconclusive => "inconclusive",
         };
         write!(f, "{name} ({})", self.code())
     }
@@ -57,6 +71,9 @@ pub enum Fatal {
         status: u16,
         attempts: u32,
     },
+    /// The target refused the run's own setup (key, permission, campaign, base URL).
+    #[error("setup refused: {0}")]
+    Setup(String),
     #[error("cannot write the report {path}: {reason}")]
     Report { path: String, reason: String },
 }
@@ -64,7 +81,9 @@ pub enum Fatal {
 impl Fatal {
     pub fn exit(&self) -> Exit {
         match self {
-            Fatal::Usage(_) | Fatal::Spec { .. } | Fatal::Report { .. } => Exit::Usage,
+            Fatal::Usage(_) | Fatal::Spec { .. } | Fatal::Report { .. } | Fatal::Setup(_) => {
+                Exit::Usage
+            }
             Fatal::Unreachable { .. } | Fatal::ServerErrors { .. } => Exit::Unreachable,
         }
     }

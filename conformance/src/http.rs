@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::shell::shell_quote;
+
 /// Bodies above this size are sent on a connection of their own.
 const LARGE_BODY: usize = 16 * 1024;
 
@@ -223,10 +225,12 @@ impl Target {
         }
     }
 
-    /// The same target, its clients also trusting `--ca-cert`'s authorities.
-    pub fn trusting(mut self, ca: Option<&crate::cli::CaCert>) -> Self {
-        let Some(ca) = ca else { return self };
-        self.roots = ca.certs.clone();
+    /// The same target, its clients also trusting these certificate authorities (`--ca-cert`).
+    pub fn trusting(mut self, roots: &[reqwest::Certificate]) -> Self {
+        if roots.is_empty() {
+            return self;
+        }
+        self.roots = roots.to_vec();
         self.client = build_client(self.timeout, &self.roots);
         self
     }
@@ -612,28 +616,6 @@ fn long_space_run(body: &[u8]) -> Option<(usize, usize)> {
     best.filter(|(_, len)| *len >= 512)
 }
 
-/// Single quotes for plain text; bash ANSI-C quoting (`$'…'`) when bytes need escapes.
-pub fn shell_quote(bytes: &[u8]) -> String {
-    let plain = bytes.iter().all(|b| (0x20..0x7f).contains(b));
-    if plain {
-        let text = String::from_utf8_lossy(bytes);
-        return format!("'{}'", text.replace('\'', r"'\''"));
-    }
-    let mut out = String::from("$'");
-    for &b in bytes {
-        match b {
-            b'\'' => out.push_str(r"\'"),
-            b'\\' => out.push_str(r"\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push('\'');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,12 +634,6 @@ b", 100
             r"a\nb\u0001"
         );
         assert_eq!(excerpt(b"abcdef", 3), "abc… (6 bytes in all)");
-    }
-
-    #[test]
-    fn quoting_keeps_every_byte() {
-        assert_eq!(shell_quote(b"it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(b"a\x01\xc3\xa9"), r"$'a\x01\xc3\xa9'");
     }
 
     #[test]

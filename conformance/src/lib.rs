@@ -14,6 +14,8 @@ pub mod oracle;
 pub mod properties;
 pub mod report;
 pub mod runner;
+pub mod seed;
+pub mod shell;
 pub mod shrink;
 pub mod spec;
 pub mod strategies;

@@ -1,9 +1,12 @@
 //! The properties, as data: what each is called, how it runs, which profile it belongs to,
-//! what it spends and where its cases come from. `Runner::execute` walks this table in order.
+//! what it spends and which defect classes it covers, and where its cases come from.
+//! `Runner::execute` walks this table in order; the quota planner ([`crate::budget::plan`])
+//! serves the pair-creating ones in the same order, most telling first.
 use proptest::strategy::{BoxedStrategy, Just, Strategy};
 
-use crate::oracle::Needs;
-use crate::strategies::{self, Case, RequestContext};
+use crate::budget::Want;
+use crate::oracle::{Needs, RunCheckId};
+use crate::strategies::{self, Case, NewPair, RequestContext, SendIdField};
 use crate::{edges, strategies::JSON};
 
 /// How a property's cases are sent and judged.
@@ -17,20 +20,30 @@ pub enum Mode {
     Stateful,
 }
 
-/// What a property spends of the quota (planned before the run sends anything).
+/// What a property spends of the quota (planned before the run creates anything).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spend {
     Nothing,
-    /// Each case may create one pair.
-    OnePerCase,
-    /// A fixed number of units.
-    Units(u64),
-    /// One unit per new pair of the burst (the burst's size).
-    BurstSize,
-    /// Its share of what is left after the fixed ones.
-    Share,
+    /// At least `min` units to run at all, `extra` more before shares, at most `max`.
+    Units {
+        min: u64,
+        extra: u64,
+        max: Max,
+    },
     /// Everything that is left (`--exhaust-quota`).
     Everything,
+}
+
+/// The most units a property can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Max {
+    Fixed(u64),
+    /// `--cases`.
+    Cases,
+    /// Twice `--cases`.
+    TwiceCases,
+    /// One burst's requests.
+    Burst,
 }
 
 /// How many cases.
@@ -63,9 +76,11 @@ pub enum Run {
     Checkpoint,
     /// A pair is per campaign, the quota per workspace.
     CrossCampaign,
+    /// The pair-creating edges, several in one pair, split only when refused.
+    EdgeGroups,
     /// One new pair, K times at once.
     SamePairBurst,
-    /// N new pairs at once within the budget.
+    /// N new pairs at once within the budget, then each repeated.
     NewPairsBurst,
     /// Model-checked sequences.
     Sequences,
@@ -82,6 +97,35 @@ pub struct Property {
     pub count: Count,
     pub needs: Needs,
     pub run: Run,
+    /// The run-level checks it decides.
+    pub decides: &'static [RunCheckId],
+    /// The classes of defect it is there to find (for people: `--help`, the plan).
+    pub covers: &'static str,
+}
+
+impl Property {
+    /// What it asks of the quota planner; `None` when it creates nothing, or (a burst of new
+    /// pairs under `--exhaust-quota`) when the quota's end does its work instead.
+    pub fn want(&self, cases: u64, burst: u64, exhaust: bool) -> Option<Want> {
+        let Spend::Units { min, extra, max } = self.spend else {
+            return None;
+        };
+        if exhaust && matches!(self.run, Run::NewPairsBurst) {
+            return None;
+        }
+        let max = match max {
+            Max::Fixed(n) => n,
+            Max::Cases => cases,
+            Max::TwiceCases => 2 * cases,
+            Max::Burst => burst,
+        }
+        .max(min);
+        Some(Want {
+            min,
+            extra: extra.min(max - min),
+            max,
+        })
+    }
 }
 
 fn each(cases: Vec<Case>) -> Vec<BoxedStrategy<Case>> {
@@ -111,49 +155,43 @@ fn edge_unknown_campaigns(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
 fn edge_media_types(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
     each(edges::media_types(i.rctx))
 }
-fn edge_new_pairs(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
-    each(edges::new_pairs(i.tag, i.max))
-}
-fn edge_case_variants(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
-    each(edges::case_variants(i.tag))
-}
-fn edge_lengths(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
-    each(edges::lengths(i.tag, i.min, i.max))
-}
-fn edge_characters(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
-    each(edges::characters(i.tag, i.max))
-}
+/// `"send_id": null` first (it must be the same as absent), then random generated pairs.
 fn generated(_: &Inputs) -> Vec<BoxedStrategy<Case>> {
-    vec![strategies::generated_pair()]
+    let null = Case::New(NewPair {
+        send_id: SendIdField::Null,
+        ..NewPair::default()
+    });
+    vec![Just(null).boxed(), strategies::generated_pair()]
 }
 fn given(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
     vec![strategies::given_pair(i.min, i.max)]
 }
 
+const fn units(min: u64, extra: u64, max: Max) -> Spend {
+    Spend::Units { min, extra, max }
+}
+
 /// Every property, in the order a run goes through them, which is also the order the quota plan
-/// serves them: free ones first; then the pair-creating edges, bursts and the cross-campaign
-/// pairs, most telling first; the sequences and the random new pairs; last the quota's end.
+/// serves them: free ones first; then the pair-creating ones, most telling first; last the
+/// quota's end.
 #[rustfmt::skip]
 pub const PROPERTIES: &[Property] = &[
-    Property { name: "wrong_method", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(wrong_methods) },
-    Property { name: "unknown_path", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(unknown_paths) },
-    Property { name: "auth", mode: Mode::Sequential, strict_only: false, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(auth) },
-    Property { name: "invalid_body", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(invalid_body) },
-    Property { name: "edge_refused", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_refused) },
-    Property { name: "unknown_campaign", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_unknown_campaigns) },
-    Property { name: "edge_media_types", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_media_types) },
-    Property { name: "refused_spent_nothing", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Checkpoint },
-    Property { name: "edge_new_pairs", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_new_pairs) },
-    Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: Spend::Units(1), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst },
-    Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: Spend::Units(2), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign },
-    Property { name: "edge_case_variants", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_case_variants) },
-    Property { name: "edge_lengths", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_lengths) },
-    Property { name: "edge_characters", mode: Mode::Sequential, strict_only: false, spend: Spend::OnePerCase, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_characters) },
-    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: Spend::BurstSize, count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst },
-    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Sequences },
-    Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(generated) },
-    Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: Spend::Share, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(given) },
-    Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion },
+    Property { name: "wrong_method", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(wrong_methods), decides: &[], covers: "wrong methods answered other than 405 with Allow" },
+    Property { name: "unknown_path", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(unknown_paths), decides: &[], covers: "near-miss paths answered other than 404" },
+    Property { name: "auth", mode: Mode::Sequential, strict_only: false, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(auth), decides: &[], covers: "bad keys accepted, 401/403 confused, keys echoed" },
+    Property { name: "invalid_body", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(invalid_body), decides: &[], covers: "invalid bodies accepted or given the wrong status" },
+    Property { name: "edge_refused", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_refused), decides: &[], covers: "control characters, length 65, arrays, coerced types accepted" },
+    Property { name: "unknown_campaign", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_unknown_campaigns), decides: &[], covers: "campaign ids matched without case, trimmed or by prefix" },
+    Property { name: "edge_media_types", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_media_types), decides: &[], covers: "JSON media types with parameters refused" },
+    Property { name: "refused_spent_nothing", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Checkpoint, decides: &[], covers: "refused requests that spend quota" },
+    Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: units(2, 0, Max::Fixed(2)), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign, decides: &[RunCheckId::PairPerCampaign, RunCheckId::QuotaPerWorkspace], covers: "pairs keyed by send_id alone, a quota per campaign, a second campaign's pair not stored" },
+    Property { name: "edge_new_pairs", mode: Mode::Sequential, strict_only: false, spend: units(1, 2, Max::Fixed(3)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::EdgeGroups, decides: &[], covers: "length 64, spaces, ~ ! \" \\ / refused or altered; send_ids compared without case; length 1" },
+    Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: units(1, 0, Max::Fixed(1)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst, decides: &[RunCheckId::BurstSamePair], covers: "a pair insert that is not atomic" },
+    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: units(2, 2, Max::Burst), count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct, RunCheckId::BurstPairsStored], covers: "a check-then-act quota, generated ids that collide, acknowledged pairs dropped" },
+    Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(generated), decides: &[], covers: "\"send_id\": null handled otherwise than absent; generated ids that repeat" },
+    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: units(1, 0, Max::TwiceCases), count: Count::Cli, needs: Needs::Nothing, run: Run::Sequences, decides: &[RunCheckId::ModelAgrees], covers: "pairs forgotten, quota arithmetic off over a sequence" },
+    Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(given), decides: &[], covers: "given send_ids of the whole printable alphabet refused or altered" },
+    Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct, RunCheckId::BurstPairsStored, RunCheckId::BurstRepeatsOverQuota, RunCheckId::QuotaSpentForEveryCampaign], covers: "overspending across the quota's end, 429 without Retry-After, repeats refused over quota" },
 ];
 
 /// The content type of a repeat that follows a new pair: the other spelling, so both are used.
@@ -163,6 +201,69 @@ pub fn other_content_type(ct: &'static str) -> &'static str {
     } else {
         JSON
     }
+}
+
+/// Why a property does not run with these flags; `None` when it runs.
+pub fn unmet(p: &Property, strict: bool, campaigns: usize, exhaust: bool) -> Option<&'static str> {
+    if p.strict_only && !strict {
+        return Some("strict profile only");
+    }
+    p.needs.unmet(campaigns, exhaust)
+}
+
+/// What the pair-creating properties that run with these flags ask of the planner, in the
+/// order it serves them.
+pub fn wants(
+    strict: bool,
+    campaigns: usize,
+    exhaust: bool,
+    cases: u64,
+    burst: u64,
+) -> Vec<(&'static str, Want)> {
+    PROPERTIES
+        .iter()
+        .filter(|p| unmet(p, strict, campaigns, exhaust).is_none())
+        .filter_map(|p| Some((p.name, p.want(cases, burst, exhaust)?)))
+        .collect()
+}
+
+/// The budgets `--help` and the README speak of.
+pub const BUDGETS: [u64; 5] = [1, 3, 5, 10, 20];
+
+/// What each of [`BUDGETS`] buys (strict profile, default `--cases` and `--concurrency`), with
+/// one campaign and with two, without `--exhaust-quota`: the pair-creating properties that run.
+/// The free properties run at every budget, 0 included.
+pub fn what_budgets_buy() -> String {
+    let mut out = String::from(
+        "What --max-creates buys (new pairs; strict profile, a workspace with quota to spare):\n",
+    );
+    for b in BUDGETS {
+        for campaigns in [1, 2] {
+            let plan = crate::budget::plan(&crate::budget::PlanInput {
+                budget: b,
+                exhaust: false,
+                wants: wants(true, campaigns, false, 32, 8),
+            });
+            let running: Vec<String> = plan
+                .units
+                .iter()
+                .filter(|(_, u)| *u > 0)
+                .map(|(p, u)| format!("{p} {u}"))
+                .collect();
+            out.push_str(&format!(
+                "  {b:>2}, {campaigns} campaign{}: probe 1{}{}\n",
+                if campaigns == 1 { " " } else { "s" },
+                if running.is_empty() { "" } else { ", " },
+                running.join(", ")
+            ));
+        }
+    }
+    out.push_str(
+        "  Every budget runs the free properties (methods, paths, keys, invalid bodies, edges \
+         that must be refused). --exhaust-quota keeps 2 units for the burst across the quota's \
+         end and spends the rest of the day's quota.",
+    );
+    out
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! origin served the page), and are committed under `openapi/`.
 use poem_openapi::OpenApiService;
 
-use super::admin::AdminApi;
+use super::admin::{admin_api, AdminApi};
 use super::sends::SendsApi;
 
 const SENDS_DESCRIPTION: &str = "A Braze-compatible implementation of `POST /sends/id/create`: \
@@ -25,7 +25,7 @@ pub fn sends_service() -> OpenApiService<SendsApi, ()> {
 }
 
 pub fn admin_service() -> OpenApiService<AdminApi, ()> {
-    OpenApiService::new(AdminApi, "sendid admin API", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new(admin_api(), "sendid admin API", env!("CARGO_PKG_VERSION"))
         .description(ADMIN_DESCRIPTION)
 }
 

@@ -1,12 +1,12 @@
 //! The HTTP surface: the public operation, the admin API, their documents and the shared layers.
 pub mod access_log;
 pub mod admin;
-pub mod admin_body;
 pub mod client_ip;
 pub mod docs;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod routes;
 pub mod security;
 pub mod sends;
 
@@ -27,4 +27,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `--trusted-proxies`: whose forwarding headers give the client address.
     pub trusted_proxies: client_ip::TrustedProxies,
+    /// `--sandbox`: the clock, fault rules and journal tests steer; `None` when off.
+    pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }

@@ -43,7 +43,7 @@ pub struct CreateSendIdRequest {
 impl Example for CreateSendIdRequest {
     fn example() -> Self {
         Self {
-            campaign_id: crate::startup::DEMO_CAMPAIGN_ID.into(),
+            campaign_id: crate::demo::DEMO_CAMPAIGN_ID.into(),
             send_id: Some("spring-sale-2026-11-27".into()),
         }
     }

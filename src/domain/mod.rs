@@ -6,5 +6,7 @@ mod send_id;
 
 pub use api_key::{hash_secret, ApiKey, KeyHash, Permission, KNOWN_PERMISSIONS, SENDS_ID_CREATE};
 pub use campaign_id::{CampaignId, CampaignIdError};
-pub use quota::{decide_pair, PairDecision, PairLedger, PairRequest, QuotaStatus, UtcDay};
+pub use quota::{
+    decide_pair, PairDecision, PairLedger, PairRequest, QuotaStatus, UtcDay, DEFAULT_DAILY_QUOTA,
+};
 pub use send_id::{SendId, SendIdError};

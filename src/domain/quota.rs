@@ -1,6 +1,9 @@
 //! Where the UTC day, the rate-limit numbers and rules 6–8 (find, refuse, create) are decided.
 use std::collections::{HashMap, HashSet};
 
+/// A workspace's daily quota of new pairs when none is given: Braze's 100 a day per workspace.
+pub const DEFAULT_DAILY_QUOTA: u64 = 100;
+
 /// Seconds in a UTC day (Unix time has no leap seconds).
 const DAY: i64 = 86_400;
 

@@ -37,6 +37,8 @@ pub struct TestApp {
     /// Set when the app runs on PostgreSQL.
     pub database_url: Option<String>,
     pub fail_flush: Arc<AtomicBool>,
+    /// Started with `--sandbox`.
+    pub sandbox: bool,
     dir: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -45,6 +47,8 @@ pub struct TestApp {
 pub struct SpawnOptions {
     pub admin_token: Option<String>,
     pub clock_seconds: i64,
+    /// `--sandbox`.
+    pub sandbox: bool,
 }
 
 impl Default for SpawnOptions {
@@ -52,8 +56,18 @@ impl Default for SpawnOptions {
         Self {
             admin_token: Some(ADMIN_TOKEN.into()),
             clock_seconds: NOON,
+            sandbox: false,
         }
     }
+}
+
+/// An app started with `--sandbox` (and the admin token).
+pub async fn spawn_sandbox() -> TestApp {
+    spawn_app_with(SpawnOptions {
+        sandbox: true,
+        ..SpawnOptions::default()
+    })
+    .await
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -72,7 +86,14 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         ),
         false => None,
     };
-    let mut app = start(&data_dir, database_url, clock, options.admin_token).await;
+    let mut app = start_with(
+        &data_dir,
+        database_url,
+        clock,
+        options.admin_token,
+        options.sandbox,
+    )
+    .await;
     app.dir = Some(dir);
     app
 }
@@ -88,8 +109,19 @@ pub async fn start(
     clock: Arc<ManualClock>,
     admin_token: Option<String>,
 ) -> TestApp {
+    start_with(data_dir, database_url, clock, admin_token, false).await
+}
+
+pub async fn start_with(
+    data_dir: &Path,
+    database_url: Option<String>,
+    clock: Arc<ManualClock>,
+    admin_token: Option<String>,
+    sandbox: bool,
+) -> TestApp {
     let mut config = Config::for_tests(data_dir);
     config.admin_token = admin_token;
+    config.sandbox = sandbox;
     config.database_url = database_url.clone();
     let fail_flush = Arc::new(AtomicBool::new(false));
     let options = StoreOptions {
@@ -127,6 +159,7 @@ pub async fn start(
         data_dir: data_dir.to_path_buf(),
         database_url,
         fail_flush,
+        sandbox,
         dir: None,
         shutdown: Some(tx),
         server: Some(server),
@@ -161,7 +194,8 @@ impl TestApp {
         self.stop().await;
         let admin = Some(ADMIN_TOKEN.to_string());
         let url = self.database_url.clone();
-        let mut next = start(&self.data_dir, url, self.clock.clone(), admin).await;
+        let clock = self.clock.clone();
+        let mut next = start_with(&self.data_dir, url, clock, admin, self.sandbox).await;
         next.dir = self.dir.take();
         next
     }

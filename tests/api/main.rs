@@ -10,4 +10,5 @@ mod openapi_drift;
 mod quota;
 mod readme_links;
 mod restart;
+mod sandbox;
 mod sends;

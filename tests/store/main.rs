@@ -491,6 +491,73 @@ async fn reopening_keeps_everything(place: &Place) {
     store.close().await.unwrap();
 }
 
+/// Nothing of these workspaces, their campaigns, pairs and keys is left.
+async fn assert_as_new(store: &dyn Store, workspaces: &[&Workspace], keys: &[&ApiKeyRecord]) {
+    for w in workspaces {
+        assert!(store.workspace(&w.id).await.unwrap().is_none());
+        let day = UtcDay::containing(NOON_MS / 1000);
+        assert_eq!(store.used_on(&w.id, day).await.unwrap(), 0);
+    }
+    for c in ["demo-campaign", "other-campaign"] {
+        assert!(store.campaign(c).await.unwrap().is_none());
+        let listed = store.list_send_ids(c, None, 10).await.unwrap();
+        assert!(listed.entries.is_empty());
+    }
+    for k in keys {
+        assert!(store
+            .api_key_by_hash(&k.key_hash())
+            .await
+            .unwrap()
+            .is_none());
+    }
+    assert!(store
+        .list_workspaces(None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+/// `reset` (the sandbox's `POST /admin/reset`): the store is as new — nothing listed, nothing
+/// spent, the bootstrap runs again — and stays so after reopening.
+async fn reset_leaves_a_new_store_that_stays_reset(place: &Place) {
+    let store = place.open().await;
+    let w = workspace(3);
+    let c = campaign(&w, "demo-campaign");
+    let k = key(&w, 9);
+    assert!(store.bootstrap(&w, &c, &k).await.unwrap());
+    let other = setup(store.as_ref(), 2, &["other-campaign"]).await;
+    let other_key = key(&other, 10);
+    store.create_api_key(&other_key).await.unwrap();
+    create(store.as_ref(), &w, "demo-campaign", "before-reset", NOON_MS)
+        .await
+        .unwrap();
+    create(store.as_ref(), &other, "other-campaign", "o", NOON_MS)
+        .await
+        .unwrap();
+
+    store.reset().await.unwrap();
+    assert_as_new(store.as_ref(), &[&w, &other], &[&k, &other_key]).await;
+    // The same records again, as the sandbox restores its demo workspace: a pair that existed
+    // before the reset is new again and spends a unit.
+    assert!(store.bootstrap(&w, &c, &k).await.unwrap());
+    assert!(matches!(
+        create(store.as_ref(), &w, "demo-campaign", "before-reset", NOON_MS).await.unwrap(),
+        CreateOutcome::Created(q) if q.used == 1
+    ));
+    store.reset().await.unwrap();
+    store.close().await.unwrap();
+    drop(store);
+
+    let store = place.open().await;
+    assert_as_new(store.as_ref(), &[&w, &other], &[&k, &other_key]).await;
+    assert!(
+        store.bootstrap(&w, &c, &k).await.unwrap(),
+        "a reset store bootstraps again"
+    );
+    store.close().await.unwrap();
+}
+
 // ---- the suite, once per engine ----------------------------------------------------------
 
 macro_rules! suite {
@@ -534,6 +601,14 @@ macro_rules! suite {
                     return;
                 };
                 super::reopening_keeps_everything(&place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reset_leaves_a_new_store_that_stays_reset() {
+                let Some(place) = Place::new(stringify!($engine)).await else {
+                    return;
+                };
+                super::reset_leaves_a_new_store_that_stays_reset(&place).await;
             }
         }
     };

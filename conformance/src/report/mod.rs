@@ -11,6 +11,10 @@ use crate::exit::Fatal;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The verdict: conformant, violation, inconclusive or unreachable.
+    pub result: &'static str,
+    /// The process's exit status for it.
+    pub exit_code: u8,
     pub tool_version: &'static str,
     pub target: String,
     pub spec: String,
@@ -150,6 +154,30 @@ impl ResponseSummary {
 impl Report {
     pub fn failed(&self) -> bool {
         self.checks.iter().any(|c| c.failed > 0)
+    }
+
+    /// Checks (passed, failed, not run): a check passed when it ran and never failed; not run
+    /// when nothing it applies to was sent.
+    pub fn check_counts(&self) -> (u64, u64, u64) {
+        let mut counts = (0, 0, 0);
+        for c in &self.checks {
+            if c.failed > 0 {
+                counts.1 += 1;
+            } else if c.passed > 0 {
+                counts.0 += 1;
+            } else {
+                counts.2 += 1;
+            }
+        }
+        counts
+    }
+
+    pub fn not_run_checks(&self) -> Vec<&'static str> {
+        self.checks
+            .iter()
+            .filter(|c| c.passed + c.failed == 0)
+            .map(|c| c.name)
+            .collect()
     }
 
     pub fn failed_checks(&self) -> Vec<&'static str> {

@@ -2,8 +2,8 @@
 //! otherwise (CI); failures printed as they are found; the summary table at the end.
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{plural, BrokenCheck, Failure, Report};
-use crate::events::Events;
+use super::{plural, BrokenCheck, Failure};
+use crate::events::{Event, Events, PlanShown};
 use crate::http::excerpt;
 use crate::oracle;
 
@@ -35,57 +35,109 @@ impl Terminal {
 }
 
 impl Events for Terminal {
-    fn line(&self, text: &str) {
-        self.println(text);
-    }
-
-    fn property_started(&self, name: &str, cases: u64) {
-        if let Some(b) = &self.bar {
-            b.set_prefix(name.to_string());
-            b.set_length(cases);
-            b.set_position(0);
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::Started(s) => {
+                self.println(&format!(
+                    "sendid-conformance {}: {} — profile {}, spec {}, {} cases per property, {}",
+                    s.version,
+                    s.target,
+                    s.profile,
+                    s.spec,
+                    s.cases,
+                    plural(s.campaigns as u64, "campaign", "campaigns")
+                ));
+                self.println(&format!("seed {} (replay with --seed {})", s.seed, s.seed));
+            }
+            Event::Plan(p) => self.println(&plan_line(&p)),
+            Event::PropertyStarted { name, cases } => {
+                if let Some(b) = &self.bar {
+                    b.set_prefix(name.to_string());
+                    b.set_length(cases);
+                    b.set_position(0);
+                }
+            }
+            Event::CaseDone => {
+                if let Some(b) = &self.bar {
+                    b.inc(1);
+                }
+            }
+            Event::PropertyDone {
+                name,
+                cases,
+                failing,
+            } => self.println(&format!(
+                "property {name}: {}, {failing} with a violation",
+                plural(cases, "case", "cases")
+            )),
+            Event::PropertySkipped { name, why } => {
+                self.println(&format!("property {name}: not run ({why})"))
+            }
+            Event::Note(note) => self.println(&format!("note: {note}")),
+            Event::Failure(f) => self.println(&render_failure(f)),
+            // Counted under the block shown before, not printed again.
+            Event::SameExchange { .. } => {}
+            Event::Finished(report) => {
+                if let Some(b) = &self.bar {
+                    b.finish_and_clear();
+                }
+                println!();
+                print!("{}", super::summary::render(report));
+            }
+            Event::Verdict {
+                exit,
+                passed,
+                failed,
+                not_run,
+            } => self.println(&format!(
+                "result: {exit}: {} passed, {failed} failed, {not_run} not run{}",
+                plural(passed, "check", "checks"),
+                if not_run > 0 && exit == crate::exit::Exit::Conformant {
+                    " (--fail-on-skipped makes that exit 4)"
+                } else {
+                    ""
+                }
+            )),
+            Event::Fatal(message) => {
+                if let Some(b) = &self.bar {
+                    b.finish_and_clear();
+                }
+                eprintln!("{message}");
+            }
         }
     }
+}
 
-    fn case_done(&self) {
-        if let Some(b) = &self.bar {
-            b.inc(1);
-        }
-    }
-
-    fn property_done(&self, name: &str, cases: u64, failing: u64) {
-        self.println(&format!(
-            "property {name}: {}, {failing} with a violation",
-            plural(cases, "case", "cases")
+/// The quota plan's line.
+pub fn plan_line(p: &PlanShown) -> String {
+    let mut parts = vec![format!("probe {}", p.plan.probe)];
+    parts.extend(
+        p.plan
+            .units
+            .iter()
+            .filter(|(_, u)| *u > 0)
+            .map(|(n, u)| format!("{n} {u}")),
+    );
+    if p.plan.end_reserve > 0 {
+        parts.push(format!(
+            "the quota's end {} and the rest",
+            p.plan.end_reserve
         ));
     }
-
-    fn property_skipped(&self, name: &str, why: &str) {
-        self.println(&format!("property {name}: not run ({why})"));
-    }
-
-    fn note(&self, note: &str) {
-        self.println(&format!("note: {note}"));
-    }
-
-    fn failure(&self, failure: &Failure) {
-        self.println(&render_failure(failure));
-    }
-
-    fn finished(&self, report: &Report) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-        println!();
-        print!("{}", super::summary::render(report));
-    }
-
-    fn fatal(&self, message: &str) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-        eprintln!("{message}");
-    }
+    let budget = match p.budget {
+        Some(b) => format!(
+            "budget min(--max-creates {}, Remaining {}) = {b}",
+            p.max_creates,
+            p.remaining_at_start
+                .map_or("unknown".into(), |r| r.to_string())
+        ),
+        None => "budget unlimited (--exhaust-quota): then the quota's end".into(),
+    };
+    format!(
+        "quota plan: {} = {}; {budget}",
+        plural(p.plan.total(), "new pair", "new pairs"),
+        parts.join(" + ")
+    )
 }
 
 /// One failing request for people: every check it broke (rule and why), the request and

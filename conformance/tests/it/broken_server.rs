@@ -87,6 +87,17 @@ pub enum Defect {
     // State
     /// Only the 3 latest pairs are remembered.
     PairCacheEvicts,
+    // Issue 18
+    /// Pairs are acknowledged, then written back after a wait; a write that met another one in
+    /// flight is lost (a burst of new pairs answers 200 and stores only some).
+    BurstDropsPairs,
+    /// Generated send_ids from a clock of 100 ms: pairs generated at the same moment collide.
+    GeneratedIdsCoarseClock,
+    /// `"send_id": null` taken as the send_id "null".
+    NullAsValue,
+    /// A send_id that exists in another campaign is acknowledged (200, one unit) but not stored
+    /// for this one.
+    SecondCampaignPairNotStored,
 }
 
 struct State {
@@ -100,6 +111,11 @@ struct State {
     in_flight: AtomicUsize,
     /// Steps 6 to 8 one request at a time, but for the racy defects.
     serial: tokio::sync::Mutex<()>,
+    /// Every request received, for the tests that count them.
+    received: Arc<AtomicU64>,
+    /// BurstDropsPairs: acknowledged pairs not written back yet, and write-backs started.
+    pending: Mutex<Vec<((String, String), String)>>,
+    writes_started: AtomicU64,
 }
 
 impl State {
@@ -154,11 +170,19 @@ impl State {
         } else {
             0
         };
-        pairs
+        let found = pairs
             .iter()
             .skip(visible)
             .find(|(k, _)| k == key)
-            .map(|(_, id)| id.clone())
+            .map(|(_, id)| id.clone());
+        found.or_else(|| {
+            self.pending
+                .lock()
+                .expect("lock")
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, id)| id.clone())
+        })
     }
 
     fn insert(&self, key: (String, String), id: String) {
@@ -168,6 +192,8 @@ impl State {
 
 pub struct BrokenServer {
     pub address: String,
+    /// Requests received so far.
+    pub received: Arc<AtomicU64>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -181,7 +207,11 @@ impl BrokenServer {
             counter: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             serial: tokio::sync::Mutex::new(()),
+            received: Arc::new(AtomicU64::new(0)),
+            pending: Mutex::new(Vec::new()),
+            writes_started: AtomicU64::new(0),
         });
+        let received = Arc::clone(&state.received);
         let app = Route::new()
             .at("/sends/id/create", create)
             .at("/*rest", not_found)
@@ -189,6 +219,7 @@ impl BrokenServer {
         let (address, tx) = crate::support::serve_on_loopback(app).await;
         BrokenServer {
             address,
+            received,
             _shutdown: tx,
         }
     }
@@ -230,7 +261,8 @@ fn error(state: &State, status: u16, message: &str) -> Response {
 }
 
 #[handler]
-async fn not_found() -> Response {
+async fn not_found(Data(state): Data<&Arc<State>>) -> Response {
+    state.received.fetch_add(1, Ordering::SeqCst);
     json_response(404, json!({"message": "Not found"}))
 }
 
@@ -279,6 +311,7 @@ impl Drop for InFlight<'_> {
 #[handler]
 async fn create(req: &Request, body: Body, Data(state): Data<&Arc<State>>) -> Response {
     let state = state.as_ref();
+    state.received.fetch_add(1, Ordering::SeqCst);
     state.in_flight.fetch_add(1, Ordering::SeqCst);
     let _guard = InFlight(&state.in_flight);
     if req.method() != poem::http::Method::POST {
@@ -396,6 +429,7 @@ async fn decide(state: &State, req: &Request, body: Body) -> (Response, Option<S
         }
     };
     let send_id = match obj.get("send_id") {
+        Some(Value::Null) if state.defect == Defect::NullAsValue => Some("null".to_string()),
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
             let max = if state.defect == Defect::LongSendIdAccepted {
@@ -519,6 +553,40 @@ async fn new_pair(state: &State, campaign: &str, send_id: Option<String>) -> Res
         Some(id) => id,
         None => generate(state).await,
     };
+    if state.defect == Defect::BurstDropsPairs {
+        state.add_used(campaign, 1);
+        let key = state.pair_key(campaign, &id);
+        state
+            .pending
+            .lock()
+            .expect("lock")
+            .push((key.clone(), id.clone()));
+        drop(_serial);
+        // Written back after a wait; a write-back that another one started during is lost.
+        let mine = state.writes_started.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let lost = state.writes_started.load(Ordering::SeqCst) != mine + 1
+            || state.in_flight.load(Ordering::SeqCst) > 1;
+        state
+            .pending
+            .lock()
+            .expect("lock")
+            .retain(|(k, _)| *k != key);
+        if !lost {
+            state.insert(key, id.clone());
+        }
+        return success(state, &id, send_id.as_deref());
+    }
+    let elsewhere = state
+        .pairs
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|((c, s), _)| c != campaign && *s == id);
+    if state.defect == Defect::SecondCampaignPairNotStored && elsewhere {
+        state.add_used(campaign, 1);
+        return success(state, &id, send_id.as_deref());
+    }
     state.insert(state.pair_key(campaign, &id), id.clone());
     state.add_used(
         campaign,
@@ -541,6 +609,13 @@ async fn generate(state: &State) -> String {
     let n = state.counter.fetch_add(1, Ordering::SeqCst);
     match state.defect {
         Defect::GeneratedIdRepeats => "generated".to_string(),
+        Defect::GeneratedIdsCoarseClock => {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_millis();
+            format!("gen-{:x}", ms / 100)
+        }
         Defect::GeneratedIdTooLong => format!("{n:0>80}"),
         _ => format!("gen-{n:016x}-{:08x}", now() as u32),
     }

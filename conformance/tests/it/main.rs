@@ -12,6 +12,7 @@ mod defects;
 mod pg;
 mod prism;
 mod sendid;
+mod small_budgets;
 mod support;
 mod tls;
 mod ux;

@@ -43,11 +43,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::{PgPool, Row};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::Mutex;
 
 use super::db_error;
 use crate::domain::{PairDecision, PairLedger, PairRequest};
-use crate::store::{CreateOutcome, FlushObserver, PairJob as Job, StoreError, StoreResult};
+use crate::store::{
+    pair_queue, CreateOutcome, FlushObserver, PairJob as Job, PairQueue, Reply, StoreError,
+    StoreResult,
+};
 
 /// The most requests decided and written in one transaction.
 const MAX_GROUP: usize = 512;
@@ -57,10 +60,8 @@ const MAX_RETRIES: u32 = 20;
 /// at once), at most this many remembered.
 const EXHAUSTED_MEMORY: usize = 4096;
 
-type Reply = oneshot::Sender<StoreResult<CreateOutcome>>;
-
 pub(crate) struct Batcher {
-    tx: std::sync::Mutex<Option<mpsc::UnboundedSender<(Job, Reply)>>>,
+    queue: PairQueue,
     workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -77,30 +78,19 @@ impl Batcher {
     /// `workers` transactions may be in flight at once (groups of the same workspace take turns
     /// on its day counter; see `PAIR_WORKERS`).
     pub fn start(pool: PgPool, workers: usize, config: BatchConfig) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel::<(Job, Reply)>();
-        let rx = Arc::new(Mutex::new(rx));
+        let (queue, inbox) = pair_queue();
+        let inbox = Arc::new(Mutex::new(inbox));
         let exhausted = Exhausted::default();
         let handles = (0..workers.max(1))
             .map(|_| {
-                let rx = rx.clone();
+                let inbox = inbox.clone();
                 let pool = pool.clone();
                 let config = config.clone();
                 let exhausted = exhausted.clone();
                 tokio::spawn(async move {
                     loop {
-                        let jobs = {
-                            let mut rx = rx.lock().await;
-                            let Some(first) = rx.recv().await else {
-                                return;
-                            };
-                            let mut jobs = vec![first];
-                            while jobs.len() < MAX_GROUP {
-                                match rx.try_recv() {
-                                    Ok(job) => jobs.push(job),
-                                    Err(_) => break,
-                                }
-                            }
-                            jobs
+                        let Some(jobs) = inbox.lock().await.next_group(MAX_GROUP).await else {
+                            return;
                         };
                         run_group(&pool, &config, &exhausted, jobs).await;
                     }
@@ -108,28 +98,18 @@ impl Batcher {
             })
             .collect();
         Self {
-            tx: std::sync::Mutex::new(Some(tx)),
+            queue,
             workers: std::sync::Mutex::new(handles),
         }
     }
 
     pub async fn submit(&self, job: Job) -> StoreResult<CreateOutcome> {
-        let (reply, rx) = oneshot::channel();
-        {
-            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(tx) = tx.as_ref() else {
-                return Err(StoreError::Unavailable("storage is shutting down".into()));
-            };
-            tx.send((job, reply))
-                .map_err(|_| StoreError::Unavailable("the pair writer has stopped".into()))?;
-        }
-        rx.await
-            .map_err(|_| StoreError::Unavailable("the pair writer has stopped".into()))?
+        self.queue.submit(job).await
     }
 
     /// Stops taking requests and waits for the groups in flight to be answered.
     pub async fn shutdown(&self) {
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.queue.close();
         let handles: Vec<_> =
             std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
         for handle in handles {

@@ -13,8 +13,7 @@ mod batch;
 mod schema;
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -23,12 +22,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use self::batch::{BatchConfig, Batcher};
-use super::directory::Directory;
+use super::directory::Records;
 use super::{
-    ApiKeyRecord, Campaign, CreateOutcome, ListCursor, NewSendId, Page, PairJob, SendIdEntry,
-    SendIdPage, Store, StoreError, StoreOptions, StoreResult, Workspace,
+    ApiKeyRecord, Campaign, CreateOutcome, Directory, NewSendId, PairJob, SendIdEntry, SendIdPage,
+    Store, StoreError, StoreOptions, StoreResult, Workspace,
 };
-use crate::domain::{KeyHash, UtcDay};
+use crate::domain::UtcDay;
 
 /// How often each instance looks for admin changes made by the others.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -42,7 +41,7 @@ const PAIR_WORKERS: usize = 1;
 
 pub struct PgStore {
     pool: PgPool,
-    directory: Arc<Cache>,
+    directory: Arc<Directory>,
     batcher: Batcher,
     poller: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -101,10 +100,7 @@ impl PgStore {
             })?;
         schema::migrate(&pool).await?;
         let (counter, loaded) = load_directory(&pool).await.map_err(db_error)?;
-        let directory = Arc::new(Cache {
-            directory: RwLock::new(loaded),
-            local_changes: AtomicU64::new(0),
-        });
+        let directory = Arc::new(Directory::new(loaded));
         let batcher = Batcher::start(
             pool.clone(),
             PAIR_WORKERS,
@@ -120,23 +116,6 @@ impl PgStore {
             batcher,
             poller: std::sync::Mutex::new(Some(poller)),
         })
-    }
-
-    fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
-        self.directory
-            .directory
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn change_directory(&self, change: impl FnOnce(&mut Directory)) {
-        let mut dir = self
-            .directory
-            .directory
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        change(&mut dir);
-        self.directory.local_changes.fetch_add(1, Ordering::SeqCst);
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
@@ -179,12 +158,12 @@ macro_rules! with_retry {
 
 /// Reads the change counter, then the directory: a change committed in between is in the
 /// directory and is read again at the next poll (the counter moved), never missed.
-async fn load_directory(pool: &PgPool) -> Result<(i64, Directory), sqlx::Error> {
+async fn load_directory(pool: &PgPool) -> Result<(i64, Records), sqlx::Error> {
     let counter: i64 = sqlx::query("SELECT v FROM sendid_meta WHERE k = 'changes'")
         .fetch_one(pool)
         .await?
         .try_get(0)?;
-    let mut dir = Directory::default();
+    let mut dir = Records::default();
     for row in sqlx::query("SELECT id, name, daily_send_id_quota, created_at, seq FROM workspaces")
         .fetch_all(pool)
         .await?
@@ -248,14 +227,9 @@ fn key_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ApiKeyRecord> {
     })
 }
 
-/// The directory and how often this instance changed it itself: a reload that started before a
-/// local change must not overwrite it (the next poll reloads instead).
-struct Cache {
-    directory: RwLock<Directory>,
-    local_changes: AtomicU64,
-}
-
-async fn poll_changes(pool: PgPool, cache: Arc<Cache>, mut seen: i64) {
+/// Reloads the directory when another instance changed it. A reload that started before a local
+/// change does not overwrite it (the next poll reloads instead).
+async fn poll_changes(pool: PgPool, directory: Arc<Directory>, mut seen: i64) {
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -267,13 +241,10 @@ async fn poll_changes(pool: PgPool, cache: Arc<Cache>, mut seen: i64) {
         match counter {
             Ok(c) if c == seen => {}
             Ok(_) => {
-                let before = cache.local_changes.load(Ordering::SeqCst);
+                let before = directory.changes();
                 match load_directory(&pool).await {
-                    Ok((c, dir)) => {
-                        let mut current =
-                            cache.directory.write().unwrap_or_else(|p| p.into_inner());
-                        if cache.local_changes.load(Ordering::SeqCst) == before {
-                            *current = dir;
+                    Ok((c, records)) => {
+                        if directory.replace_unless_changed(before, records) {
                             seen = c;
                         }
                     }
@@ -316,6 +287,10 @@ fn seq_of(row: Option<sqlx::postgres::PgRow>) -> Result<Option<u64>, sqlx::Error
 }
 
 impl Store for PgStore {
+    fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
     fn bootstrap<'a>(
         &'a self,
         workspace: &'a Workspace,
@@ -348,7 +323,7 @@ impl Store for PgStore {
             let Some((w, c, k)) = created else {
                 return Ok(false);
             };
-            self.change_directory(|d| {
+            self.directory.change(|d| {
                 let seq = w.unwrap_or_default();
                 d.workspaces.insert(
                     workspace.id.clone(),
@@ -384,7 +359,7 @@ impl Store for PgStore {
             let Some(seq) = created else {
                 return Err(StoreError::Conflict("workspace"));
             };
-            self.change_directory(|d| {
+            self.directory.change(|d| {
                 let w = Workspace {
                     seq,
                     ..workspace.clone()
@@ -394,11 +369,6 @@ impl Store for PgStore {
             Ok(())
         }
         .boxed()
-    }
-
-    fn workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<Workspace>>> {
-        let found = self.directory().workspaces.get(id).cloned();
-        futures_util::future::ready(Ok(found)).boxed()
     }
 
     fn used_on<'a>(
@@ -434,7 +404,7 @@ impl Store for PgStore {
             let Some(seq) = created else {
                 return Err(StoreError::Conflict("campaign"));
             };
-            self.change_directory(|d| {
+            self.directory.change(|d| {
                 let c = Campaign {
                     seq,
                     ..campaign.clone()
@@ -444,14 +414,6 @@ impl Store for PgStore {
             Ok(())
         }
         .boxed()
-    }
-
-    fn campaign<'a>(
-        &'a self,
-        campaign_id: &'a str,
-    ) -> BoxFuture<'a, StoreResult<Option<Campaign>>> {
-        let found = self.directory().campaigns.get(campaign_id).cloned();
-        futures_util::future::ready(Ok(found)).boxed()
     }
 
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
@@ -467,25 +429,12 @@ impl Store for PgStore {
             let Some(seq) = created else {
                 return Err(StoreError::Conflict("api key"));
             };
-            self.change_directory(|d| {
+            self.directory.change(|d| {
                 d.keys.insert(key.hash, ApiKeyRecord { seq, ..key.clone() });
             });
             Ok(())
         }
         .boxed()
-    }
-
-    fn api_key_by_hash<'a>(
-        &'a self,
-        hash: &'a KeyHash,
-    ) -> BoxFuture<'a, StoreResult<Option<ApiKeyRecord>>> {
-        let found = self
-            .directory()
-            .keys
-            .get(&hash.0)
-            .filter(|record| record.revoked_at.is_none() && record.key_hash().ct_eq(hash))
-            .cloned();
-        futures_util::future::ready(Ok(found)).boxed()
     }
 
     fn revoke_api_key<'a>(
@@ -513,7 +462,7 @@ impl Store for PgStore {
             };
             // Revoked in this instance's memory before the 204; the others reload it at their
             // next poll.
-            self.change_directory(|d| {
+            self.directory.change(|d| {
                 if let Some(k) = d.keys.values_mut().find(|k| k.hash[..] == hash[..]) {
                     k.revoked_at = Some(now_millis);
                 }
@@ -528,35 +477,6 @@ impl Store for PgStore {
         req: NewSendId<'a>,
     ) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
         async move { self.batcher.submit(PairJob::new(&req)).await }.boxed()
-    }
-
-    fn list_workspaces<'a>(
-        &'a self,
-        after: Option<&'a ListCursor>,
-        limit: usize,
-    ) -> BoxFuture<'a, StoreResult<Page<Workspace>>> {
-        let page = self.directory().list_workspaces(after, limit);
-        futures_util::future::ready(Ok(page)).boxed()
-    }
-
-    fn list_campaigns<'a>(
-        &'a self,
-        workspace_id: &'a str,
-        after: Option<&'a ListCursor>,
-        limit: usize,
-    ) -> BoxFuture<'a, StoreResult<Page<Campaign>>> {
-        let page = self.directory().list_campaigns(workspace_id, after, limit);
-        futures_util::future::ready(Ok(page)).boxed()
-    }
-
-    fn list_api_keys<'a>(
-        &'a self,
-        workspace_id: &'a str,
-        after: Option<&'a ListCursor>,
-        limit: usize,
-    ) -> BoxFuture<'a, StoreResult<Page<ApiKeyRecord>>> {
-        let page = self.directory().list_api_keys(workspace_id, after, limit);
-        futures_util::future::ready(Ok(page)).boxed()
     }
 
     fn list_send_ids<'a>(
@@ -615,6 +535,34 @@ impl Store for PgStore {
                 poller.abort();
             }
             self.pool.close().await;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn reset(&self) -> BoxFuture<'_, StoreResult<()>> {
+        async move {
+            with_retry!(async {
+                let mut tx = self.begin().await?;
+                // DELETE rather than TRUNCATE: no exclusive lock, and portable across engines.
+                for table in [
+                    "pairs",
+                    "quota_usage",
+                    "api_keys",
+                    "campaigns",
+                    "workspaces",
+                ] {
+                    sqlx::query(&format!("DELETE FROM {table}"))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM sendid_meta WHERE k = 'bootstrapped'")
+                    .execute(&mut *tx)
+                    .await?;
+                // The change counter moves: the other instances reload an empty directory.
+                finish_change(tx, true).await
+            })?;
+            self.directory.change(|d| *d = Records::default());
             Ok(())
         }
         .boxed()

@@ -1,10 +1,10 @@
 //! Loads the in-memory directory (workspaces, campaigns, keys) from the tree at open.
 use super::layout::{from_json, CAMPAIGN_PREFIX, KEY_PREFIX, WORKSPACE_PREFIX};
-use crate::store::directory::Directory;
+use crate::store::directory::Records;
 use crate::store::{ApiKeyRecord, Campaign, StoreResult, Workspace};
 
-pub(crate) fn load(tree: &::sled::Tree) -> StoreResult<Directory> {
-    let mut dir = Directory::default();
+pub(crate) fn load(tree: &::sled::Tree) -> StoreResult<Records> {
+    let mut dir = Records::default();
     for item in tree.scan_prefix(WORKSPACE_PREFIX) {
         let (_, v) = item?;
         let w: Workspace = from_json(&v)?;

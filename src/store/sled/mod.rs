@@ -8,7 +8,7 @@ mod layout;
 mod pair_writer;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -17,16 +17,10 @@ use self::group_commit::GroupCommit;
 use self::layout::*;
 use self::pair_writer::PairWriter;
 use super::{
-    ApiKeyRecord, Campaign, CreateOutcome, ListCursor, NewSendId, Page, PairJob, SendIdEntry,
+    ready, ApiKeyRecord, Campaign, CreateOutcome, Directory, NewSendId, PairJob, SendIdEntry,
     SendIdPage, Store, StoreError, StoreOptions, StoreResult, Workspace,
 };
-use crate::domain::{KeyHash, QuotaStatus, UtcDay};
-use crate::store::directory::Directory;
-
-/// An answer known without waiting, as the trait's future.
-fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
-    futures_util::future::ready(value).boxed()
-}
+use crate::domain::{QuotaStatus, UtcDay};
 
 impl From<::sled::Error> for StoreError {
     fn from(e: ::sled::Error) -> Self {
@@ -48,7 +42,7 @@ pub struct SledStore {
     /// Serialises the admin API's check-then-write steps (workspaces, campaigns, keys).
     admin: Mutex<()>,
     /// Workspaces, campaigns and keys in memory, changed with the tree under `admin`.
-    directory: RwLock<Directory>,
+    directory: Directory,
 }
 
 impl SledStore {
@@ -121,7 +115,7 @@ impl SledStore {
             options.observer,
         ));
         let pairs = PairWriter::start(tree.clone(), commit.clone());
-        let directory = RwLock::new(directory::load(&tree)?);
+        let directory = Directory::new(directory::load(&tree)?);
         Ok(Self {
             db,
             tree,
@@ -134,14 +128,6 @@ impl SledStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.admin.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
-        self.directory.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn change_directory(&self, change: impl FnOnce(&mut Directory)) {
-        change(&mut self.directory.write().unwrap_or_else(|p| p.into_inner()));
     }
 
     fn apply(&self, batch: ::sled::Batch) -> StoreResult<u64> {
@@ -170,7 +156,7 @@ impl SledStore {
         v: Vec<u8>,
         extra: Option<(Vec<u8>, Vec<u8>)>,
         what: &'static str,
-        applied: impl FnOnce(&mut Directory),
+        applied: impl FnOnce(&mut super::directory::Records),
     ) -> StoreResult<()> {
         let seq = {
             let _guard = self.lock();
@@ -183,7 +169,7 @@ impl SledStore {
                 batch.insert(k2, v2);
             }
             let seq = self.apply(batch)?;
-            self.change_directory(applied);
+            self.directory.change(applied);
             seq
         };
         self.commit.wait_durable(seq).await
@@ -232,7 +218,7 @@ fn open_error(path: &Path, e: ::sled::Error) -> StoreError {
             if io.kind() == std::io::ErrorKind::WouldBlock
                 || io.to_string().contains("could not acquire lock") =>
         {
-            StoreError::Unavailable(format!(
+            StoreError::Locked(format!(
                 "{} is in use by another sendid process (it is locked); stop that process or choose another --data-dir",
                 path.display()
             ))
@@ -253,6 +239,10 @@ fn open_error(path: &Path, e: ::sled::Error) -> StoreError {
 }
 
 impl Store for SledStore {
+    fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
     fn bootstrap<'a>(
         &'a self,
         workspace: &'a Workspace,
@@ -284,7 +274,7 @@ impl Store for SledStore {
                 batch.insert(key_id_key(&key.key_id), &key.hash[..]);
                 batch.insert(BOOTSTRAPPED_KEY, &b"1"[..]);
                 let seq = self.apply(batch)?;
-                self.change_directory(|d| {
+                self.directory.change(|d| {
                     d.workspaces.insert(workspace.id.clone(), workspace.clone());
                     d.campaigns
                         .insert(campaign.campaign_id.clone(), campaign.clone());
@@ -318,10 +308,6 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<Workspace>>> {
-        ready(Ok(self.directory().workspaces.get(id).cloned()))
-    }
-
     fn used_on<'a>(
         &'a self,
         workspace_id: &'a str,
@@ -351,13 +337,6 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn campaign<'a>(
-        &'a self,
-        campaign_id: &'a str,
-    ) -> BoxFuture<'a, StoreResult<Option<Campaign>>> {
-        ready(Ok(self.directory().campaigns.get(campaign_id).cloned()))
-    }
-
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
         async move {
             let key = &ApiKeyRecord {
@@ -378,18 +357,6 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn api_key_by_hash<'a>(
-        &'a self,
-        hash: &'a KeyHash,
-    ) -> BoxFuture<'a, StoreResult<Option<ApiKeyRecord>>> {
-        ready(Ok(self
-            .directory()
-            .keys
-            .get(&hash.0)
-            .filter(|record| record.revoked_at.is_none() && record.key_hash().ct_eq(hash))
-            .cloned()))
-    }
-
     fn revoke_api_key<'a>(
         &'a self,
         key_id: &'a str,
@@ -404,7 +371,7 @@ impl Store for SledStore {
                 let hash: [u8; 32] = hash[..]
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("a key index entry is malformed".into()))?;
-                let Some(mut record) = self.directory().keys.get(&hash).cloned() else {
+                let Some(mut record) = self.directory.with(|d| d.keys.get(&hash).cloned()) else {
                     return Ok(false);
                 };
                 if record.revoked_at.is_some() {
@@ -416,7 +383,7 @@ impl Store for SledStore {
                 batch.insert(api_key_key(&hash), to_json(&record)?);
                 let seq = self.apply(batch)?;
                 // Revoked in memory before the 204: from then on the key answers 401.
-                self.change_directory(|d| {
+                self.directory.change(|d| {
                     d.keys.insert(hash, record);
                 });
                 seq
@@ -425,40 +392,6 @@ impl Store for SledStore {
             Ok(true)
         }
         .boxed()
-    }
-
-    fn list_workspaces<'a>(
-        &'a self,
-        after: Option<&'a ListCursor>,
-        limit: usize,
-    ) -> BoxFuture<'a, StoreResult<Page<Workspace>>> {
-        ready(Ok(self.directory().list_workspaces(after, limit)))
-    }
-
-    fn list_campaigns<'a>(
-        &'a self,
-        workspace_id: &'a str,
-        after: Option<&'a ListCursor>,
-        limit: usize,
-    ) -> BoxFuture<'a, StoreResult<Page<Campaign>>> {
-        ready(Ok(self.directory().list_campaigns(
-            workspace_id,
-            after,
-            limit,
-        )))
-    }
-
-    fn list_api_keys<'a>(
-        &'a self,
-        workspace_id: &'a str,
-        after: Option<&'a ListCursor>,
-        limit: usize,
-    ) -> BoxFuture<'a, StoreResult<Page<ApiKeyRecord>>> {
-        ready(Ok(self.directory().list_api_keys(
-            workspace_id,
-            after,
-            limit,
-        )))
     }
 
     fn create_send_id<'a>(
@@ -499,6 +432,27 @@ impl Store for SledStore {
 
     fn close(&self) -> BoxFuture<'_, StoreResult<()>> {
         ready(self.close_now())
+    }
+
+    fn reset(&self) -> BoxFuture<'_, StoreResult<()>> {
+        async move {
+            let seq = {
+                let _guard = self.lock();
+                // One atomic batch removing every key but the format mark.
+                let mut batch = ::sled::Batch::default();
+                for key in self.tree.iter().keys() {
+                    let key = key?;
+                    if key.as_ref() != FORMAT_KEY {
+                        batch.remove(key);
+                    }
+                }
+                let seq = self.apply(batch)?;
+                self.directory.change(|d| *d = Default::default());
+                seq
+            };
+            self.commit.wait_durable(seq).await
+        }
+        .boxed()
     }
 }
 

@@ -11,14 +11,15 @@
 //! per group, not per request.
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::sync::{mpsc, Arc, Mutex};
-
-use tokio::sync::oneshot;
+use std::sync::{Arc, Mutex};
 
 use super::group_commit::GroupCommit;
 use super::layout::{decode_u64, log_key, pair_key, seq_key, to_json, usage_key, PairRecord};
 use crate::domain::{PairDecision, PairLedger};
-use crate::store::{CreateOutcome, PairJob as Job, SendIdEntry, StoreError, StoreResult};
+use crate::store::{
+    pair_queue, CreateOutcome, PairJob as Job, PairQueue, Reply, SendIdEntry, StoreError,
+    StoreResult,
+};
 
 /// The most requests decided and written together.
 const MAX_GROUP: usize = 512;
@@ -26,37 +27,33 @@ const MAX_GROUP: usize = 512;
 /// Marks a pair whose batch is being applied; its durability sequence number is not known yet.
 const APPLYING: u64 = u64::MAX;
 
-type Reply = oneshot::Sender<StoreResult<CreateOutcome>>;
-
 /// Pairs written but perhaps not yet durable, with their write sequence numbers. A request that
 /// finds one of these must wait for that write's flush before answering 200.
 pub(crate) type Pending = Arc<Mutex<HashMap<Vec<u8>, u64>>>;
 
 pub(crate) struct PairWriter {
-    tx: Mutex<Option<mpsc::Sender<(Job, Reply)>>>,
+    queue: PairQueue,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     pending: Pending,
 }
 
 impl PairWriter {
     pub fn start(tree: ::sled::Tree, commit: Arc<GroupCommit>) -> Self {
-        let (tx, rx) = mpsc::channel::<(Job, Reply)>();
+        let (queue, mut inbox) = pair_queue();
         let pending: Pending = Arc::default();
         let thread = {
             let pending = pending.clone();
             std::thread::Builder::new()
                 .name("sendid-pair-writer".into())
                 .spawn(move || {
-                    while let Ok(first) = rx.recv() {
-                        let mut jobs = vec![first];
-                        jobs.extend(rx.try_iter().take(MAX_GROUP - 1));
+                    while let Some(jobs) = inbox.next_group_blocking(MAX_GROUP) {
                         decide_and_write(&tree, &commit, &pending, jobs);
                     }
                 })
                 .expect("spawning the pair-writer thread")
         };
         Self {
-            tx: Mutex::new(Some(tx)),
+            queue,
             thread: Mutex::new(Some(thread)),
             pending,
         }
@@ -72,21 +69,12 @@ impl PairWriter {
 
     /// Decides, writes and makes durable; the answer is final.
     pub async fn submit(&self, job: Job) -> StoreResult<CreateOutcome> {
-        let (reply, rx) = oneshot::channel();
-        {
-            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(tx) = tx.as_ref() else {
-                return Err(StoreError::Unavailable("storage is shutting down".into()));
-            };
-            tx.send((job, reply))
-                .map_err(|_| StoreError::Unavailable("the pair writer has stopped".into()))?;
-        }
-        rx.await
-            .map_err(|_| StoreError::Unavailable("the pair writer has stopped".into()))?
+        self.queue.submit(job).await
     }
 
+    /// Answers what is queued, then stops the thread.
     pub fn shutdown(&self) {
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.queue.close();
         if let Some(handle) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = handle.join();
         }

@@ -3,14 +3,64 @@
 //! wrongly typed field as `Expected input type "string", found null` without saying which field;
 //! here the field's name and expected type are read from the same schema the admin document is
 //! generated from, so the check cannot drift from the document.
+use std::borrow::Cow;
+
 use poem::error::ResponseError;
 use poem::http::StatusCode;
 use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::impl_apirequest_for_payload;
 use poem_openapi::payload::{Json, ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
-use poem_openapi::types::{ParseFromJSON, Type};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use serde_json::Value;
+
+/// A request field that must be a JSON string. poem-openapi's `String` also takes numbers and
+/// booleans (`{"name": 1}` would become `"1"`), while the document says `type: string` and the
+/// contract calls a field of the wrong type a bad request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonString(pub String);
+
+impl Type for JsonString {
+    const IS_REQUIRED: bool = true;
+    // Validators (length, pattern) see the inner `String`.
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        String::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        String::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&String> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl ParseFromJSON for JsonString {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(s) => Ok(Self(s)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for JsonString {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
 
 /// A JSON request body of the admin API, checked field by field before it is parsed into `T`.
 pub struct AdminJson<T>(pub T);
@@ -107,7 +157,16 @@ fn check_type(
     registry: &Registry,
     value: &Value,
 ) -> Result<(), AdminBodyError> {
-    let Some(schema) = schema else { return Ok(()) };
+    let Some(mut schema) = schema else {
+        return Ok(());
+    };
+    // A described or nullable reference is `allOf: [$ref, {description}]`: judge the referent.
+    if let Some(first) = schema.all_of.first() {
+        match resolve(first, registry) {
+            Some(inner) => schema = inner,
+            None => return Ok(()),
+        }
+    }
     let (ok, expected) = match schema.ty {
         "string" => (value.is_string(), "a string"),
         "integer" if schema.format.is_some_and(|f| f.starts_with("uint")) => {
@@ -125,6 +184,23 @@ fn check_type(
             field: field.to_string(),
             expected,
         });
+    }
+    // An enum (the sandbox's `when`): name the values it takes.
+    if !schema.enum_items.is_empty() && !schema.enum_items.contains(value) {
+        let known: Vec<String> = schema.enum_items.iter().map(Value::to_string).collect();
+        return Err(AdminBodyError::OutOfBounds(format!(
+            "{field} must be one of {}",
+            known.join(", ")
+        )));
+    }
+    // A nested object (the sandbox's `action`, `match`): its fields by name, `action.status`.
+    if let Value::Object(fields) = value {
+        for (name, property) in &schema.properties {
+            if let Some(v) = fields.get(*name).filter(|v| !v.is_null()) {
+                let inner = resolve(property, registry);
+                check_type(&format!("{field}.{name}"), inner, registry, v)?;
+            }
+        }
     }
     if let (Value::Array(items), Some(item_schema)) = (value, &schema.items) {
         let item_schema = resolve(item_schema, registry);

@@ -1,0 +1,360 @@
+//! The run: probe, plan the quota, then walk the property table ([`crate::properties`]), each
+//! property with a proptest `TestRunner` seeded from `--seed` and its name, every exchange
+//! judged by the oracle, every new failing check shrunk ([`crate::shrink`]) and handed to the
+//! [`Events`] (the terminal's view lives in `report/`).
+use std::collections::{BTreeMap, HashSet};
+use std::io::IsTerminal;
+
+mod bursts;
+mod cross_campaign;
+mod edge_groups;
+mod exchange;
+mod findings;
+mod probe;
+mod quota_end;
+mod sequential;
+mod stateful;
+use std::sync::Arc;
+use std::time::Instant;
+
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+use crate::budget::Budget;
+use crate::cli::{Cli, Profile};
+use crate::edges;
+use crate::events::{Event, Events, Started};
+use crate::exit::{Exit, Fatal};
+use crate::http::{now_epoch_seconds, RetryPolicy, Target};
+use crate::oracle::{self, ANSWERS_EVERY_REQUEST};
+use crate::properties::{self, Inputs, Property, Run, Spend, PROPERTIES};
+use crate::report::{self, CheckResult, Failure, QuotaReport, Report, ServerError};
+
+use crate::spec::Spec;
+use crate::strategies::RequestContext;
+
+/// What a run ended with; `report` is absent when it ended before checking (exit 2 or 3).
+pub struct Outcome {
+    pub exit: Exit,
+    pub report: Option<Report>,
+}
+
+/// Runs the checker as the binary would, telling the terminal as it goes.
+pub async fn run(cli: Cli) -> Outcome {
+    let progress = !cli.no_progress && std::io::stderr().is_terminal();
+    run_with(cli, Arc::new(report::terminal::Terminal::new(progress))).await
+}
+
+/// Runs the checker, telling `events` as it goes.
+pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
+    let reports = cli.reports.clone();
+    let fail_on_skipped = cli.fail_on_skipped;
+    if let Err(fatal) = report::check_writable(&reports) {
+        return fail(&*events, fatal);
+    }
+    match Runner::new(cli, Arc::clone(&events)).await {
+        Err(fatal) => fail(&*events, fatal),
+        Ok(runner) => match runner.execute().await {
+            Err(fatal) => fail(&*events, fatal),
+            Ok(mut report) => {
+                // Braze: 5XX is "busy or in maintenance"; answered nothing else, the target is
+                // down, not judged. (strict holds every 5XX as a violation.)
+                let braze = report.profile == Profile::Braze.name();
+                let (passed, failed, not_run) = report.check_counts();
+                let exit = if braze && report.answered_only_server_errors() {
+                    Exit::Unreachable
+                } else if failed > 0 {
+                    Exit::Violation
+                } else if fail_on_skipped && not_run > 0 {
+                    Exit::Inconclusive
+                } else {
+                    Exit::Conformant
+                };
+                report.result = exit.name();
+                report.exit_code = exit.code();
+                if let Err(fatal) = report::write(&reports, &report) {
+                    return fail(&*events, fatal);
+                }
+                events.event(Event::Verdict {
+                    exit,
+                    passed,
+                    failed,
+                    not_run,
+                });
+                Outcome {
+                    exit,
+                    report: Some(report),
+                }
+            }
+        },
+    }
+}
+
+fn fail(events: &dyn Events, fatal: Fatal) -> Outcome {
+    events.event(Event::Fatal(&format!("sendid-conformance: {fatal}")));
+    Outcome {
+        exit: fatal.exit(),
+        report: None,
+    }
+}
+
+struct Runner {
+    cli: Cli,
+    target: Target,
+    spec: Spec,
+    seed: u64,
+    /// Unique to this run: send_ids carrying it are new.
+    tag: String,
+    rctx: RequestContext,
+    budget: Budget,
+    /// The quota plan.
+    plan: crate::budget::Plan,
+    /// Units the run saw spent by requests judged one at a time in the refused phase.
+    spent_seen: i64,
+    /// `X-RateLimit-Remaining` when the refused requests began.
+    refused_baseline: Option<i64>,
+    /// (passed, failed) per check.
+    tallies: BTreeMap<&'static str, (u64, u64)>,
+    /// Answers received, by status.
+    statuses: BTreeMap<String, u64>,
+    remaining: Option<i64>,
+    generated: HashSet<String>,
+    shrunk: HashSet<&'static str>,
+    failures: Vec<Failure>,
+    notes: Vec<String>,
+    /// `--profile braze`: tolerances used, and how often.
+    tolerances: BTreeMap<String, u64>,
+    /// `--profile braze`: cases still busy after every retry.
+    server_errors: Vec<ServerError>,
+    requests: u64,
+    cases: u64,
+    planned_new: u64,
+    executions: u32,
+    events: Arc<dyn Events>,
+    started: Instant,
+    started_at: i64,
+}
+
+impl Runner {
+    async fn new(cli: Cli, events: Arc<dyn Events>) -> Result<Self, Fatal> {
+        let mut target = Target::new(
+            cli.base_url.clone(),
+            cli.timeout(),
+            cli.api_key.clone(),
+            cli.forbidden_api_key.clone(),
+        )
+        .trusting(cli.ca_cert.as_ref().map_or(&[][..], |c| &c.certs[..]));
+        if cli.profile == Profile::Braze {
+            // Braze: 5XX means busy or in maintenance, retry with exponential backoff.
+            target = target.with_retries(RetryPolicy {
+                retries: cli.retries,
+                backoff: cli.retry_backoff(),
+                max_wait: std::time::Duration::from_secs(60),
+            });
+        }
+        if cli.api_key.trim().is_empty() {
+            return Err(Fatal::Usage(
+                "--api-key (or SENDID_API_KEY) is empty".into(),
+            ));
+        }
+        let spec = match &cli.spec {
+            None => Spec::embedded()?,
+            Some(source) => Spec::load(source, &target.client).await?,
+        };
+        let seed = cli.seed.unwrap_or_else(crate::seed::random_seed);
+        Ok(Self {
+            rctx: RequestContext::new(cli.campaign_ids.clone()),
+            budget: Budget::new(cli.max_creates, cli.exhaust_quota),
+            plan: crate::budget::Plan::default(),
+            spent_seen: 0,
+            refused_baseline: None,
+            tallies: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            remaining: None,
+            generated: HashSet::new(),
+            shrunk: HashSet::new(),
+            failures: Vec::new(),
+            notes: Vec::new(),
+            tolerances: BTreeMap::new(),
+            server_errors: Vec::new(),
+            requests: 0,
+            cases: 0,
+            planned_new: 0,
+            executions: 0,
+            tag: edges::run_tag(),
+            events,
+            started: Instant::now(),
+            started_at: now_epoch_seconds(),
+            target,
+            spec,
+            seed,
+            cli,
+        })
+    }
+
+    fn strict(&self) -> bool {
+        self.cli.profile == Profile::Strict
+    }
+
+    fn campaigns(&self) -> usize {
+        self.cli.campaign_ids.len()
+    }
+
+    /// Requests of one burst: `--concurrency`, at least 8.
+    fn burst_size(&self) -> usize {
+        (self.cli.concurrency as usize).max(8)
+    }
+
+    fn runs(&self, p: &Property) -> Result<(), &'static str> {
+        match properties::unmet(p, self.strict(), self.campaigns(), self.cli.exhaust_quota) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
+    }
+
+    async fn execute(mut self) -> Result<Report, Fatal> {
+        let target = self.target.base.to_string();
+        self.events.event(Event::Started(Started {
+            version: env!("CARGO_PKG_VERSION"),
+            target: &target,
+            profile: self.cli.profile.name(),
+            spec: &self.spec.source,
+            cases: self.cli.cases,
+            campaigns: self.campaigns(),
+            seed: self.seed,
+        }));
+
+        self.preflight().await?;
+        self.refused_baseline = self.remaining;
+        for p in PROPERTIES {
+            if let Err(why) = self.runs(p) {
+                if !p.strict_only || self.strict() {
+                    self.events
+                        .event(Event::PropertySkipped { name: p.name, why });
+                }
+                continue;
+            }
+            match p.run {
+                Run::Cases(arms) => {
+                    let arms = arms(&self.inputs());
+                    if p.spend == Spend::Nothing {
+                        self.free_property(p, arms).await;
+                    } else {
+                        self.creating_property(p, arms).await;
+                    }
+                }
+                Run::Checkpoint => self.checkpoint().await,
+                Run::CrossCampaign => self.cross_campaign(p.name).await,
+                Run::EdgeGroups => self.edge_groups(p.name).await,
+                Run::SamePairBurst => self.same_pair_burst(p.name).await,
+                Run::NewPairsBurst => self.new_pairs_burst(p.name).await,
+                Run::Sequences => self.sequences(p.name).await,
+                Run::Exhaustion => self.exhaust(p.name).await,
+            }
+        }
+        let report = self.report();
+        self.events.event(Event::Finished(&report));
+        Ok(report)
+    }
+
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            strict: self.strict(),
+            forbidden: self.cli.forbidden_api_key.is_some(),
+            min: self.spec.send_id_min,
+            max: self.spec.send_id_max,
+            rctx: &self.rctx,
+            tag: &self.tag,
+        }
+    }
+
+    fn test_runner(&self, property: &str) -> TestRunner {
+        TestRunner::new_with_rng(
+            Config::default(),
+            TestRng::from_seed(
+                RngAlgorithm::ChaCha,
+                &crate::seed::property_seed(self.seed, property),
+            ),
+        )
+    }
+
+    fn note(&mut self, note: String) {
+        self.events.event(Event::Note(&note));
+        self.notes.push(note);
+    }
+
+    fn report(&self) -> Report {
+        let campaigns = self.campaigns();
+        let exhaust = self.cli.exhaust_quota;
+        let result = |name: &'static str, not_run: Option<&str>| {
+            let (passed, failed) = self.tallies.get(name).copied().unwrap_or((0, 0));
+            CheckResult {
+                name,
+                rule: oracle::rule_of(name),
+                passed,
+                failed,
+                not_run: (passed + failed == 0)
+                    .then_some(not_run)
+                    .flatten()
+                    .map(str::to_string),
+            }
+        };
+        let mut checks: Vec<CheckResult> = std::iter::once(result(ANSWERS_EVERY_REQUEST, None))
+            .chain(
+                oracle::checks_for(self.cli.profile)
+                    .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
+            )
+            .chain(
+                oracle::run_checks_for(self.cli.profile)
+                    .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
+            )
+            .collect();
+        for c in &mut checks {
+            if c.not_run.is_some() || c.passed + c.failed > 0 {
+                continue;
+            }
+            // The properties behind a run-level check all got no units from the plan.
+            let Some(id) = oracle::run_check_named(c.name) else {
+                continue;
+            };
+            let deciding: Vec<&Property> = PROPERTIES
+                .iter()
+                .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
+                .collect();
+            if !deciding.is_empty() && deciding.iter().all(|p| self.plan.units_of(p.name) == 0) {
+                c.not_run =
+                    Some("the quota budget left it no new pair: raise --max-creates".into());
+            }
+        }
+        Report {
+            result: "",
+            exit_code: 0,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            target: self.target.base.to_string(),
+            spec: self.spec.source.clone(),
+            profile: self.cli.profile.name(),
+            seed: self.seed,
+            cases_per_property: self.cli.cases,
+            concurrency: self.cli.concurrency,
+            started_at: self.started_at,
+            duration_seconds: self.started.elapsed().as_secs_f64(),
+            requests: self.requests,
+            cases: self.cases,
+            quota: QuotaReport {
+                max_creates: self.cli.max_creates,
+                exhaust_quota: self.cli.exhaust_quota,
+                planned_new_pairs: self.planned_new,
+                budget: self.budget.allowed(),
+                new_pair_requests: self.budget.reserved,
+                unexpected_successes: self.budget.surprises,
+                remaining_at_start: self.budget.remaining_at_start,
+                remaining_at_end: self.remaining,
+            },
+            checks,
+            statuses: self.statuses.clone(),
+            failures: self.failures.clone(),
+            notes: self.notes.clone(),
+            tolerances: self.tolerances.clone(),
+            server_errors: self.server_errors.clone(),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Campaigns of a workspace: create and list.
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::body::{AdminJson, JsonString};
+use super::types::{CampaignList, CampaignView, CreateCampaignRequest};
+use super::{admin_response, existing_workspace, next_of, AdminErrors, AdminTags, Paging};
+use crate::api::error::ErrorBody;
+use crate::api::security::AdminToken;
+use crate::api::AppState;
+use crate::domain::CampaignId;
+use crate::store::{Campaign, StoreError};
+
+admin_response!(CreateCampaignResponse {
+    /// The campaign was created.
+    #[oai(status = 201)]
+    Created(Json<CampaignView>),
+    /// No such workspace.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// A campaign with this id exists.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+} not_found);
+
+admin_response!(ListCampaignsResponse {
+    /// A page of the workspace's campaigns, in creation order.
+    #[oai(status = 200)]
+    Ok(Json<CampaignList>),
+    /// No such workspace.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+} not_found);
+
+fn campaign_view(c: Campaign) -> CampaignView {
+    CampaignView {
+        campaign_id: c.campaign_id,
+        name: c.name,
+    }
+}
+
+pub struct CampaignsApi;
+
+#[OpenApi(prefix_path = "/admin")]
+impl CampaignsApi {
+    /// List a workspace's campaigns
+    ///
+    /// In creation order; `next` is the `after` value of the following page.
+    #[oai(
+        path = "/workspaces/:id/campaigns",
+        method = "get",
+        operation_id = "listCampaigns",
+        tag = "AdminTags::Campaigns"
+    )]
+    async fn list_campaigns(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        id: Path<String>,
+        /// Page size, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+        /// The `next` value of the previous page.
+        after: Query<Option<String>>,
+    ) -> ListCampaignsResponse {
+        let paging = match Paging::of_records(limit.0, after.0.as_deref()) {
+            Ok(p) => p,
+            Err(body) => return ListCampaignsResponse::bad_request(body),
+        };
+        if let Err(answer) = existing_workspace::<ListCampaignsResponse>(&state, &id.0).await {
+            return answer;
+        }
+        match state
+            .store
+            .list_campaigns(&id.0, paging.after.as_ref(), paging.limit)
+            .await
+        {
+            Ok(page) => ListCampaignsResponse::Ok(Json(CampaignList {
+                next: next_of(&page),
+                campaigns: page.items.into_iter().map(campaign_view).collect(),
+            })),
+            Err(e) => ListCampaignsResponse::storage(e),
+        }
+    }
+
+    /// Create a campaign in a workspace
+    #[oai(
+        path = "/workspaces/:id/campaigns",
+        method = "post",
+        operation_id = "createCampaign",
+        tag = "AdminTags::Campaigns"
+    )]
+    async fn create_campaign(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        id: Path<String>,
+        body: AdminJson<CreateCampaignRequest>,
+    ) -> CreateCampaignResponse {
+        if let Err(answer) = existing_workspace::<CreateCampaignResponse>(&state, &id.0).await {
+            return answer;
+        }
+        let campaign_id = match body.0.campaign_id {
+            Some(JsonString(raw)) => match CampaignId::parse(raw) {
+                Ok(c) => c,
+                Err(e) => {
+                    return CreateCampaignResponse::bad_request(ErrorBody::new(e.to_string()))
+                }
+            },
+            None => CampaignId::generate(),
+        };
+        let campaign = Campaign {
+            name: body.0.name.map_or_else(|| campaign_id.to_string(), |n| n.0),
+            campaign_id: campaign_id.to_string(),
+            workspace_id: id.0,
+            created_at: state.clock.now_millis(),
+            seq: 0,
+        };
+        match state.store.create_campaign(&campaign).await {
+            Ok(()) => CreateCampaignResponse::Created(Json(campaign_view(campaign))),
+            Err(StoreError::Conflict(_)) => CreateCampaignResponse::Conflict(Json(ErrorBody::new(
+                format!("campaign {} already exists", campaign.campaign_id),
+            ))),
+            Err(e) => CreateCampaignResponse::storage(e),
+        }
+    }
+}

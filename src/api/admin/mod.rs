@@ -1,0 +1,195 @@
+//! The admin API (docs/contract.md §2): workspaces, campaigns, API keys and the send identifiers of a
+//! campaign. Not part of Braze; it lets an operator set the service up without a restart.
+//! The token check and the body limit happen before these handlers (see `security.rs`).
+//!
+//! One file per resource holds its handlers (`workspaces.rs`, `campaigns.rs`, `api_keys.rs`,
+//! `send_ids.rs`); the bodies are in `types.rs`, their parsing in `body.rs`. This file has what
+//! every handler shares: the error answers, "the workspace exists", and `limit`/`after` paging.
+mod api_keys;
+pub mod body;
+mod campaigns;
+mod sandbox;
+mod send_ids;
+pub mod types;
+mod workspaces;
+
+use poem::http::StatusCode;
+use poem_openapi::Tags;
+
+use super::error::ErrorBody;
+use super::AppState;
+use crate::store::{ListCursor, Page, StoreError, Workspace};
+
+pub use api_keys::ApiKeysApi;
+pub use campaigns::CampaignsApi;
+pub use sandbox::SandboxApi;
+pub use send_ids::SendIdsApi;
+pub use workspaces::WorkspacesApi;
+
+pub use crate::domain::DEFAULT_DAILY_QUOTA;
+
+/// The whole admin API, one `#[OpenApi]` impl per resource.
+pub type AdminApi = (
+    WorkspacesApi,
+    CampaignsApi,
+    ApiKeysApi,
+    SendIdsApi,
+    SandboxApi,
+);
+
+/// The whole admin API, as `docs.rs` documents and `routes.rs` serves it.
+pub fn admin_api() -> AdminApi {
+    (
+        WorkspacesApi,
+        CampaignsApi,
+        ApiKeysApi,
+        SendIdsApi,
+        SandboxApi,
+    )
+}
+
+#[derive(Tags)]
+enum AdminTags {
+    /// Workspaces and their daily quota.
+    Workspaces,
+    /// Campaigns of a workspace and their send identifiers.
+    Campaigns,
+    /// REST API keys.
+    ApiKeys,
+}
+
+/// The error answers every admin call shares.
+pub trait AdminErrors: Sized {
+    fn bad_request(body: ErrorBody) -> Self;
+    fn unauthorized(body: ErrorBody) -> Self;
+    fn payload_too_large(body: ErrorBody) -> Self;
+    fn unsupported_media_type(body: ErrorBody) -> Self;
+    fn unavailable(body: ErrorBody) -> Self;
+
+    fn storage(e: StoreError) -> Self {
+        tracing::error!(error = %e, "storage failure on the admin API");
+        Self::unavailable(ErrorBody::new(
+            "Storage is unavailable; nothing was stored. Retry later.",
+        ))
+    }
+}
+
+/// The answers of calls on something that may not exist (404).
+pub trait NotFoundAnswer: AdminErrors {
+    fn not_found(body: ErrorBody) -> Self;
+}
+
+fn admin_bad_request<T: AdminErrors>(err: poem::Error) -> T {
+    let body = ErrorBody::new(err.to_string());
+    match err.status() {
+        StatusCode::UNAUTHORIZED => {
+            T::unauthorized(ErrorBody::new("Missing or invalid admin token"))
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => T::payload_too_large(body),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            T::unsupported_media_type(ErrorBody::new("Content-Type must be application/json"))
+        }
+        _ => T::bad_request(body),
+    }
+}
+
+/// Declares an admin response enum: the given variants plus the shared error answers. A
+/// variant `NotFound(Json<ErrorBody>)` makes it a [`NotFoundAnswer`] (write `not_found` after
+/// the braces).
+macro_rules! admin_response {
+    ($(#[$meta:meta])* $name:ident { $($variants:tt)* } not_found) => {
+        admin_response!($(#[$meta])* $name { $($variants)* });
+
+        impl $crate::api::admin::NotFoundAnswer for $name {
+            fn not_found(body: ErrorBody) -> Self { Self::NotFound(Json(body)) }
+        }
+    };
+    ($(#[$meta:meta])* $name:ident { $($variants:tt)* }) => {
+        $(#[$meta])*
+        #[derive(ApiResponse)]
+        #[oai(bad_request_handler = "super::admin_bad_request")]
+        pub enum $name {
+            $($variants)*
+            /// The request is malformed: a field is missing, of the wrong type or out of bounds.
+            #[oai(status = 400)]
+            BadRequest(Json<ErrorBody>),
+            /// Missing or wrong admin token.
+            #[oai(status = 401)]
+            Unauthorized(Json<ErrorBody>),
+            /// The body is larger than 64 KiB.
+            #[oai(status = 413)]
+            PayloadTooLarge(Json<ErrorBody>),
+            /// The `Content-Type` is not JSON.
+            #[oai(status = 415)]
+            UnsupportedMediaType(Json<ErrorBody>),
+            /// Storage failed; nothing was stored.
+            #[oai(status = 503)]
+            Unavailable(Json<ErrorBody>),
+        }
+
+        impl $crate::api::admin::AdminErrors for $name {
+            fn bad_request(body: ErrorBody) -> Self { Self::BadRequest(Json(body)) }
+            fn unauthorized(body: ErrorBody) -> Self { Self::Unauthorized(Json(body)) }
+            fn payload_too_large(body: ErrorBody) -> Self { Self::PayloadTooLarge(Json(body)) }
+            fn unsupported_media_type(body: ErrorBody) -> Self { Self::UnsupportedMediaType(Json(body)) }
+            fn unavailable(body: ErrorBody) -> Self { Self::Unavailable(Json(body)) }
+        }
+    };
+}
+use admin_response;
+
+/// The workspace `id`, or the answer to give when it does not exist (404) or cannot be read.
+async fn existing_workspace<T: NotFoundAnswer>(state: &AppState, id: &str) -> Result<Workspace, T> {
+    match state.store.workspace(id).await {
+        Ok(Some(w)) => Ok(w),
+        Ok(None) => Err(T::not_found(not_found("workspace"))),
+        Err(e) => Err(T::storage(e)),
+    }
+}
+
+const BAD_CURSOR: &str = "after must be the `next` value of a previous page";
+const DEFAULT_PAGE: u32 = 100;
+
+/// A listing's `limit` and `after`, checked: `C` is the listing's cursor.
+struct Paging<C> {
+    after: Option<C>,
+    limit: usize,
+}
+
+impl<C> Paging<C> {
+    fn parse(
+        limit: Option<u32>,
+        after: Option<&str>,
+        decode: impl FnOnce(&str) -> Option<C>,
+    ) -> Result<Self, ErrorBody> {
+        let after = match after {
+            None => None,
+            Some(raw) => Some(decode(raw).ok_or_else(|| ErrorBody::new(BAD_CURSOR))?),
+        };
+        Ok(Self {
+            after,
+            limit: limit.unwrap_or(DEFAULT_PAGE) as usize,
+        })
+    }
+}
+
+impl Paging<ListCursor> {
+    /// The paging of the workspace, campaign and key listings.
+    fn of_records(limit: Option<u32>, after: Option<&str>) -> Result<Self, ErrorBody> {
+        Self::parse(limit, after, ListCursor::decode)
+    }
+}
+
+fn next_of<T>(page: &Page<T>) -> Option<String> {
+    page.next.as_ref().map(ListCursor::encode)
+}
+
+fn not_found(what: &str) -> ErrorBody {
+    ErrorBody::new(format!("{what} not found"))
+}
+
+fn rfc3339(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

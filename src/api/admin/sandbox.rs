@@ -1,0 +1,639 @@
+//! The sandbox's admin calls (`--sandbox`; docs/contract.md §3): reset, the clock, fault rules
+//! and the request journal. Without `--sandbox` each answers 404 saying how to turn it on. What
+//! they steer lives in `crate::sandbox`; these handlers only convert.
+use std::collections::BTreeMap;
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use serde_json::Value;
+
+use super::body::{AdminJson, JsonString};
+use super::{admin_response, rfc3339, AdminErrors};
+use crate::api::error::ErrorBody;
+use crate::api::security::AdminToken;
+use crate::api::AppState;
+use crate::clock::Clock;
+use crate::sandbox::journal::JournalEntry;
+use crate::sandbox::reset::ResetError;
+use crate::sandbox::{
+    FaultAction, FaultMatch, FaultRule, FaultSpec, Sandbox, When, SANDBOX_OFF_MESSAGE,
+};
+
+#[derive(Tags)]
+enum SandboxTags {
+    /// For integration tests (`--sandbox`): reset, clock, faults, request journal.
+    Sandbox,
+}
+
+/// What a fault rule matches; an absent field matches any public request.
+#[derive(Debug, Object, Default)]
+#[oai(deny_unknown_fields)]
+pub struct FaultMatchBody {
+    /// The workspace of the request's key.
+    #[oai(nullable)]
+    pub workspace_id: Option<JsonString>,
+    /// The body's `campaign_id`.
+    #[oai(nullable)]
+    pub campaign_id: Option<JsonString>,
+    /// The request's key, by its `key_id`.
+    #[oai(nullable)]
+    pub key_id: Option<JsonString>,
+    /// The body's `send_id` starts with this (a request without one, whose id the service
+    /// generates, never matches).
+    #[oai(nullable)]
+    pub send_id_prefix: Option<JsonString>,
+}
+
+/// What a fault does: wait `delay_ms`, then answer `status` or `close` the connection without
+/// an answer; a `delay_ms` alone delays the usual answer.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct FaultActionBody {
+    /// Answer this status (400–599) with a JSON error body; 429 and 503 carry `Retry-After`.
+    #[oai(nullable)]
+    pub status: Option<u16>,
+    /// The error body's `message` (default: the status's reason and the rule's id).
+    #[oai(nullable)]
+    pub message: Option<JsonString>,
+    /// `Retry-After` seconds (default 1 on 429 and 503).
+    #[oai(nullable)]
+    pub retry_after: Option<u64>,
+    /// Wait this long first, up to 30000 ms.
+    #[oai(nullable)]
+    pub delay_ms: Option<u64>,
+    /// Close the connection without an answer.
+    #[oai(nullable)]
+    pub close: Option<bool>,
+}
+
+/// Before the store (nothing stored or spent) or after the handler committed (stored and
+/// spent; the answer delayed, replaced or lost).
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum FaultWhen {
+    Before,
+    After,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateFaultRequest {
+    /// Which requests (to `POST /sends/id/create`, once their key is known); absent: all.
+    #[oai(rename = "match", nullable)]
+    pub matcher: Option<FaultMatchBody>,
+    pub action: FaultActionBody,
+    /// `before` (default) or `after`.
+    #[oai(nullable)]
+    pub when: Option<FaultWhen>,
+    /// Apply to the next N matching requests; absent: to every one until the rule is removed.
+    #[oai(nullable)]
+    pub times: Option<u64>,
+    /// Apply to each matching request with this probability (0 to 1).
+    #[oai(nullable)]
+    pub probability: Option<f64>,
+    /// The seed of `probability`'s draws: the same seed, the same pattern (random when absent,
+    /// and shown in the answer).
+    #[oai(nullable)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Object)]
+pub struct FaultMatchView {
+    pub workspace_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub key_id: Option<String>,
+    pub send_id_prefix: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct FaultActionView {
+    pub status: Option<u16>,
+    pub message: Option<String>,
+    pub retry_after: Option<u64>,
+    pub delay_ms: Option<u64>,
+    pub close: bool,
+}
+
+#[derive(Debug, Object)]
+pub struct FaultView {
+    pub id: String,
+    #[oai(rename = "match")]
+    pub matcher: FaultMatchView,
+    pub action: FaultActionView,
+    pub when: FaultWhen,
+    pub times: Option<u64>,
+    pub probability: Option<f64>,
+    pub seed: Option<u64>,
+    /// Applications left; `null` when the rule applies until removed.
+    pub remaining: Option<u64>,
+    /// Requests it was applied to so far.
+    pub applied: u64,
+}
+
+#[derive(Debug, Object)]
+pub struct FaultList {
+    /// In creation order; spent rules stay listed (with `remaining` 0) until removed.
+    pub faults: Vec<FaultView>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct SetClockRequest {
+    /// The time to jump to (RFC 3339, e.g. `2026-12-01T23:59:50Z`); the clock moves on from it.
+    #[oai(nullable)]
+    pub now: Option<JsonString>,
+    /// Or: real time plus this many seconds (negative: the past).
+    #[oai(nullable)]
+    pub offset_seconds: Option<i64>,
+}
+
+#[derive(Debug, Object)]
+pub struct ClockView {
+    /// The service's time now (RFC 3339).
+    pub now: String,
+    /// Seconds between it and real time.
+    pub offset_seconds: i64,
+}
+
+#[derive(Debug, Object)]
+pub struct FaultApplied {
+    /// The rule's id.
+    pub id: String,
+    pub when: String,
+    /// What it did: `status 503`, `delay 1500 ms`, `close`, or several.
+    pub action: String,
+    /// For an `after` fault: what the handler answered before the fault replaced or dropped it.
+    pub original_status: Option<u16>,
+}
+
+#[derive(Debug, Object)]
+pub struct RequestView {
+    /// When the service received it, by its clock (RFC 3339).
+    pub at: String,
+    pub method: String,
+    /// The path and query, as sent.
+    pub path: String,
+    /// The request's headers (names lowercased); `authorization` shows the key's `key_id`,
+    /// never the key.
+    pub headers: BTreeMap<String, String>,
+    /// The body: JSON as sent, or text; `null` when it was not read (refused before it).
+    pub body: Option<Value>,
+    /// The status the client received; `null` when the connection was closed without one.
+    pub status: Option<u16>,
+    /// The send_id asked for, or the one the service answered with.
+    pub send_id: Option<String>,
+    pub key_id: Option<String>,
+    pub fault: Option<FaultApplied>,
+}
+
+#[derive(Debug, Object)]
+pub struct RequestList {
+    /// Newest first.
+    pub requests: Vec<RequestView>,
+}
+
+#[derive(Debug, Object)]
+pub struct ResetDone {
+    /// What was done.
+    pub message: String,
+    /// The demo workspace, restored with its campaign and key (the same key as before).
+    pub demo_workspace_id: Option<String>,
+    /// Only when the server started without a demo workspace and the reset created one: its
+    /// key, shown this once.
+    pub demo_api_key: Option<String>,
+}
+
+admin_response!(ResetResponse {
+    /// The store is back to its start; the rules, the journal and the clock too.
+    #[oai(status = 200)]
+    Ok(Json<ResetDone>),
+    /// The sandbox is off.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+});
+
+admin_response!(ClockResponse {
+    /// The service's clock now.
+    #[oai(status = 200)]
+    Ok(Json<ClockView>),
+    /// The sandbox is off.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+});
+
+admin_response!(
+    // Answered once per rule added: its size does not matter.
+    #[allow(clippy::large_enum_variant)]
+    CreateFaultResponse {
+    /// The rule is in force from the next request on.
+    #[oai(status = 201)]
+    Created(Json<FaultView>),
+    /// The sandbox is off.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+});
+
+admin_response!(ListFaultsResponse {
+    /// Every rule, with what is left of it.
+    #[oai(status = 200)]
+    Ok(Json<FaultList>),
+    /// The sandbox is off.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+});
+
+admin_response!(DeletedResponse {
+    /// Removed.
+    #[oai(status = 204)]
+    NoContent,
+    /// The sandbox is off, or no such rule.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+});
+
+admin_response!(ListRequestsResponse {
+    /// The last public requests, newest first.
+    #[oai(status = 200)]
+    Ok(Json<RequestList>),
+    /// The sandbox is off.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+});
+
+/// A sandbox response's 404 (`NotFound(Json<ErrorBody>)`).
+trait Off {
+    fn off() -> Self;
+}
+
+macro_rules! off {
+    ($($t:ty),*) => {$(
+        impl Off for $t {
+            fn off() -> Self {
+                Self::NotFound(Json(ErrorBody::new(SANDBOX_OFF_MESSAGE)))
+            }
+        }
+    )*};
+}
+off!(
+    ResetResponse,
+    ClockResponse,
+    CreateFaultResponse,
+    ListFaultsResponse,
+    DeletedResponse,
+    ListRequestsResponse
+);
+
+/// The sandbox, or the 404 that says how to turn it on.
+fn sandbox<T: Off>(state: &AppState) -> Result<&Sandbox, T> {
+    state.sandbox.as_deref().ok_or_else(T::off)
+}
+
+fn text(s: Option<JsonString>) -> Option<String> {
+    s.map(|s| s.0)
+}
+
+fn fault_spec(body: CreateFaultRequest) -> FaultSpec {
+    let m = body.matcher.unwrap_or_default();
+    let a = body.action;
+    FaultSpec {
+        matcher: FaultMatch {
+            workspace_id: text(m.workspace_id),
+            campaign_id: text(m.campaign_id),
+            key_id: text(m.key_id),
+            send_id_prefix: text(m.send_id_prefix),
+        },
+        action: FaultAction {
+            status: a.status,
+            message: text(a.message),
+            retry_after: a.retry_after,
+            delay_ms: a.delay_ms,
+            close: a.close.unwrap_or(false),
+        },
+        when: match body.when {
+            Some(FaultWhen::After) => When::After,
+            _ => When::Before,
+        },
+        times: body.times,
+        probability: body.probability,
+        seed: body.seed,
+    }
+}
+
+fn fault_view(r: FaultRule) -> FaultView {
+    let (m, a) = (r.spec.matcher, r.spec.action);
+    FaultView {
+        id: r.id,
+        matcher: FaultMatchView {
+            workspace_id: m.workspace_id,
+            campaign_id: m.campaign_id,
+            key_id: m.key_id,
+            send_id_prefix: m.send_id_prefix,
+        },
+        action: FaultActionView {
+            status: a.status,
+            message: a.message,
+            retry_after: a.retry_after,
+            delay_ms: a.delay_ms,
+            close: a.close,
+        },
+        when: match r.spec.when {
+            When::Before => FaultWhen::Before,
+            When::After => FaultWhen::After,
+        },
+        times: r.spec.times,
+        probability: r.spec.probability,
+        seed: r.seed,
+        remaining: r.remaining,
+        applied: r.applied,
+    }
+}
+
+fn request_view(e: JournalEntry) -> RequestView {
+    let mut headers = BTreeMap::<String, String>::new();
+    for (name, value) in e.headers {
+        headers
+            .entry(name)
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    RequestView {
+        at: rfc3339(e.at_millis),
+        method: e.method,
+        path: e.path,
+        headers,
+        body: e.body,
+        status: e.status,
+        send_id: e.send_id,
+        key_id: e.key_id,
+        fault: e.fault.map(|f| FaultApplied {
+            id: f.rule_id,
+            when: f.when.to_string(),
+            action: f.action,
+            original_status: f.original_status,
+        }),
+    }
+}
+
+fn clock_view(sandbox: &Sandbox) -> ClockView {
+    ClockView {
+        now: rfc3339(sandbox.clock.now_millis()),
+        offset_seconds: sandbox.clock.offset_seconds(),
+    }
+}
+
+/// 0001-01-01 to 9999-12-31: the clock stays where dates print and days count.
+const EARLIEST_MILLIS: i64 = -62_135_596_800_000;
+const LATEST_MILLIS: i64 = 253_402_300_799_999;
+/// A hundred years either way.
+const MAX_OFFSET_SECONDS: i64 = 100 * 366 * 86_400;
+
+pub struct SandboxApi;
+
+#[OpenApi(prefix_path = "/admin")]
+impl SandboxApi {
+    /// Reset the store
+    ///
+    /// Back to the start: every workspace, campaign, key and pair is deleted, then the demo
+    /// workspace is restored (with its campaign and the same key) and the fixtures, when the
+    /// server has `--fixtures`, applied again. Fault rules, the journal and the clock are
+    /// cleared too.
+    #[oai(
+        path = "/reset",
+        method = "post",
+        operation_id = "resetSandbox",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn reset(&self, _auth: AdminToken, state: Data<&AppState>) -> ResetResponse {
+        let sandbox = match sandbox::<ResetResponse>(&state) {
+            Ok(s) => s,
+            Err(off) => return off,
+        };
+        match crate::sandbox::reset::reset(&state, sandbox).await {
+            Ok(done) => ResetResponse::Ok(Json(ResetDone {
+                message: done.message,
+                demo_workspace_id: done.demo_workspace_id,
+                demo_api_key: done.demo_api_key,
+            })),
+            Err(ResetError::Store(e)) => ResetResponse::storage(e),
+            Err(ResetError::Setup(e)) => ResetResponse::unavailable(ErrorBody::new(format!(
+                "the store was reset but could not be set up again: {e}"
+            ))),
+        }
+    }
+
+    /// Read the service's clock
+    #[oai(
+        path = "/clock",
+        method = "get",
+        operation_id = "getClock",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn get_clock(&self, _auth: AdminToken, state: Data<&AppState>) -> ClockResponse {
+        match sandbox::<ClockResponse>(&state) {
+            Ok(s) => ClockResponse::Ok(Json(clock_view(s))),
+            Err(off) => off,
+        }
+    }
+
+    /// Move the service's clock
+    ///
+    /// `{"now": RFC 3339}` jumps to that time, `{"offset_seconds": n}` sets it n seconds from
+    /// real time; either way it moves on from there. The quota day, `X-RateLimit-Reset`,
+    /// `Retry-After` and `created_at` follow it.
+    #[oai(
+        path = "/clock",
+        method = "put",
+        operation_id = "setClock",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn set_clock(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        body: AdminJson<SetClockRequest>,
+    ) -> ClockResponse {
+        let sandbox = match sandbox::<ClockResponse>(&state) {
+            Ok(s) => s,
+            Err(off) => return off,
+        };
+        let bad = |m: &str| ClockResponse::bad_request(ErrorBody::new(m));
+        match (body.0.now, body.0.offset_seconds) {
+            (Some(now), None) => {
+                let Ok(t) = chrono::DateTime::parse_from_rfc3339(&now.0) else {
+                    return bad("now must be an RFC 3339 time, e.g. 2026-12-01T23:59:50Z");
+                };
+                let millis = t.timestamp_millis();
+                if !(EARLIEST_MILLIS..=LATEST_MILLIS).contains(&millis) {
+                    return bad("now must be between the years 1 and 9999");
+                }
+                sandbox.clock.set_now_millis(millis);
+            }
+            (None, Some(offset)) => {
+                if offset.abs() > MAX_OFFSET_SECONDS {
+                    return bad("offset_seconds must be within 100 years (3162240000 seconds)");
+                }
+                sandbox.clock.set_offset_seconds(offset);
+            }
+            (Some(_), Some(_)) => return bad("give now or offset_seconds, not both"),
+            (None, None) => return bad("now or offset_seconds is required"),
+        }
+        ClockResponse::Ok(Json(clock_view(sandbox)))
+    }
+
+    /// Return the clock to real time
+    #[oai(
+        path = "/clock",
+        method = "delete",
+        operation_id = "resetClock",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn reset_clock(&self, _auth: AdminToken, state: Data<&AppState>) -> ClockResponse {
+        match sandbox::<ClockResponse>(&state) {
+            Ok(s) => {
+                s.clock.reset();
+                ClockResponse::Ok(Json(clock_view(s)))
+            }
+            Err(off) => off,
+        }
+    }
+
+    /// Add a fault rule
+    ///
+    /// From the next request on, requests to `POST /sends/id/create` that the rule matches
+    /// (once their key is known) get its action: a status with a JSON body (`Retry-After` on
+    /// 429 and 503), a delay, or a closed connection. `before` answers without calling the store
+    /// (nothing stored or spent); `after` lets the request commit, then delays, replaces or drops
+    /// its answer. A request gets at most one fault: the first rule, in creation order, that
+    /// matches and has applications left.
+    #[oai(
+        path = "/faults",
+        method = "post",
+        operation_id = "createFault",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn create_fault(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        body: AdminJson<CreateFaultRequest>,
+    ) -> CreateFaultResponse {
+        let sandbox = match sandbox::<CreateFaultResponse>(&state) {
+            Ok(s) => s,
+            Err(off) => return off,
+        };
+        match sandbox.faults.add(fault_spec(body.0)) {
+            Ok(rule) => CreateFaultResponse::Created(Json(fault_view(rule))),
+            Err(e) => CreateFaultResponse::bad_request(ErrorBody::new(e.0)),
+        }
+    }
+
+    /// List the fault rules
+    #[oai(
+        path = "/faults",
+        method = "get",
+        operation_id = "listFaults",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn list_faults(&self, _auth: AdminToken, state: Data<&AppState>) -> ListFaultsResponse {
+        match sandbox::<ListFaultsResponse>(&state) {
+            Ok(s) => ListFaultsResponse::Ok(Json(FaultList {
+                faults: s.faults.list().into_iter().map(fault_view).collect(),
+            })),
+            Err(off) => off,
+        }
+    }
+
+    /// Remove every fault rule
+    #[oai(
+        path = "/faults",
+        method = "delete",
+        operation_id = "deleteFaults",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn delete_faults(&self, _auth: AdminToken, state: Data<&AppState>) -> DeletedResponse {
+        match sandbox::<DeletedResponse>(&state) {
+            Ok(s) => {
+                s.faults.clear();
+                DeletedResponse::NoContent
+            }
+            Err(off) => off,
+        }
+    }
+
+    /// Remove a fault rule
+    #[oai(
+        path = "/faults/:id",
+        method = "delete",
+        operation_id = "deleteFault",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn delete_fault(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        id: Path<String>,
+    ) -> DeletedResponse {
+        match sandbox::<DeletedResponse>(&state) {
+            Ok(s) if s.faults.remove(&id.0) => DeletedResponse::NoContent,
+            Ok(_) => DeletedResponse::NotFound(Json(ErrorBody::new(format!(
+                "fault rule {} not found",
+                id.0
+            )))),
+            Err(off) => off,
+        }
+    }
+
+    /// The last public requests
+    ///
+    /// Newest first, from a journal of the last 1000 kept in memory: method, path, headers (the
+    /// key shown as its `key_id`), body, the status the client got, the send_id, the fault
+    /// applied.
+    #[oai(
+        path = "/requests",
+        method = "get",
+        operation_id = "listRequests",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn list_requests(
+        &self,
+        _auth: AdminToken,
+        state: Data<&AppState>,
+        /// How many, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+    ) -> ListRequestsResponse {
+        match sandbox::<ListRequestsResponse>(&state) {
+            Ok(s) => ListRequestsResponse::Ok(Json(RequestList {
+                requests: s
+                    .journal
+                    .recent(limit.0.unwrap_or(100) as usize)
+                    .into_iter()
+                    .map(request_view)
+                    .collect(),
+            })),
+            Err(off) => off,
+        }
+    }
+
+    /// Clear the request journal
+    #[oai(
+        path = "/requests",
+        method = "delete",
+        operation_id = "clearRequests",
+        tag = "SandboxTags::Sandbox"
+    )]
+    async fn clear_requests(&self, _auth: AdminToken, state: Data<&AppState>) -> DeletedResponse {
+        match sandbox::<DeletedResponse>(&state) {
+            Ok(s) => {
+                s.journal.clear();
+                DeletedResponse::NoContent
+            }
+            Err(off) => off,
+        }
+    }
+}

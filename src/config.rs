@@ -98,6 +98,11 @@ pub struct Config {
     #[arg(long, env = "SENDID_SANDBOX", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sandbox: bool,
+    /// The address people open to reach this server (e.g. `http://localhost:9000` for a
+    /// container published on port 9000, or a proxy's URL), shown in the start-up banner;
+    /// default: the bound address, `localhost` for 0.0.0.0 or [::].
+    #[arg(long, env = "SENDID_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -119,6 +124,7 @@ impl Config {
             request_timeout_seconds: 10,
             idle_timeout_seconds: 60,
             sandbox: false,
+            public_url: None,
         }
     }
 }

@@ -22,6 +22,13 @@ pub fn init(filter: &str, format: LogFormat) {
         .with_writer(writer)
         // The writer never fails, and the fallback (eprintln!) panics when stderr fails.
         .log_internal_errors(false);
+    if format == LogFormat::Json {
+        // The default hook prints a panic as text (a handler's panic is answered with a 500 by
+        // CatchPanic, but the hook runs first): in JSON mode it is a JSON event like any other.
+        std::panic::set_hook(Box::new(|info| {
+            tracing::error!(target: "sendid::panic", panic = %info, "a thread panicked");
+        }));
+    }
     let _ = match format {
         // One JSON object per line: timestamp, level, target, the event's fields flattened,
         // and the request span (its request id) when there is one.

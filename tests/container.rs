@@ -110,7 +110,7 @@ fn statically_linked(binary: &Path) {
 }
 
 /// Starts a container on the volume and waits until its banner has been printed.
-fn start(podman: &Podman, name: &str, volume: &str, port: u16) -> String {
+fn start(podman: &Podman, name: &str, volume: &str, port: u16, log_format: &str) -> String {
     podman.ok(&[
         "run",
         "-d",
@@ -122,6 +122,8 @@ fn start(podman: &Podman, name: &str, volume: &str, port: u16) -> String {
         &format!("{volume}:/data"),
         "-e",
         &format!("SENDID_ADMIN_TOKEN={ADMIN_TOKEN}"),
+        "-e",
+        &format!("SENDID_LOG_FORMAT={log_format}"),
         IMAGE,
     ]);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -132,7 +134,7 @@ fn start(podman: &Podman, name: &str, volume: &str, port: u16) -> String {
             String::from_utf8_lossy(&logs.stdout),
             String::from_utf8_lossy(&logs.stderr)
         );
-        if text.contains("Admin API:") {
+        if text.contains("Admin API:") || text.contains("\"admin_api\"") {
             return text;
         }
         let state = podman.ok(&["inspect", "--format", "{{.State.Status}}", name]);
@@ -254,7 +256,12 @@ async fn the_image_serves_on_its_published_port_and_keeps_pairs_on_its_volume() 
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let banner = start(&podman, &first, &volume, port);
+    let banner = start(&podman, &first, &volume, port, "text");
+    // Bound to 0.0.0.0 inside, it advertises an address a person can open.
+    assert!(
+        banner.contains("sendid is listening on http://localhost:8080"),
+        "{banner}"
+    );
     let key = banner_value(&banner, "API key:").to_string();
     let workspace = banner_value(&banner, "workspace:").to_string();
     let (status, remaining, body) = create(&base, &key, "from-the-container").await;
@@ -273,8 +280,9 @@ async fn the_image_serves_on_its_published_port_and_keeps_pairs_on_its_volume() 
     // A new container on the same volume: the store is the one the first container wrote.
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let banner = start(&podman, &second, &volume, port);
-    assert!(!banner.contains("API key:"), "a new store?\n{banner}");
+    // With JSON logs this time: everything the container prints is JSON, the banner one event.
+    let banner = start(&podman, &second, &volume, port, "json");
+    assert!(!banner.contains("api_key"), "a new store?\n{banner}");
     let (status, remaining, body) = create(&base, &key, "from-the-container").await;
     assert_eq!(
         (status, remaining),
@@ -287,5 +295,13 @@ async fn the_image_serves_on_its_published_port_and_keeps_pairs_on_its_volume() 
         "{pairs}"
     );
     podman.ok(&["stop", "-t", "20", &second]);
+    let logs = podman.run(&["logs", &second]);
+    for stream in [&logs.stdout, &logs.stderr] {
+        for line in String::from_utf8_lossy(stream).lines() {
+            let event: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            assert!(event["timestamp"].is_string(), "{line}");
+        }
+    }
     cleanup.containers.retain(|c| c != &first);
 }

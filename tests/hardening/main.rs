@@ -6,6 +6,7 @@ mod fuzz;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod http;
+mod json_start;
 mod kill9;
 mod log_sink;
 mod scale;

@@ -40,13 +40,16 @@ fn command(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
         "SENDID_TLS_CERT",
         "SENDID_TLS_KEY",
         "SENDID_LOG_FORMAT",
+        "SENDID_PUBLIC_URL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
     }
-    cmd.arg("--bind")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
+    // Port 0 on loopback unless the test binds elsewhere.
+    if !args.contains(&"--bind") {
+        cmd.arg("--bind").arg("127.0.0.1:0");
+    }
+    cmd.arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .envs(envs.iter().copied())

@@ -4,29 +4,34 @@
 use std::process::ExitCode;
 
 use crate::cli::CheckArgs;
+use crate::telemetry::{print_stderr, print_stdout};
 
 pub fn run(args: &CheckArgs) -> ExitCode {
     match crate::store::sled::check::check(&args.data_dir) {
         Err(why) => {
-            eprintln!("sendid check: {why}");
+            print_stderr(&format!("sendid check: {why}\n"));
             ExitCode::from(2)
         }
         Ok(report) => {
-            println!("sendid check: {}", args.data_dir.display());
+            // Printed with a closed or full stdout too: the exit code is the verdict.
+            let mut out = format!("sendid check: {}\n", args.data_dir.display());
             for fact in &report.facts {
-                println!("  {fact}");
+                out.push_str(&format!("  {fact}\n"));
             }
-            if report.damage.is_empty() {
-                println!("  whole: yes");
+            for what in &report.damage {
+                out.push_str(&format!("  DAMAGED: {what}\n"));
+            }
+            let whole = report.damage.is_empty();
+            out.push_str(if whole {
+                "  whole: yes\n"
+            } else {
+                "  whole: no — sendid refuses to start on it; restore it from a backup \
+                 (see docs/operations.md)\n"
+            });
+            print_stdout(&out);
+            if whole {
                 ExitCode::SUCCESS
             } else {
-                for what in &report.damage {
-                    println!("  DAMAGED: {what}");
-                }
-                println!(
-                    "  whole: no — sendid refuses to start on it; restore it from a backup \
-                     (see docs/operations.md)"
-                );
                 ExitCode::from(1)
             }
         }

@@ -1,4 +1,5 @@
-//! The command line: `sendid [serve]`, `sendid openapi [--admin]` and `sendid keys create`.
+//! The command line: `sendid [serve]`, `sendid openapi [--admin]`, `sendid keys create` and
+//! `sendid health`.
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,9 @@ pub enum Command {
     /// Verify a sled data directory without serving: what it holds (workspaces, campaigns,
     /// keys, pairs) and whether it opens whole. Exit 0 whole, 1 damaged, 2 nothing to check.
     Check(CheckArgs),
+    /// Ask a running sendid's GET /health; exit 0 when it answers 200 (a container's health
+    /// check: the image has no shell or curl).
+    Health(crate::health_check::HealthArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -108,6 +108,11 @@ pub struct Config {
     /// start (nothing is deleted); a bad file stops the start with exit 2. See docs/testing.md.
     #[arg(long, env = "SENDID_FIXTURES", value_name = "PATH")]
     pub fixtures: Option<PathBuf>,
+    /// The address people open to reach this server (e.g. `http://localhost:9000` for a
+    /// container published on port 9000, or a proxy's URL), shown in the start-up banner;
+    /// default: the bound address, `localhost` for 0.0.0.0 or [::].
+    #[arg(long, env = "SENDID_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -131,6 +136,7 @@ impl Config {
             idle_timeout_seconds: 60,
             sandbox: false,
             fixtures: None,
+            public_url: None,
         }
     }
 }

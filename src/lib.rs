@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod fixtures;
+pub mod health_check;
 pub mod keys;
 pub mod net;
 pub mod sandbox;

@@ -5,6 +5,13 @@ use sendid::api::docs::{admin_spec, sends_spec};
 use sendid::cli::{Cli, Command, KeysCommand};
 use sendid::clock::SystemClock;
 use sendid::startup::Application;
+use sendid::telemetry::{print_stderr, print_stdout};
+
+// musl's own malloc serialises threads on one lock; the static binary uses mimalloc instead
+// (measured in docs/performance.md, "The static binary").
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     // Before any thread exists: the allocator's arenas are created by the threads that use it.
@@ -12,7 +19,7 @@ fn main() -> std::process::ExitCode {
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(run()),
         Err(e) => {
-            eprintln!("sendid: cannot start the async runtime: {e}");
+            print_stderr(&format!("sendid: cannot start the async runtime: {e}\n"));
             std::process::ExitCode::FAILURE
         }
     }
@@ -22,8 +29,17 @@ async fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
     let config = match cli.command {
         Some(Command::Openapi { admin }) => {
-            print!("{}", if admin { admin_spec() } else { sends_spec() });
-            return std::process::ExitCode::SUCCESS;
+            let written = print_stdout(&if admin { admin_spec() } else { sends_spec() });
+            return exit_code(written);
+        }
+        Some(Command::Health(args)) => {
+            return match sendid::health_check::check(&args) {
+                Ok(said) => exit_code(print_stdout(&format!("{said}\n"))),
+                Err(e) => {
+                    print_stderr(&format!("sendid health: {e}\n"));
+                    std::process::ExitCode::FAILURE
+                }
+            };
         }
         Some(Command::Keys {
             command: KeysCommand::Create(args),
@@ -34,31 +50,39 @@ async fn run() -> std::process::ExitCode {
     };
     sendid::telemetry::init(&config.log, config.log_format);
     let config_json = config.log_format == sendid::config::LogFormat::Json;
-    match serve(config).await {
+    let code = match serve(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        // A bad fixture file is a usage error (exit 2), like a bad flag.
-        Err(e) if e.downcast_ref::<sendid::fixtures::FixtureError>().is_some() => {
+        Err(e) => {
+            // A bad fixture file is a usage error (exit 2), like a bad flag.
             let code = e
                 .downcast_ref::<sendid::fixtures::FixtureError>()
                 .map_or(1, |f| f.exit_code());
             if config_json {
-                tracing::error!(error = format!("{e:#}"), "sendid did not start");
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "sendid could not start or stopped on an error"
+                );
             } else {
-                eprintln!("sendid: {e:#}");
+                // After the log's queue, so the message comes last.
+                sendid::telemetry::sink::flush(LOG_FLUSH);
+                print_stderr(&format!("sendid: {e:#}\n"));
             }
             std::process::ExitCode::from(code)
         }
-        Err(e) if config_json => {
-            tracing::error!(
-                error = format!("{e:#}"),
-                "sendid could not start or stopped on an error"
-            );
-            std::process::ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("sendid: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
+    };
+    // What the log still holds, unless its sink is stuck: that must not keep the process alive.
+    sendid::telemetry::sink::flush(LOG_FLUSH);
+    code
+}
+
+/// How long the exit waits for the log's queue to be written.
+const LOG_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn exit_code(success: bool) -> std::process::ExitCode {
+    if success {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
     }
 }
 
@@ -80,26 +104,25 @@ async fn keys_create(args: &sendid::cli::KeysCreate) -> std::process::ExitCode {
                 "permissions": key.permissions,
                 "api_key": key.api_key,
             });
-            println!("{out}");
-            std::process::ExitCode::SUCCESS
+            exit_code(print_stdout(&format!("{out}\n")))
         }
-        Ok(key) => {
-            println!(
-                "Created API key {} for workspace {} (permissions: {}).",
-                key.key_id,
-                key.workspace_id,
-                key.permissions.join(", ")
-            );
-            println!("API key: {}", key.api_key);
-            println!("It is shown this once: only its hash is stored.");
-            std::process::ExitCode::SUCCESS
-        }
+        Ok(key) => exit_code(print_stdout(&format!(
+            "Created API key {} for workspace {} (permissions: {}).\nAPI key: {}\n\
+             It is shown this once: only its hash is stored.\n",
+            key.key_id,
+            key.workspace_id,
+            key.permissions.join(", "),
+            key.api_key
+        ))),
         Err(e) if args.json => {
-            eprintln!("{}", serde_json::json!({ "message": e.to_string() }));
+            print_stderr(&format!(
+                "{}\n",
+                serde_json::json!({ "message": e.to_string() })
+            ));
             std::process::ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("sendid keys create: {e}");
+            print_stderr(&format!("sendid keys create: {e}\n"));
             std::process::ExitCode::FAILURE
         }
     }

@@ -136,12 +136,27 @@ impl Metrics {
         match encoder.encode(&self.registry.gather(), &mut buf) {
             Ok(()) => Response::builder()
                 .content_type(encoder.format_type())
-                .body(buf),
+                .body(with_log_drops(buf)),
             Err(e) => {
                 super::error::json_error(StatusCode::INTERNAL_SERVER_ERROR, format!("metrics: {e}"))
             }
         }
     }
+}
+
+/// The log's dropped lines, counted by the log's writer since the process started (it exists
+/// before any registry does).
+fn with_log_drops(mut buf: Vec<u8>) -> Vec<u8> {
+    let dropped = crate::telemetry::sink::dropped_lines();
+    buf.extend_from_slice(
+        format!(
+            "# HELP sendid_log_lines_dropped_total Log lines not written: the log's sink was \
+             full, closed or too slow\n# TYPE sendid_log_lines_dropped_total counter\n\
+             sendid_log_lines_dropped_total {dropped}\n"
+        )
+        .as_bytes(),
+    );
+    buf
 }
 
 impl FlushObserver for Metrics {

@@ -423,7 +423,7 @@ async fn https_serves_http1_and_http2_and_takes_a_new_certificate_on_sighup() {
     );
     assert!(proc.base.starts_with("https://"), "{}", proc.base);
     // The banner's later lines arrive just after its first.
-    wait_for(&proc, &format!("Swagger UI:  {}/docs", proc.base)).await;
+    wait_for(&proc, &format!("\"swagger_ui\":\"{}/docs\"", proc.base)).await;
     let health = format!("{}/health", proc.base);
 
     let h1 = https_client(&first.ca_pem, true);

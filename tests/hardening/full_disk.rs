@@ -310,10 +310,9 @@ async fn a_full_disk_answers_503_json_reports_it_on_health_and_recovers_by_itsel
     full_disk(false).await;
 }
 
-/// Needs the log writer that never blocks or fails a request (issue 21 item 2): with stderr
-/// written synchronously to the full filesystem, answers are dropped.
+/// The log on the same full filesystem: its writer (`telemetry::sink`) drops and counts what it
+/// cannot write, and no answer waits for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs the non-blocking log writer of issue 21 item 2 (branch pkg), not on main yet"]
 async fn a_full_disk_under_the_log_too_drops_no_answer() {
     full_disk(true).await;
 }

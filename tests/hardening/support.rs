@@ -40,13 +40,16 @@ fn command(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
         "SENDID_TLS_CERT",
         "SENDID_TLS_KEY",
         "SENDID_LOG_FORMAT",
+        "SENDID_PUBLIC_URL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
     }
-    cmd.arg("--bind")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
+    // Port 0 on loopback unless the test binds elsewhere.
+    if !args.contains(&"--bind") {
+        cmd.arg("--bind").arg("127.0.0.1:0");
+    }
+    cmd.arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .envs(envs.iter().copied())
@@ -84,14 +87,26 @@ fn pump(
 impl Proc {
     /// Starts `sendid` on `data_dir` (port 0) and waits for its banner.
     pub fn start(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
-        let mut child = command(data_dir, args, envs)
-            .spawn()
-            .expect("spawning the sendid binary");
+        Self::spawn(command(data_dir, args, envs))
+    }
+
+    /// Starts `sendid` with its stderr sent to `stderr` (a full device, a pipe nobody reads)
+    /// instead of the test's reader; `Proc::stderr` then stays empty.
+    pub fn start_with_stderr(data_dir: &Path, args: &[&str], stderr: Stdio) -> Proc {
+        let mut cmd = command(data_dir, args, &[]);
+        cmd.stderr(stderr);
+        Self::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Proc {
+        let mut child = cmd.spawn().expect("spawning the sendid binary");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
         pump(child.stdout.take().unwrap(), stdout.clone(), Some(tx));
-        pump(child.stderr.take().unwrap(), stderr.clone(), None);
+        if let Some(err) = child.stderr.take() {
+            pump(err, stderr.clone(), None);
+        }
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(addr) => addr,
             Err(_) => {

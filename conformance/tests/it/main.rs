@@ -11,6 +11,7 @@ mod defects;
 #[path = "../../../tests/support/pg.rs"]
 mod pg;
 mod prism;
+mod sandbox;
 mod sendid;
 mod small_budgets;
 mod support;

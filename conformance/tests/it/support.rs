@@ -22,7 +22,7 @@ pub struct Sendid {
     /// A second campaign of the same workspace.
     pub campaign_id_2: String,
     pub workspace_id: String,
-    admin: Admin,
+    pub admin: Admin,
     _dir: TempDir,
     _shutdown: oneshot::Sender<()>,
 }
@@ -34,10 +34,21 @@ impl Sendid {
 
     /// On PostgreSQL when `database_url` is set, on sled otherwise.
     pub async fn spawn_on(quota: u64, database_url: Option<String>) -> Sendid {
+        Self::start(quota, database_url, false).await
+    }
+
+    /// With `--sandbox` (sled): fault rules, the request journal, reset and the clock through
+    /// [`Sendid::admin`].
+    pub async fn spawn_sandbox(quota: u64) -> Sendid {
+        Self::start(quota, None, true).await
+    }
+
+    async fn start(quota: u64, database_url: Option<String>, sandbox: bool) -> Sendid {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut config = Config::for_tests(dir.path().join("data"));
         config.admin_token = Some(ADMIN_TOKEN.into());
         config.database_url = database_url;
+        config.sandbox = sandbox;
         let app = Application::build(&config, Arc::new(SystemClock))
             .await
             .expect("sendid starts");

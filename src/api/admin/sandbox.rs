@@ -10,7 +10,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use serde_json::Value;
 
 use super::body::{AdminJson, JsonString};
-use super::{admin_response, rfc3339, AdminErrors};
+use super::{admin_response, rfc3339, AdminErrors, NotFoundAnswer};
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
 use crate::api::AppState;
@@ -212,7 +212,7 @@ admin_response!(ResetResponse {
     /// The sandbox is off.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-});
+} not_found);
 
 admin_response!(ClockResponse {
     /// The service's clock now.
@@ -221,7 +221,7 @@ admin_response!(ClockResponse {
     /// The sandbox is off.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-});
+} not_found);
 
 admin_response!(
     // Answered once per rule added: its size does not matter.
@@ -233,7 +233,7 @@ admin_response!(
     /// The sandbox is off.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-});
+} not_found);
 
 admin_response!(ListFaultsResponse {
     /// Every rule, with what is left of it.
@@ -242,7 +242,7 @@ admin_response!(ListFaultsResponse {
     /// The sandbox is off.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-});
+} not_found);
 
 admin_response!(DeletedResponse {
     /// Removed.
@@ -251,7 +251,7 @@ admin_response!(DeletedResponse {
     /// The sandbox is off, or no such rule.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-});
+} not_found);
 
 admin_response!(ListRequestsResponse {
     /// The last public requests, newest first.
@@ -260,34 +260,14 @@ admin_response!(ListRequestsResponse {
     /// The sandbox is off.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-});
-
-/// A sandbox response's 404 (`NotFound(Json<ErrorBody>)`).
-trait Off {
-    fn off() -> Self;
-}
-
-macro_rules! off {
-    ($($t:ty),*) => {$(
-        impl Off for $t {
-            fn off() -> Self {
-                Self::NotFound(Json(ErrorBody::new(SANDBOX_OFF_MESSAGE)))
-            }
-        }
-    )*};
-}
-off!(
-    ResetResponse,
-    ClockResponse,
-    CreateFaultResponse,
-    ListFaultsResponse,
-    DeletedResponse,
-    ListRequestsResponse
-);
+} not_found);
 
 /// The sandbox, or the 404 that says how to turn it on.
-fn sandbox<T: Off>(state: &AppState) -> Result<&Sandbox, T> {
-    state.sandbox.as_deref().ok_or_else(T::off)
+fn sandbox<T: NotFoundAnswer>(state: &AppState) -> Result<&Sandbox, T> {
+    state
+        .sandbox
+        .as_deref()
+        .ok_or_else(|| T::not_found(ErrorBody::new(SANDBOX_OFF_MESSAGE)))
 }
 
 fn text(s: Option<JsonString>) -> Option<String> {

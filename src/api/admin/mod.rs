@@ -3,14 +3,15 @@
 //! The token check and the body limit happen before these handlers (see `security.rs`).
 //!
 //! One file per resource holds its handlers (`workspaces.rs`, `campaigns.rs`, `api_keys.rs`,
-//! `send_ids.rs`); the bodies are in `types.rs`, their parsing in `body.rs`. This file has what
-//! every handler shares: the error answers, the lookups that answer 404 or 503 for the handler
-//! ("the workspace exists", "the campaign is in it", "it was removed"), and `limit`/`after`
-//! paging.
+//! `send_ids.rs`, `sandbox.rs`); the bodies are in `types.rs` (the sandbox's in
+//! `sandbox_types.rs`), their parsing in `body.rs`. This file has what every handler shares:
+//! the error answers, the lookups that answer 404 or 503 for the handler ("the workspace
+//! exists", "the campaign is in it", "it was removed"), and `limit`/`after` paging.
 mod api_keys;
 pub mod body;
 mod campaigns;
 mod sandbox;
+mod sandbox_types;
 mod send_ids;
 pub mod types;
 mod workspaces;

@@ -41,6 +41,14 @@ fn sandbox<T: NotFoundAnswer>(state: &AppState) -> Result<&Sandbox, T> {
         .ok_or_else(|| T::not_found(ErrorBody::new(SANDBOX_OFF_MESSAGE)))
 }
 
+/// `answer` of the sandbox, or the 404 that says how to turn it on.
+fn with_sandbox<T: NotFoundAnswer>(state: &AppState, answer: impl FnOnce(&Sandbox) -> T) -> T {
+    match sandbox(state) {
+        Ok(s) => answer(s),
+        Err(off) => off,
+    }
+}
+
 fn text(s: Option<JsonString>) -> Option<String> {
     s.map(|s| s.0)
 }
@@ -185,10 +193,7 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn get_clock(&self, _auth: AdminToken, state: Data<&AppState>) -> ClockResponse {
-        match sandbox::<ClockResponse>(&state) {
-            Ok(s) => ClockResponse::Ok(Json(clock_view(s))),
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| ClockResponse::Ok(Json(clock_view(s))))
     }
 
     /// Move the service's clock
@@ -244,13 +249,10 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn reset_clock(&self, _auth: AdminToken, state: Data<&AppState>) -> ClockResponse {
-        match sandbox::<ClockResponse>(&state) {
-            Ok(s) => {
-                s.clock.reset();
-                ClockResponse::Ok(Json(clock_view(s)))
-            }
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| {
+            s.clock.reset();
+            ClockResponse::Ok(Json(clock_view(s)))
+        })
     }
 
     /// Add a fault rule
@@ -291,12 +293,11 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn list_faults(&self, _auth: AdminToken, state: Data<&AppState>) -> ListFaultsResponse {
-        match sandbox::<ListFaultsResponse>(&state) {
-            Ok(s) => ListFaultsResponse::Ok(Json(FaultList {
+        with_sandbox(&state, |s| {
+            ListFaultsResponse::Ok(Json(FaultList {
                 faults: s.faults.list().into_iter().map(fault_view).collect(),
-            })),
-            Err(off) => off,
-        }
+            }))
+        })
     }
 
     /// Remove every fault rule
@@ -307,13 +308,10 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn delete_faults(&self, _auth: AdminToken, state: Data<&AppState>) -> DeletedResponse {
-        match sandbox::<DeletedResponse>(&state) {
-            Ok(s) => {
-                s.faults.clear();
-                DeletedResponse::NoContent
-            }
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| {
+            s.faults.clear();
+            DeletedResponse::NoContent
+        })
     }
 
     /// Remove a fault rule
@@ -329,14 +327,13 @@ impl SandboxApi {
         state: Data<&AppState>,
         id: Path<String>,
     ) -> DeletedResponse {
-        match sandbox::<DeletedResponse>(&state) {
-            Ok(s) if s.faults.remove(&id.0) => DeletedResponse::NoContent,
-            Ok(_) => DeletedResponse::NotFound(Json(ErrorBody::new(format!(
-                "fault rule {} not found",
-                id.0
-            )))),
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| {
+            if s.faults.remove(&id.0) {
+                DeletedResponse::NoContent
+            } else {
+                DeletedResponse::not_found(ErrorBody::new(format!("fault rule {} not found", id.0)))
+            }
+        })
     }
 
     /// The last public requests
@@ -358,17 +355,16 @@ impl SandboxApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
     ) -> ListRequestsResponse {
-        match sandbox::<ListRequestsResponse>(&state) {
-            Ok(s) => ListRequestsResponse::Ok(Json(RequestList {
+        with_sandbox(&state, |s| {
+            ListRequestsResponse::Ok(Json(RequestList {
                 requests: s
                     .journal
                     .recent(limit.0.unwrap_or(100) as usize)
                     .into_iter()
                     .map(request_view)
                     .collect(),
-            })),
-            Err(off) => off,
-        }
+            }))
+        })
     }
 
     /// Clear the request journal
@@ -379,12 +375,9 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn clear_requests(&self, _auth: AdminToken, state: Data<&AppState>) -> DeletedResponse {
-        match sandbox::<DeletedResponse>(&state) {
-            Ok(s) => {
-                s.journal.clear();
-                DeletedResponse::NoContent
-            }
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| {
+            s.journal.clear();
+            DeletedResponse::NoContent
+        })
     }
 }

@@ -7,14 +7,14 @@ use crate::cli::CheckArgs;
 use crate::telemetry::{print_stderr, print_stdout};
 
 pub fn run(args: &CheckArgs) -> ExitCode {
-    match crate::store::sled::check::check(&args.data_dir) {
+    match crate::store::sled::check::check(&args.sled.data_dir) {
         Err(why) => {
             print_stderr(&format!("sendid check: {why}\n"));
             ExitCode::from(2)
         }
         Ok(report) => {
             // Printed with a closed or full stdout too: the exit code is the verdict.
-            let mut out = format!("sendid check: {}\n", args.data_dir.display());
+            let mut out = format!("sendid check: {}\n", args.sled.data_dir.display());
             for fact in &report.facts {
                 out.push_str(&format!("  {fact}\n"));
             }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, DATABASE_URL_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,13 +46,16 @@ pub enum Command {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
-    /// The data directory to check; no server may be running on it.
-    #[arg(
-        long,
-        env = "SENDID_DATA_DIR",
-        hide_env_values = true,
-        default_value = "./data"
-    )]
+    #[command(flatten)]
+    pub sled: OfflineDataDir,
+}
+
+/// `--data-dir` of the commands that open a sled data directory themselves (`check`, `keys
+/// create`): the same flag, variable and default as `serve --data-dir`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OfflineDataDir {
+    /// Directory of the embedded sled database; no server may be running on it.
+    #[arg(long, env = DATA_DIR_ENV, hide_env_values = true, default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 }
 
@@ -75,16 +78,10 @@ pub struct KeysCreate {
     pub name: String,
     /// A PostgreSQL database (as `serve --database-url`); servers may keep running on it, they
     /// see the new key within a second.
-    #[arg(long, env = "SENDID_DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = DATABASE_URL_ENV, hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Directory of the embedded sled database; no server may be running on it.
-    #[arg(
-        long,
-        env = "SENDID_DATA_DIR",
-        hide_env_values = true,
-        default_value = "./data"
-    )]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub sled: OfflineDataDir,
     /// Print the key as one JSON object (`key_id`, `workspace_id`, `permissions`, `api_key`)
     /// for scripts; an error is then a JSON object `{"message"}` on stderr.
     #[arg(long)]

@@ -4,27 +4,27 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
+/// `--data-dir`'s variable and default, shared with the commands that open the directory
+/// themselves (`check`, `keys create`): they must find what `serve` wrote.
+pub const DATA_DIR_ENV: &str = "SENDID_DATA_DIR";
+pub const DEFAULT_DATA_DIR: &str = "./data";
+/// `--database-url`'s variable, shared with `keys create`.
+pub const DATABASE_URL_ENV: &str = "SENDID_DATABASE_URL";
+/// `--bind`'s variable and default, shared with `sendid health`: it asks where `serve` listens.
+pub const BIND_ENV: &str = "SENDID_BIND";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address to listen on.
-    #[arg(
-        long,
-        env = "SENDID_BIND",
-        hide_env_values = true,
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(long, env = BIND_ENV, hide_env_values = true, default_value = DEFAULT_BIND)]
     pub bind: SocketAddr,
     /// Directory of the embedded sled database (created when missing).
-    #[arg(
-        long,
-        env = "SENDID_DATA_DIR",
-        hide_env_values = true,
-        default_value = "./data"
-    )]
+    #[arg(long, env = DATA_DIR_ENV, hide_env_values = true, default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// A PostgreSQL database shared by any number of instances (`postgres://user:pass@host/db`;
     /// `?sslmode=require` for TLS). When set, it replaces the sled directory at --data-dir.
-    #[arg(long, env = "SENDID_DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = DATABASE_URL_ENV, hide_env_values = true)]
     pub database_url: Option<String>,
     /// Seconds PostgreSQL may take to connect, hand out a connection or answer a statement;
     /// past it the request answers 503 (and `/health` too) until the database answers again.

@@ -7,15 +7,12 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::config::{BIND_ENV, DEFAULT_BIND};
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct HealthArgs {
     /// The address the server listens on (its --bind); 0.0.0.0 or [::] ask this host's loopback.
-    #[arg(
-        long,
-        env = "SENDID_BIND",
-        hide_env_values = true,
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(long, env = BIND_ENV, hide_env_values = true, default_value = DEFAULT_BIND)]
     pub bind: SocketAddr,
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]

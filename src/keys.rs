@@ -43,7 +43,7 @@ pub enum KeysError {
 pub async fn create(args: &KeysCreate, clock: &dyn Clock) -> Result<MintedKey, KeysError> {
     let dir = match &args.database_url {
         Some(url) => crate::store::postgres::describe_url(url),
-        None => args.data_dir.display().to_string(),
+        None => args.sled.data_dir.display().to_string(),
     };
     let permissions = if args.permissions.is_empty() {
         vec![SENDS_ID_CREATE.to_string()]
@@ -58,14 +58,16 @@ pub async fn create(args: &KeysCreate, clock: &dyn Clock) -> Result<MintedKey, K
         Some(url) => Box::new(PgStore::open(url, StoreOptions::default()).await?),
         None => {
             // Opening would create a directory; minting a key into an empty one helps nobody.
-            if !args.data_dir.join("db").is_file() {
+            if !args.sled.data_dir.join("db").is_file() {
                 return Err(KeysError::NoDataDir(dir));
             }
             Box::new(
-                SledStore::open(&args.data_dir, StoreOptions::default()).map_err(|e| match e {
-                    StoreError::Locked(m) => KeysError::InUse(m),
-                    other => KeysError::Store(other),
-                })?,
+                SledStore::open(&args.sled.data_dir, StoreOptions::default()).map_err(
+                    |e| match e {
+                        StoreError::Locked(m) => KeysError::InUse(m),
+                        other => KeysError::Store(other),
+                    },
+                )?,
             )
         }
     };

@@ -13,7 +13,7 @@ mod helpers;
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -34,36 +34,21 @@ async fn the_braze_api_node_client_gets_braze_answers_from_sendid() {
     let forbidden = app.api_key(&tenant.workspace_id, &[], None).await;
     let forbidden = forbidden["api_key"].as_str().expect("api key");
 
-    let child = Command::new(&node)
-        .arg("check.mjs")
-        .current_dir(client_dir())
-        .env("SENDID_BASE_URL", &app.address)
-        .env("SENDID_API_KEY", &tenant.api_key)
-        .env("SENDID_FORBIDDEN_API_KEY", forbidden)
-        .env("SENDID_CAMPAIGN_ID", &tenant.campaign_id)
-        .env("SENDID_DAILY_QUOTA", QUOTA.to_string())
-        .env("SENDID_TAG", "node")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", node.display()));
-    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("node check.mjs did not finish within {NODE_TIMEOUT:?}"))
-        .expect("node's output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "node check.mjs failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    assert!(
-        stdout.lines().any(|l| l == "14 passed, 0 failed"),
-        "node check.mjs did not run every check:\n{stdout}\n{stderr}"
-    );
+    let quota = QUOTA.to_string();
+    let stdout = run_script(
+        &node,
+        "check.mjs",
+        &[
+            ("SENDID_BASE_URL", &app.address),
+            ("SENDID_API_KEY", &tenant.api_key),
+            ("SENDID_FORBIDDEN_API_KEY", forbidden),
+            ("SENDID_CAMPAIGN_ID", &tenant.campaign_id),
+            ("SENDID_DAILY_QUOTA", &quota),
+            ("SENDID_TAG", "node"),
+        ],
+        "14 passed, 0 failed",
+    )
+    .await;
 
     // What the client was told was created is exactly what the store holds, and it spent
     // exactly the quota: the 200s were real, and no refusal or repeat spent anything.
@@ -97,36 +82,20 @@ async fn the_braze_api_node_client_comes_through_sandbox_faults_by_repeating_the
     };
     let app = helpers::spawn_sandbox().await;
     let tenant = app.workspace(10).await;
-    let child = Command::new(&node)
-        .arg("faults.mjs")
-        .current_dir(client_dir())
-        .env("SENDID_BASE_URL", &app.address)
-        .env("SENDID_ADMIN_TOKEN", helpers::ADMIN_TOKEN)
-        .env("SENDID_API_KEY", &tenant.api_key)
-        .env("SENDID_CAMPAIGN_ID", &tenant.campaign_id)
-        .env("SENDID_WORKSPACE_ID", &tenant.workspace_id)
-        .env("SENDID_TAG", "faults")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", node.display()));
-    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("node faults.mjs did not finish within {NODE_TIMEOUT:?}"))
-        .expect("node's output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "node faults.mjs failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    assert!(
-        stdout.lines().any(|l| l == "6 passed, 0 failed"),
-        "node faults.mjs did not run every check:\n{stdout}\n{stderr}"
-    );
+    run_script(
+        &node,
+        "faults.mjs",
+        &[
+            ("SENDID_BASE_URL", &app.address),
+            ("SENDID_ADMIN_TOKEN", helpers::ADMIN_TOKEN),
+            ("SENDID_API_KEY", &tenant.api_key),
+            ("SENDID_CAMPAIGN_ID", &tenant.campaign_id),
+            ("SENDID_WORKSPACE_ID", &tenant.workspace_id),
+            ("SENDID_TAG", "faults"),
+        ],
+        "6 passed, 0 failed",
+    )
+    .await;
     // Five pairs, each created once although three of them were asked for twice.
     let mut stored = app
         .all_send_ids(&tenant.workspace_id, &tenant.campaign_id)
@@ -135,6 +104,38 @@ async fn the_braze_api_node_client_comes_through_sandbox_faults_by_repeating_the
     let expected = ["500", "503", "closed", "lost", "slow"].map(|s| format!("faults-{s}"));
     assert_eq!(stored, expected);
     assert_eq!(app.used_today(&tenant.workspace_id).await, 5);
+}
+
+/// Runs `node script` in the client's folder with `envs`, and returns what it printed once it
+/// exited 0 having printed the line `tally` (every check run and passed); panics with node's
+/// output otherwise.
+async fn run_script(node: &Path, script: &str, envs: &[(&str, &str)], tally: &str) -> String {
+    let child = Command::new(node)
+        .arg(script)
+        .current_dir(client_dir())
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", node.display()));
+    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("node {script} did not finish within {NODE_TIMEOUT:?}"))
+        .expect("node's output");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "node {script} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.lines().any(|l| l == tally),
+        "node {script} did not run every check:\n{stdout}\n{stderr}"
+    );
+    stdout
 }
 
 fn client_dir() -> PathBuf {

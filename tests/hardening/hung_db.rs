@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::pg;
-use crate::support::{Proc, ADMIN_TOKEN};
+use crate::support::{own_cluster, start_on_database};
 
 const TIMEOUT_SECONDS: u64 = 2;
 
@@ -21,30 +21,11 @@ impl Drop for Stopped<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hung_database_answers_503_within_the_timeout_and_retries_spend_once() {
-    if std::env::var("SENDID_TEST_DATABASE_URL").is_ok() {
-        eprintln!("skipping: this test stops its own PostgreSQL cluster, not the one SENDID_TEST_DATABASE_URL points at");
-        return;
-    }
-    let Some(cluster) = pg::Cluster::start_new() else {
+    let Some((cluster, url)) = own_cluster().await else {
         return;
     };
-    let url = pg::new_database(&cluster.server_url()).await;
-    let dir = tempfile::tempdir().unwrap();
     let timeout = TIMEOUT_SECONDS.to_string();
-    let proc = Proc::start(
-        &dir.path().join("unused"),
-        &[
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--log",
-            "warn",
-            "--database-url",
-            &url,
-            "--database-timeout",
-            &timeout,
-        ],
-        &[],
-    );
+    let proc = start_on_database(&url, &["--database-timeout", &timeout]);
     let api = proc.api();
     let tenant = api.tenant(1000).await;
     let before = api
@@ -93,18 +74,11 @@ async fn a_hung_database_answers_503_within_the_timeout_and_retries_spend_once()
     assert_eq!(health.status(), 503, "/health while the database hangs");
 
     drop(stopped);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = api.client.get(api.url("/health")).send().await.unwrap();
-        if r.status() == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "/health did not recover after SIGCONT"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    api.wait_healthy(
+        Duration::from_secs(20),
+        "/health did not recover after SIGCONT",
+    )
+    .await;
     // The retries: each pair answers 200, and is spent exactly once whatever became of the
     // attempt that answered 503.
     for send_id in news.iter().chain([&"before".to_string()]) {

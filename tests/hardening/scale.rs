@@ -14,31 +14,15 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
 
 use crate::helpers::pg;
-use crate::support::{Api, Proc, Tenant, ADMIN_TOKEN};
-
-fn start_on(url: &str) -> Proc {
-    let dir = tempfile::tempdir().unwrap();
-    // The data directory is never created: PostgreSQL replaces it.
-    let unused = dir.path().join("unused");
-    Proc::start(
-        &unused,
-        &[
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--log",
-            "warn",
-            "--database-url",
-            url,
-        ],
-        &[],
-    )
-}
+use crate::support::{own_cluster, start_on_database, Api, Proc, Tenant, ADMIN_TOKEN};
 
 /// Three instances on a new database, started at once (migrations and bootstrap race).
 async fn three_instances() -> Option<(String, Vec<Proc>)> {
     let url = pg::database_url().await?;
     let procs: Vec<Proc> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| start_on(&url))).collect();
+        let handles: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| start_on_database(&url, &[])))
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let demo_keys = procs
@@ -312,15 +296,10 @@ async fn kill_9_of_one_instance_loses_nothing_acknowledged_and_the_others_keep_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_database_stopped_under_load_gives_only_503s_and_service_resumes_by_itself() {
-    if std::env::var("SENDID_TEST_DATABASE_URL").is_ok() {
-        eprintln!("skipping: this test stops its own PostgreSQL cluster, not the one SENDID_TEST_DATABASE_URL points at");
-        return;
-    }
-    let Some(cluster) = pg::Cluster::start_new() else {
+    let Some((cluster, url)) = own_cluster().await else {
         return;
     };
-    let url = pg::new_database(&cluster.server_url()).await;
-    let proc = start_on(&url);
+    let proc = start_on_database(&url, &[]);
     let api = proc.api();
     let tenant = api.tenant(100_000_000).await;
     wait_known_everywhere(std::slice::from_ref(&api), &tenant).await;
@@ -338,15 +317,8 @@ async fn the_database_stopped_under_load_gives_only_503s_and_service_resumes_by_
     tokio::time::sleep(Duration::from_millis(1500)).await;
     cluster.start();
     // Service resumes without restarting sendid.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = api.client.get(api.url("/health")).send().await.unwrap();
-        if r.status() == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "/health did not recover");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    api.wait_healthy(Duration::from_secs(20), "/health did not recover")
+        .await;
     healed.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::SeqCst);
@@ -391,26 +363,7 @@ async fn instances_starting_at_once_with_the_same_fixtures_create_each_record_on
     let fixtures = fixtures.display().to_string();
     let procs: Vec<Proc> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..3)
-            .map(|_| {
-                let unused = dir.path().join("unused");
-                let (url, fixtures) = (&url, &fixtures);
-                s.spawn(move || {
-                    Proc::start(
-                        &unused,
-                        &[
-                            "--admin-token",
-                            ADMIN_TOKEN,
-                            "--log",
-                            "warn",
-                            "--database-url",
-                            url,
-                            "--fixtures",
-                            fixtures,
-                        ],
-                        &[],
-                    )
-                })
-            })
+            .map(|_| s.spawn(|| start_on_database(&url, &["--fixtures", &fixtures])))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::helpers::admin::Admin;
+use crate::helpers::pg;
 
 pub const ADMIN_TOKEN: &str = "hardening-admin-token-5f1c0e9a7b";
 pub const BIN: &str = env!("CARGO_BIN_EXE_sendid");
@@ -325,6 +326,51 @@ impl Api {
             used: limit.zip(remaining).map(|(l, r)| l - r),
         })
     }
+}
+
+impl Api {
+    /// Waits until `/health` answers 200, for at most `within`; `what` says what it waits for.
+    pub async fn wait_healthy(&self, within: Duration, what: &str) {
+        let deadline = Instant::now() + within;
+        loop {
+            let r = self.client.get(self.url("/health")).send().await.unwrap();
+            if r.status() == 200 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Starts `sendid` on the PostgreSQL database `url`, with `extra` arguments after the usual
+/// ones. Its data directory is never created: PostgreSQL replaces it.
+pub fn start_on_database(url: &str, extra: &[&str]) -> Proc {
+    let dir = tempfile::tempdir().unwrap();
+    let unused = dir.path().join("unused");
+    let mut args = vec![
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--log",
+        "warn",
+        "--database-url",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    Proc::start(&unused, &args, &[])
+}
+
+/// A PostgreSQL cluster of the test's own, for a test that stops or signals its server, and the
+/// URL of a new database on it. `None` (the test passes) when `SENDID_TEST_DATABASE_URL` names a
+/// server the test must not stop, or no cluster can start here.
+pub async fn own_cluster() -> Option<(pg::Cluster, String)> {
+    if std::env::var("SENDID_TEST_DATABASE_URL").is_ok() {
+        eprintln!("skipping: this test stops its own PostgreSQL cluster, not the one SENDID_TEST_DATABASE_URL points at");
+        return None;
+    }
+    let cluster = pg::Cluster::start_new()?;
+    let url = pg::new_database(&cluster.server_url()).await;
+    Some((cluster, url))
 }
 
 /// An answer of `POST /sends/id/create`.

@@ -7,7 +7,8 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::body::AdminJson;
 use super::types::{ApiKeyCreated, ApiKeyList, ApiKeyView, CreateApiKeyRequest};
 use super::{
-    admin_response, existing_workspace, next_of, not_found, rfc3339, AdminErrors, AdminTags, Paging,
+    admin_response, existing_workspace, next_of, removed, rfc3339, stored, workspace_listing,
+    AdminTags,
 };
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
@@ -78,24 +79,20 @@ impl ApiKeysApi {
         /// The `next` value of the previous page.
         after: Query<Option<String>>,
     ) -> ListApiKeysResponse {
-        let paging = match Paging::of_records(limit.0, after.0.as_deref()) {
+        let paging = match workspace_listing(&state, &id.0, limit.0, after.0.as_deref()).await {
             Ok(p) => p,
-            Err(body) => return ListApiKeysResponse::bad_request(body),
+            Err(answer) => return answer,
         };
-        if let Err(answer) = existing_workspace::<ListApiKeysResponse>(&state, &id.0).await {
-            return answer;
-        }
-        match state
+        let page = state
             .store
             .list_api_keys(&id.0, paging.after.as_ref(), paging.limit)
-            .await
-        {
-            Ok(page) => ListApiKeysResponse::Ok(Json(ApiKeyList {
+            .await;
+        stored(page, |page| {
+            ListApiKeysResponse::Ok(Json(ApiKeyList {
                 next: next_of(&page),
                 api_keys: page.items.into_iter().map(api_key_view).collect(),
-            })),
-            Err(e) => ListApiKeysResponse::storage(e),
-        }
+            }))
+        })
     }
 
     /// Create a REST API key for a workspace
@@ -144,15 +141,14 @@ impl ApiKeysApi {
             allowed_ips,
             state.clock.now_millis(),
         );
-        match state.store.create_api_key(&record).await {
-            Ok(()) => CreateApiKeyResponse::Created(Json(ApiKeyCreated {
+        stored(state.store.create_api_key(&record).await, |()| {
+            CreateApiKeyResponse::Created(Json(ApiKeyCreated {
                 key_id: record.key_id,
                 api_key: key.expose().to_string(),
                 permissions: record.permissions,
                 allowed_ips: record.allowed_ips.iter().map(ToString::to_string).collect(),
-            })),
-            Err(e) => CreateApiKeyResponse::storage(e),
-        }
+            }))
+        })
     }
 
     /// Revoke an API key
@@ -169,12 +165,10 @@ impl ApiKeysApi {
         key_id: Path<String>,
     ) -> DeleteApiKeyResponse {
         let now = state.clock.now_millis();
-        match state.store.revoke_api_key(&key_id.0, now).await {
-            Ok(true) => DeleteApiKeyResponse::NoContent,
-            Ok(false) => DeleteApiKeyResponse::NotFound(Json(not_found(
-                "api key (or it is already revoked)",
-            ))),
-            Err(e) => DeleteApiKeyResponse::storage(e),
-        }
+        removed(
+            state.store.revoke_api_key(&key_id.0, now).await,
+            "api key (or it is already revoked)",
+            DeleteApiKeyResponse::NoContent,
+        )
     }
 }

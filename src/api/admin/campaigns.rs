@@ -7,7 +7,8 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::body::{AdminJson, JsonString};
 use super::types::{CampaignList, CampaignView, CreateCampaignRequest};
 use super::{
-    admin_response, existing_workspace, next_of, not_found, AdminErrors, AdminTags, Paging,
+    admin_response, existing_campaign, existing_workspace, next_of, removed, stored,
+    workspace_listing, AdminErrors, AdminTags, CAMPAIGN_IN_WORKSPACE,
 };
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
@@ -76,24 +77,20 @@ impl CampaignsApi {
         /// The `next` value of the previous page.
         after: Query<Option<String>>,
     ) -> ListCampaignsResponse {
-        let paging = match Paging::of_records(limit.0, after.0.as_deref()) {
+        let paging = match workspace_listing(&state, &id.0, limit.0, after.0.as_deref()).await {
             Ok(p) => p,
-            Err(body) => return ListCampaignsResponse::bad_request(body),
+            Err(answer) => return answer,
         };
-        if let Err(answer) = existing_workspace::<ListCampaignsResponse>(&state, &id.0).await {
-            return answer;
-        }
-        match state
+        let page = state
             .store
             .list_campaigns(&id.0, paging.after.as_ref(), paging.limit)
-            .await
-        {
-            Ok(page) => ListCampaignsResponse::Ok(Json(CampaignList {
+            .await;
+        stored(page, |page| {
+            ListCampaignsResponse::Ok(Json(CampaignList {
                 next: next_of(&page),
                 campaigns: page.items.into_iter().map(campaign_view).collect(),
-            })),
-            Err(e) => ListCampaignsResponse::storage(e),
-        }
+            }))
+        })
     }
 
     /// Create a campaign in a workspace
@@ -154,17 +151,15 @@ impl CampaignsApi {
         id: Path<String>,
         campaign_id: Path<String>,
     ) -> DeleteCampaignResponse {
-        let missing =
-            || DeleteCampaignResponse::NotFound(Json(not_found("campaign (in this workspace)")));
-        match state.store.campaign(&campaign_id.0).await {
-            Ok(Some(c)) if c.workspace_id == id.0 => {}
-            Ok(_) => return missing(),
-            Err(e) => return DeleteCampaignResponse::storage(e),
+        if let Err(answer) =
+            existing_campaign::<DeleteCampaignResponse>(&state, &id.0, &campaign_id.0).await
+        {
+            return answer;
         }
-        match state.store.delete_campaign(&campaign_id.0).await {
-            Ok(true) => DeleteCampaignResponse::NoContent,
-            Ok(false) => missing(),
-            Err(e) => DeleteCampaignResponse::storage(e),
-        }
+        removed(
+            state.store.delete_campaign(&campaign_id.0).await,
+            CAMPAIGN_IN_WORKSPACE,
+            DeleteCampaignResponse::NoContent,
+        )
     }
 }

@@ -3,12 +3,15 @@
 //! The token check and the body limit happen before these handlers (see `security.rs`).
 //!
 //! One file per resource holds its handlers (`workspaces.rs`, `campaigns.rs`, `api_keys.rs`,
-//! `send_ids.rs`); the bodies are in `types.rs`, their parsing in `body.rs`. This file has what
-//! every handler shares: the error answers, "the workspace exists", and `limit`/`after` paging.
+//! `send_ids.rs`, `sandbox.rs`); the bodies are in `types.rs` (the sandbox's in
+//! `sandbox_types.rs`), their parsing in `body.rs`. This file has what every handler shares:
+//! the error answers, the lookups that answer 404 or 503 for the handler ("the workspace
+//! exists", "the campaign is in it", "it was removed"), and `limit`/`after` paging.
 mod api_keys;
 pub mod body;
 mod campaigns;
 mod sandbox;
+mod sandbox_types;
 mod send_ids;
 pub mod types;
 mod workspaces;
@@ -18,7 +21,7 @@ use poem_openapi::Tags;
 
 use super::error::ErrorBody;
 use super::AppState;
-use crate::store::{ListCursor, Page, StoreError, Workspace};
+use crate::store::{Campaign, ListCursor, Page, StoreError, Workspace};
 
 pub use api_keys::ApiKeysApi;
 pub use campaigns::CampaignsApi;
@@ -138,13 +141,65 @@ macro_rules! admin_response {
 }
 use admin_response;
 
-/// The workspace `id`, or the answer to give when it does not exist (404) or cannot be read.
-async fn existing_workspace<T: NotFoundAnswer>(state: &AppState, id: &str) -> Result<Workspace, T> {
-    match state.store.workspace(id).await {
-        Ok(Some(w)) => Ok(w),
-        Ok(None) => Err(T::not_found(not_found("workspace"))),
+/// The answer to a store call: `ok` of what it gave, or the 503 of its failure.
+fn stored<T: AdminErrors, V>(result: Result<V, StoreError>, ok: impl FnOnce(V) -> T) -> T {
+    match result {
+        Ok(v) => ok(v),
+        Err(e) => T::storage(e),
+    }
+}
+
+/// What a store lookup found, or the answer to give when it found nothing (404 "`what` not
+/// found") or failed (503).
+fn found<T: NotFoundAnswer, V>(result: Result<Option<V>, StoreError>, what: &str) -> Result<V, T> {
+    match result {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(T::not_found(not_found(what))),
         Err(e) => Err(T::storage(e)),
     }
+}
+
+/// The answer to a store call that removes something: `done` when it was there, else 404
+/// "`what` not found" (or the 503 of a failure).
+fn removed<T: NotFoundAnswer>(result: Result<bool, StoreError>, what: &str, done: T) -> T {
+    match found::<T, ()>(result.map(|gone| gone.then_some(())), what) {
+        Ok(()) => done,
+        Err(answer) => answer,
+    }
+}
+
+/// The workspace `id`, or the answer to give when it does not exist (404) or cannot be read.
+async fn existing_workspace<T: NotFoundAnswer>(state: &AppState, id: &str) -> Result<Workspace, T> {
+    found(state.store.workspace(id).await, "workspace")
+}
+
+const CAMPAIGN_IN_WORKSPACE: &str = "campaign (in this workspace)";
+
+/// The campaign `campaign_id` of the workspace `workspace_id`, or the answer to give when there
+/// is no such campaign in it (404) or it cannot be read.
+async fn existing_campaign<T: NotFoundAnswer>(
+    state: &AppState,
+    workspace_id: &str,
+    campaign_id: &str,
+) -> Result<Campaign, T> {
+    let campaign = state.store.campaign(campaign_id).await;
+    found(
+        campaign.map(|c| c.filter(|c| c.workspace_id == workspace_id)),
+        CAMPAIGN_IN_WORKSPACE,
+    )
+}
+
+/// The paging of a listing of the workspace `id`'s records, or the answer to give when `limit`
+/// or `after` is off (400), the workspace does not exist (404) or cannot be read (503).
+async fn workspace_listing<T: NotFoundAnswer>(
+    state: &AppState,
+    id: &str,
+    limit: Option<u32>,
+    after: Option<&str>,
+) -> Result<Paging<ListCursor>, T> {
+    let paging = Paging::of_records(limit, after).map_err(T::bad_request)?;
+    existing_workspace::<T>(state, id).await?;
+    Ok(paging)
 }
 
 const BAD_CURSOR: &str = "after must be the `next` value of a previous page";

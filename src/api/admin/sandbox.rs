@@ -1,16 +1,22 @@
 //! The sandbox's admin calls (`--sandbox`; docs/contract.md §3): reset, the clock, fault rules
 //! and the request journal. Without `--sandbox` each answers 404 saying how to turn it on. What
-//! they steer lives in `crate::sandbox`; these handlers only convert.
+//! they steer lives in `crate::sandbox`; these handlers only convert. The bodies and responses
+//! are in `sandbox_types.rs`.
 use std::collections::BTreeMap;
 
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
-use serde_json::Value;
+use poem_openapi::{OpenApi, Tags};
 
 use super::body::{AdminJson, JsonString};
-use super::{admin_response, rfc3339, AdminErrors};
+use super::sandbox_types::{
+    ClockResponse, ClockView, CreateFaultRequest, CreateFaultResponse, DeletedResponse,
+    FaultActionView, FaultApplied, FaultList, FaultMatchView, FaultView, FaultWhen,
+    ListFaultsResponse, ListRequestsResponse, RequestList, RequestView, ResetDone, ResetResponse,
+    SetClockRequest,
+};
+use super::{rfc3339, AdminErrors, NotFoundAnswer};
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
 use crate::api::AppState;
@@ -27,267 +33,20 @@ enum SandboxTags {
     Sandbox,
 }
 
-/// What a fault rule matches; an absent field matches any public request.
-#[derive(Debug, Object, Default)]
-#[oai(deny_unknown_fields)]
-pub struct FaultMatchBody {
-    /// The workspace of the request's key.
-    #[oai(nullable)]
-    pub workspace_id: Option<JsonString>,
-    /// The body's `campaign_id`.
-    #[oai(nullable)]
-    pub campaign_id: Option<JsonString>,
-    /// The request's key, by its `key_id`.
-    #[oai(nullable)]
-    pub key_id: Option<JsonString>,
-    /// The body's `send_id` starts with this (a request without one, whose id the service
-    /// generates, never matches).
-    #[oai(nullable)]
-    pub send_id_prefix: Option<JsonString>,
-}
-
-/// What a fault does: wait `delay_ms`, then answer `status` or `close` the connection without
-/// an answer; a `delay_ms` alone delays the usual answer.
-#[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
-pub struct FaultActionBody {
-    /// Answer this status (400–599) with a JSON error body; 429 and 503 carry `Retry-After`.
-    #[oai(nullable)]
-    pub status: Option<u16>,
-    /// The error body's `message` (default: the status's reason and the rule's id).
-    #[oai(nullable)]
-    pub message: Option<JsonString>,
-    /// `Retry-After` seconds (default 1 on 429 and 503).
-    #[oai(nullable)]
-    pub retry_after: Option<u64>,
-    /// Wait this long first, up to 30000 ms.
-    #[oai(nullable)]
-    pub delay_ms: Option<u64>,
-    /// Close the connection without an answer.
-    #[oai(nullable)]
-    pub close: Option<bool>,
-}
-
-/// Before the store (nothing stored or spent) or after the handler committed (stored and
-/// spent; the answer delayed, replaced or lost).
-#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
-#[oai(rename_all = "lowercase")]
-pub enum FaultWhen {
-    Before,
-    After,
-}
-
-#[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
-pub struct CreateFaultRequest {
-    /// Which requests (to `POST /sends/id/create`, once their key is known); absent: all.
-    #[oai(rename = "match", nullable)]
-    pub matcher: Option<FaultMatchBody>,
-    pub action: FaultActionBody,
-    /// `before` (default) or `after`.
-    #[oai(nullable)]
-    pub when: Option<FaultWhen>,
-    /// Apply to the next N matching requests; absent: to every one until the rule is removed.
-    #[oai(nullable)]
-    pub times: Option<u64>,
-    /// Apply to each matching request with this probability (0 to 1).
-    #[oai(nullable)]
-    pub probability: Option<f64>,
-    /// The seed of `probability`'s draws: the same seed, the same pattern (random when absent,
-    /// and shown in the answer).
-    #[oai(nullable)]
-    pub seed: Option<u64>,
-}
-
-#[derive(Debug, Object)]
-pub struct FaultMatchView {
-    pub workspace_id: Option<String>,
-    pub campaign_id: Option<String>,
-    pub key_id: Option<String>,
-    pub send_id_prefix: Option<String>,
-}
-
-#[derive(Debug, Object)]
-pub struct FaultActionView {
-    pub status: Option<u16>,
-    pub message: Option<String>,
-    pub retry_after: Option<u64>,
-    pub delay_ms: Option<u64>,
-    pub close: bool,
-}
-
-#[derive(Debug, Object)]
-pub struct FaultView {
-    pub id: String,
-    #[oai(rename = "match")]
-    pub matcher: FaultMatchView,
-    pub action: FaultActionView,
-    pub when: FaultWhen,
-    pub times: Option<u64>,
-    pub probability: Option<f64>,
-    pub seed: Option<u64>,
-    /// Applications left; `null` when the rule applies until removed.
-    pub remaining: Option<u64>,
-    /// Requests it was applied to so far.
-    pub applied: u64,
-}
-
-#[derive(Debug, Object)]
-pub struct FaultList {
-    /// In creation order; spent rules stay listed (with `remaining` 0) until removed.
-    pub faults: Vec<FaultView>,
-}
-
-#[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
-pub struct SetClockRequest {
-    /// The time to jump to (RFC 3339, e.g. `2026-12-01T23:59:50Z`); the clock moves on from it.
-    #[oai(nullable)]
-    pub now: Option<JsonString>,
-    /// Or: real time plus this many seconds (negative: the past).
-    #[oai(nullable)]
-    pub offset_seconds: Option<i64>,
-}
-
-#[derive(Debug, Object)]
-pub struct ClockView {
-    /// The service's time now (RFC 3339).
-    pub now: String,
-    /// Seconds between it and real time.
-    pub offset_seconds: i64,
-}
-
-#[derive(Debug, Object)]
-pub struct FaultApplied {
-    /// The rule's id.
-    pub id: String,
-    pub when: String,
-    /// What it did: `status 503`, `delay 1500 ms`, `close`, or several.
-    pub action: String,
-    /// For an `after` fault: what the handler answered before the fault replaced or dropped it.
-    pub original_status: Option<u16>,
-}
-
-#[derive(Debug, Object)]
-pub struct RequestView {
-    /// When the service received it, by its clock (RFC 3339).
-    pub at: String,
-    pub method: String,
-    /// The path and query, as sent.
-    pub path: String,
-    /// The request's headers (names lowercased); `authorization` shows the key's `key_id`,
-    /// never the key.
-    pub headers: BTreeMap<String, String>,
-    /// The body: JSON as sent, or text; `null` when it was not read (refused before it).
-    pub body: Option<Value>,
-    /// The status the client received; `null` when the connection was closed without one.
-    pub status: Option<u16>,
-    /// The send_id asked for, or the one the service answered with.
-    pub send_id: Option<String>,
-    pub key_id: Option<String>,
-    pub fault: Option<FaultApplied>,
-}
-
-#[derive(Debug, Object)]
-pub struct RequestList {
-    /// Newest first.
-    pub requests: Vec<RequestView>,
-}
-
-#[derive(Debug, Object)]
-pub struct ResetDone {
-    /// What was done.
-    pub message: String,
-    /// The demo workspace, restored with its campaign and key (the same key as before).
-    pub demo_workspace_id: Option<String>,
-    /// Only when the server started without a demo workspace and the reset created one: its
-    /// key, shown this once.
-    pub demo_api_key: Option<String>,
-}
-
-admin_response!(ResetResponse {
-    /// The store is back to its start; the rules, the journal and the clock too.
-    #[oai(status = 200)]
-    Ok(Json<ResetDone>),
-    /// The sandbox is off.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-});
-
-admin_response!(ClockResponse {
-    /// The service's clock now.
-    #[oai(status = 200)]
-    Ok(Json<ClockView>),
-    /// The sandbox is off.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-});
-
-admin_response!(
-    // Answered once per rule added: its size does not matter.
-    #[allow(clippy::large_enum_variant)]
-    CreateFaultResponse {
-    /// The rule is in force from the next request on.
-    #[oai(status = 201)]
-    Created(Json<FaultView>),
-    /// The sandbox is off.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-});
-
-admin_response!(ListFaultsResponse {
-    /// Every rule, with what is left of it.
-    #[oai(status = 200)]
-    Ok(Json<FaultList>),
-    /// The sandbox is off.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-});
-
-admin_response!(DeletedResponse {
-    /// Removed.
-    #[oai(status = 204)]
-    NoContent,
-    /// The sandbox is off, or no such rule.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-});
-
-admin_response!(ListRequestsResponse {
-    /// The last public requests, newest first.
-    #[oai(status = 200)]
-    Ok(Json<RequestList>),
-    /// The sandbox is off.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-});
-
-/// A sandbox response's 404 (`NotFound(Json<ErrorBody>)`).
-trait Off {
-    fn off() -> Self;
-}
-
-macro_rules! off {
-    ($($t:ty),*) => {$(
-        impl Off for $t {
-            fn off() -> Self {
-                Self::NotFound(Json(ErrorBody::new(SANDBOX_OFF_MESSAGE)))
-            }
-        }
-    )*};
-}
-off!(
-    ResetResponse,
-    ClockResponse,
-    CreateFaultResponse,
-    ListFaultsResponse,
-    DeletedResponse,
-    ListRequestsResponse
-);
-
 /// The sandbox, or the 404 that says how to turn it on.
-fn sandbox<T: Off>(state: &AppState) -> Result<&Sandbox, T> {
-    state.sandbox.as_deref().ok_or_else(T::off)
+fn sandbox<T: NotFoundAnswer>(state: &AppState) -> Result<&Sandbox, T> {
+    state
+        .sandbox
+        .as_deref()
+        .ok_or_else(|| T::not_found(ErrorBody::new(SANDBOX_OFF_MESSAGE)))
+}
+
+/// `answer` of the sandbox, or the 404 that says how to turn it on.
+fn with_sandbox<T: NotFoundAnswer>(state: &AppState, answer: impl FnOnce(&Sandbox) -> T) -> T {
+    match sandbox(state) {
+        Ok(s) => answer(s),
+        Err(off) => off,
+    }
 }
 
 fn text(s: Option<JsonString>) -> Option<String> {
@@ -434,10 +193,7 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn get_clock(&self, _auth: AdminToken, state: Data<&AppState>) -> ClockResponse {
-        match sandbox::<ClockResponse>(&state) {
-            Ok(s) => ClockResponse::Ok(Json(clock_view(s))),
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| ClockResponse::Ok(Json(clock_view(s))))
     }
 
     /// Move the service's clock
@@ -493,13 +249,10 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn reset_clock(&self, _auth: AdminToken, state: Data<&AppState>) -> ClockResponse {
-        match sandbox::<ClockResponse>(&state) {
-            Ok(s) => {
-                s.clock.reset();
-                ClockResponse::Ok(Json(clock_view(s)))
-            }
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| {
+            s.clock.reset();
+            ClockResponse::Ok(Json(clock_view(s)))
+        })
     }
 
     /// Add a fault rule
@@ -540,12 +293,11 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn list_faults(&self, _auth: AdminToken, state: Data<&AppState>) -> ListFaultsResponse {
-        match sandbox::<ListFaultsResponse>(&state) {
-            Ok(s) => ListFaultsResponse::Ok(Json(FaultList {
+        with_sandbox(&state, |s| {
+            ListFaultsResponse::Ok(Json(FaultList {
                 faults: s.faults.list().into_iter().map(fault_view).collect(),
-            })),
-            Err(off) => off,
-        }
+            }))
+        })
     }
 
     /// Remove every fault rule
@@ -556,13 +308,10 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn delete_faults(&self, _auth: AdminToken, state: Data<&AppState>) -> DeletedResponse {
-        match sandbox::<DeletedResponse>(&state) {
-            Ok(s) => {
-                s.faults.clear();
-                DeletedResponse::NoContent
-            }
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| {
+            s.faults.clear();
+            DeletedResponse::NoContent
+        })
     }
 
     /// Remove a fault rule
@@ -578,14 +327,13 @@ impl SandboxApi {
         state: Data<&AppState>,
         id: Path<String>,
     ) -> DeletedResponse {
-        match sandbox::<DeletedResponse>(&state) {
-            Ok(s) if s.faults.remove(&id.0) => DeletedResponse::NoContent,
-            Ok(_) => DeletedResponse::NotFound(Json(ErrorBody::new(format!(
-                "fault rule {} not found",
-                id.0
-            )))),
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| {
+            if s.faults.remove(&id.0) {
+                DeletedResponse::NoContent
+            } else {
+                DeletedResponse::not_found(ErrorBody::new(format!("fault rule {} not found", id.0)))
+            }
+        })
     }
 
     /// The last public requests
@@ -607,17 +355,16 @@ impl SandboxApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
     ) -> ListRequestsResponse {
-        match sandbox::<ListRequestsResponse>(&state) {
-            Ok(s) => ListRequestsResponse::Ok(Json(RequestList {
+        with_sandbox(&state, |s| {
+            ListRequestsResponse::Ok(Json(RequestList {
                 requests: s
                     .journal
                     .recent(limit.0.unwrap_or(100) as usize)
                     .into_iter()
                     .map(request_view)
                     .collect(),
-            })),
-            Err(off) => off,
-        }
+            }))
+        })
     }
 
     /// Clear the request journal
@@ -628,12 +375,9 @@ impl SandboxApi {
         tag = "SandboxTags::Sandbox"
     )]
     async fn clear_requests(&self, _auth: AdminToken, state: Data<&AppState>) -> DeletedResponse {
-        match sandbox::<DeletedResponse>(&state) {
-            Ok(s) => {
-                s.journal.clear();
-                DeletedResponse::NoContent
-            }
-            Err(off) => off,
-        }
+        with_sandbox(&state, |s| {
+            s.journal.clear();
+            DeletedResponse::NoContent
+        })
     }
 }

@@ -5,7 +5,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::types::{SendIdItem, SendIdList};
-use super::{admin_response, not_found, rfc3339, AdminErrors, AdminTags, Paging};
+use super::{admin_response, existing_campaign, rfc3339, stored, AdminErrors, AdminTags, Paging};
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
 use crate::api::AppState;
@@ -48,21 +48,17 @@ impl SendIdsApi {
             Ok(p) => p,
             Err(body) => return ListSendIdsResponse::bad_request(body),
         };
-        match state.store.campaign(&campaign_id.0).await {
-            Ok(Some(c)) if c.workspace_id == id.0 => {}
-            Ok(_) => {
-                return ListSendIdsResponse::NotFound(Json(not_found(
-                    "campaign (in this workspace)",
-                )))
-            }
-            Err(e) => return ListSendIdsResponse::storage(e),
+        if let Err(answer) =
+            existing_campaign::<ListSendIdsResponse>(&state, &id.0, &campaign_id.0).await
+        {
+            return answer;
         }
-        match state
+        let page = state
             .store
             .list_send_ids(&campaign_id.0, paging.after, paging.limit)
-            .await
-        {
-            Ok(page) => ListSendIdsResponse::Ok(Json(SendIdList {
+            .await;
+        stored(page, |page| {
+            ListSendIdsResponse::Ok(Json(SendIdList {
                 send_ids: page
                     .entries
                     .into_iter()
@@ -72,8 +68,7 @@ impl SendIdsApi {
                     })
                     .collect(),
                 next: page.next.map(|n| n.to_string()),
-            })),
-            Err(e) => ListSendIdsResponse::storage(e),
-        }
+            }))
+        })
     }
 }

@@ -10,8 +10,8 @@ use super::types::{
     WorkspaceView,
 };
 use super::{
-    admin_response, existing_workspace, next_of, not_found, AdminErrors, AdminTags, Paging,
-    DEFAULT_DAILY_QUOTA,
+    admin_response, existing_workspace, found, next_of, removed, stored, AdminErrors, AdminTags,
+    Paging, DEFAULT_DAILY_QUOTA,
 };
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
@@ -112,10 +112,9 @@ impl WorkspacesApi {
             created_at: state.clock.now_millis(),
             seq: 0,
         };
-        match state.store.create_workspace(&workspace).await {
-            Ok(()) => CreateWorkspaceResponse::Created(Json(workspace_view(workspace))),
-            Err(e) => CreateWorkspaceResponse::storage(e),
-        }
+        stored(state.store.create_workspace(&workspace).await, |()| {
+            CreateWorkspaceResponse::Created(Json(workspace_view(workspace)))
+        })
     }
 
     /// List workspaces
@@ -141,17 +140,16 @@ impl WorkspacesApi {
             Ok(p) => p,
             Err(body) => return ListWorkspacesResponse::bad_request(body),
         };
-        match state
+        let page = state
             .store
             .list_workspaces(paging.after.as_ref(), paging.limit)
-            .await
-        {
-            Ok(page) => ListWorkspacesResponse::Ok(Json(WorkspaceList {
+            .await;
+        stored(page, |page| {
+            ListWorkspacesResponse::Ok(Json(WorkspaceList {
                 next: next_of(&page),
                 workspaces: page.items.into_iter().map(workspace_view).collect(),
-            })),
-            Err(e) => ListWorkspacesResponse::storage(e),
-        }
+            }))
+        })
     }
 
     /// Get a workspace and today's quota
@@ -171,10 +169,9 @@ impl WorkspacesApi {
             Ok(w) => w,
             Err(answer) => return answer,
         };
-        match details(&state, workspace).await {
-            Ok(d) => GetWorkspaceResponse::Ok(Json(d)),
-            Err(e) => GetWorkspaceResponse::storage(e),
-        }
+        stored(details(&state, workspace).await, |d| {
+            GetWorkspaceResponse::Ok(Json(d))
+        })
     }
 
     /// Change a workspace's name or daily quota
@@ -198,15 +195,16 @@ impl WorkspacesApi {
             name: body.0.name.map(|n| n.0),
             daily_send_id_quota: body.0.daily_send_id_quota,
         };
-        let workspace = match state.store.update_workspace(&id.0, &change).await {
-            Ok(Some(w)) => w,
-            Ok(None) => return UpdateWorkspaceResponse::NotFound(Json(not_found("workspace"))),
-            Err(e) => return UpdateWorkspaceResponse::storage(e),
+        let workspace = match found(
+            state.store.update_workspace(&id.0, &change).await,
+            "workspace",
+        ) {
+            Ok(w) => w,
+            Err(answer) => return answer,
         };
-        match details(&state, workspace).await {
-            Ok(d) => UpdateWorkspaceResponse::Ok(Json(d)),
-            Err(e) => UpdateWorkspaceResponse::storage(e),
-        }
+        stored(details(&state, workspace).await, |d| {
+            UpdateWorkspaceResponse::Ok(Json(d))
+        })
     }
 
     /// Delete a workspace
@@ -225,10 +223,10 @@ impl WorkspacesApi {
         state: Data<&AppState>,
         id: Path<String>,
     ) -> DeleteWorkspaceResponse {
-        match state.store.delete_workspace(&id.0).await {
-            Ok(true) => DeleteWorkspaceResponse::NoContent,
-            Ok(false) => DeleteWorkspaceResponse::NotFound(Json(not_found("workspace"))),
-            Err(e) => DeleteWorkspaceResponse::storage(e),
-        }
+        removed(
+            state.store.delete_workspace(&id.0).await,
+            "workspace",
+            DeleteWorkspaceResponse::NoContent,
+        )
     }
 }

@@ -15,42 +15,16 @@
 import assert from 'node:assert/strict';
 import { Braze } from 'braze-api';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`${name} is not set (see the top of check.mjs)`);
-    process.exit(2);
-  }
-  return value;
-};
+import { apiKey, baseUrl, braze, campaignId, check, env, finish, runTag } from './setup.mjs';
 
-const baseUrl = env('SENDID_BASE_URL');
-const apiKey = env('SENDID_API_KEY');
 const forbiddenKey = env('SENDID_FORBIDDEN_API_KEY');
-const campaignId = env('SENDID_CAMPAIGN_ID');
 const quota = Number(env('SENDID_DAILY_QUOTA'));
 if (!Number.isInteger(quota) || quota < 3) {
   console.error('SENDID_DAILY_QUOTA must be an integer of at least 3');
   process.exit(2);
 }
-// send_ids of this run; unique per run so that the script can be pointed at a long-lived server.
-const tag = process.env.SENDID_TAG || `node-${Date.now().toString(36)}`;
-
-const braze = new Braze(baseUrl, apiKey);
+const tag = runTag('node');
 const created = [];
-let passed = 0;
-let failed = 0;
-
-async function check(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
-  }
-}
 
 /** The answer of a call that must succeed: Braze's `{message: "success", send_id}`. */
 async function success(promise, sendId) {
@@ -170,6 +144,4 @@ await check('a Braze endpoint sendid does not implement (POST /users/track): 404
   await refusal(braze.users.track({ attributes: [{ external_id: `${tag}-u`, plan: 'x' }] }), 404);
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-console.log(`created: ${JSON.stringify(created)}`);
-process.exit(failed === 0 ? 0 : 1);
+finish(`created: ${JSON.stringify(created)}`);

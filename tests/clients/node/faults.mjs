@@ -17,38 +17,12 @@
 // Prints one line per check, `saw: ...` lines, then `N passed, N failed`. Exits 1 on a failure.
 
 import assert from 'node:assert/strict';
-import { Braze } from 'braze-api';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`${name} is not set (see the top of faults.mjs)`);
-    process.exit(2);
-  }
-  return value;
-};
+import { apiKey, baseUrl, braze, campaignId, check, env, finish, runTag } from './setup.mjs';
 
-const baseUrl = env('SENDID_BASE_URL');
 const adminToken = env('SENDID_ADMIN_TOKEN');
-const apiKey = env('SENDID_API_KEY');
-const campaignId = env('SENDID_CAMPAIGN_ID');
 const workspaceId = env('SENDID_WORKSPACE_ID');
-const tag = process.env.SENDID_TAG || `faults-${Date.now().toString(36)}`;
-
-const braze = new Braze(baseUrl, apiKey);
-let passed = 0;
-let failed = 0;
-
-async function check(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
-  }
-}
+const tag = runTag('faults');
 
 async function admin(method, path, body) {
   const response = await fetch(`${baseUrl}${path}`, {
@@ -250,5 +224,4 @@ await check('the journal shows the faulted requests, never the key', async () =>
 });
 
 await admin('DELETE', '/admin/faults');
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

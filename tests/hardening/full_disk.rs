@@ -254,15 +254,7 @@ async fn full_disk(log_on_the_same_fs: bool) {
             &t.wrong[..t.wrong.len().min(10)]
         );
     }
-    let metrics = api
-        .client
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = api.metrics().await;
     let faults: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("sendid_storage_write_faults_total "))

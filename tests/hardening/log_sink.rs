@@ -65,15 +65,7 @@ async fn load(api: &Api, tenant: &Tenant, tag: &str) -> usize {
 }
 
 async fn dropped_lines(api: &Api) -> u64 {
-    let text = api
-        .client
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = api.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix("sendid_log_lines_dropped_total "))
         .unwrap_or_else(|| panic!("no sendid_log_lines_dropped_total in /metrics:\n{text}"))

@@ -283,6 +283,12 @@ impl Api {
         self.admin().fetched(path).await
     }
 
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let r = self.client.get(self.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     /// A workspace with the given quota, a campaign and a key with `sends.id.create`.
     pub async fn tenant(&self, quota: u64) -> Tenant {
         self.admin().tenant_named("hardening", quota, None).await

@@ -57,8 +57,8 @@ pub struct QuotaReport {
     pub budget: Option<u64>,
     /// Requests that may have created a pair (new pairs sent, shrinking included).
     pub new_pair_requests: u64,
-    /// Units the server spent unasked: requests that had to spend nothing but were answered
-    /// 2xx, and bursts of one pair that spent more than one unit.
+    /// Units charged to the budget as possibly spent: requests that had to spend nothing but
+    /// were answered 2xx, and bursts of one pair that spent more than one unit.
     pub unexpected_successes: u64,
     pub remaining_at_start: Option<i64>,
     pub remaining_at_end: Option<i64>,

@@ -59,8 +59,8 @@ pub fn render(report: &Report) -> String {
         super::plural(q.new_pair_requests, "new-pair request", "new-pair requests"),
         if q.unexpected_successes > 0 {
             format!(
-                " (+{} the server spent unasked: refused requests answered 2xx, bursts \
-                 that spent more than one unit per pair)",
+                " (+{} charged to the budget as possibly spent: requests that had to spend \
+                 nothing answered 2xx, bursts of one pair that spent more than one unit)",
                 super::plural(q.unexpected_successes, "unit", "units")
             )
         } else {

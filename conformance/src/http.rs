@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use crate::shell::shell_quote;
 
+pub use crate::retry::{Busy, Retried, RetryPolicy, GIVE_UP_AFTER};
+
 /// Bodies above this size are sent on a connection of their own.
 const LARGE_BODY: usize = 16 * 1024;
 
@@ -61,54 +63,9 @@ pub struct Response {
     pub received_at: i64,
     /// Busy answers to the same request before this one, each retried (`--profile braze`).
     pub retried: Vec<Retried>,
+    /// Not retried: the retry could have created a pair, and the budget had no unit left.
+    pub retry_withheld: bool,
 }
-
-/// A busy answer that was retried.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Retried {
-    pub status: u16,
-    /// What made it busy.
-    pub kind: Busy,
-    /// The wait before the next attempt.
-    pub waited: Duration,
-    /// The wait was the answer's `Retry-After`, longer than the backoff.
-    pub retry_after: bool,
-}
-
-/// An answer Braze documents as "try again later", not as a verdict on the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Busy {
-    /// 5XX: busy or in maintenance.
-    ServerError,
-    /// 429 without `X-RateLimit-Remaining: 0`: another rate limit than the send-ID quota.
-    RateLimited,
-    /// 2XX `{"message": "queued"}`: received during maintenance, not processed yet.
-    Queued,
-}
-
-impl Busy {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Busy::ServerError => "5XX",
-            Busy::RateLimited => "429 without X-RateLimit-Remaining: 0",
-            Busy::Queued => "2XX {\"message\": \"queued\"}",
-        }
-    }
-}
-
-/// How busy answers are retried: `retries` times, waiting `backoff`, then twice as long each
-/// time, or the answer's `Retry-After` when that is longer (at most `max_wait`; a longer
-/// `Retry-After` ends the retries).
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub retries: u32,
-    pub backoff: Duration,
-    pub max_wait: Duration,
-}
-
-/// Cases in a row whose retries all failed before retrying stops (the target is down: each
-/// further case is answered at once, so an outage cannot stretch a run by minutes per case).
-pub const GIVE_UP_AFTER: u32 = 5;
 
 impl Response {
     /// A header by case-insensitive name.
@@ -249,10 +206,22 @@ impl Target {
     /// Sends a request; with a retry policy, busy answers are retried and listed in the final
     /// answer's `retried`.
     pub async fn send(&self, req: &Request) -> Result<Response, TransportError> {
+        self.send_guarded(req, &mut || true).await
+    }
+
+    /// [`Target::send`], asking `may_retry` before each retry of a request every attempt of
+    /// which may create a pair ([`Request::creates_anew_on_each_attempt`]); `false` ends the
+    /// retries. A retry of a given send_id is at worst a repeat: never asked.
+    pub async fn send_guarded(
+        &self,
+        req: &Request,
+        may_retry: &mut (dyn FnMut() -> bool + Send),
+    ) -> Result<Response, TransportError> {
         use std::sync::atomic::Ordering;
         let Some(policy) = self.retry else {
             return self.send_once(req).await;
         };
+        let guarded = req.creates_anew_on_each_attempt();
         let mut retried = Vec::new();
         loop {
             let mut resp = self.send_once(req).await?;
@@ -273,6 +242,11 @@ impl Target {
                     self.given_up_in_a_row.fetch_add(1, Ordering::Relaxed);
                 }
                 resp.retried = retried;
+                return Ok(resp);
+            }
+            if guarded && !may_retry() {
+                resp.retried = retried;
+                resp.retry_withheld = true;
                 return Ok(resp);
             }
             tokio::time::sleep(wait.0).await;
@@ -355,6 +329,7 @@ impl Target {
             elapsed: started.elapsed(),
             received_at: now_epoch_seconds(),
             retried: Vec::new(),
+            retry_withheld: false,
         })
     }
 }
@@ -446,6 +421,7 @@ impl Target {
             elapsed: started.elapsed(),
             received_at: now_epoch_seconds(),
             retried: Vec::new(),
+            retry_withheld: false,
         })
     }
 }
@@ -514,6 +490,23 @@ pub fn excerpt(bytes: &[u8], max: usize) -> String {
 }
 
 impl Request {
+    /// A `POST` naming a campaign and no send_id (absent or `null`): each committed attempt
+    /// creates a pair (a busy answer may come after the commit), so a retry may spend a unit.
+    pub fn creates_anew_on_each_attempt(&self) -> bool {
+        if self.method != "POST" {
+            return false;
+        }
+        let Some(Value::Object(body)) = self
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        else {
+            return false;
+        };
+        body.get("campaign_id").is_some_and(Value::is_string)
+            && body.get("send_id").is_none_or(Value::is_null)
+    }
+
     /// The request for people, with the key masked.
     pub fn describe(&self, target: &Target) -> String {
         let mut out = format!("{} {}", self.method, target.url(&self.path));

@@ -24,9 +24,28 @@ impl Runner {
     // -----------------------------------------------------------------------------------------
     // Sending, judging, shrinking.
 
+    /// Sends a request. Under `--profile braze` a busy answer is retried; a retry that may
+    /// create one more pair (a generated send_id: the busy answer may have come after the
+    /// commit) takes a unit of the quota budget first, and is not sent when none is left.
     pub(super) async fn send(&mut self, request: &Request) -> Result<Response, TransportError> {
         self.requests += 1;
-        let result = self.target.send(request).await;
+        let budget = &mut self.budget;
+        let result = self
+            .target
+            .send_guarded(request, &mut || budget.try_reserve())
+            .await;
+        if let Some(busy) = result
+            .as_ref()
+            .ok()
+            .filter(|r| r.retry_withheld)
+            .and_then(Response::busy)
+        {
+            self.tolerate(format!(
+                "{} not retried: a retry of a generated send_id could create one more pair, \
+                 and the quota budget had no unit left",
+                busy.describe()
+            ));
+        }
         self.count_status(&result);
         result
     }

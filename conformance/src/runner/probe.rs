@@ -101,7 +101,10 @@ impl Runner {
             }
             Ok(resp) => resp,
         };
-        if resp.status >= 500 && !self.strict() {
+        // Braze: a 5XX after the retries means the target is down — unless the retry was
+        // withheld for the budget (the run's first pair, with a generated send_id): then the
+        // run goes on without new pairs, that case a server error.
+        if resp.status >= 500 && !self.strict() && !resp.retry_withheld {
             return Err(Fatal::ServerErrors {
                 url: self.target.url(&request.path),
                 status: resp.status,

@@ -282,3 +282,109 @@ fn epoch_millis(t: &str) -> i64 {
     let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
     ((days * 24 + h[0]) * 60 + h[1]) * 60_000 + h[2] * 1000 + num(ms)
 }
+
+/// Journal entries whose answer a fault replaced after the commit, on a create with a
+/// generated send_id (the body names no send_id): the pair was stored and spent, the client saw
+/// a 503.
+fn committed_generated_creates_answered_503(entries: &[Value]) -> usize {
+    entries
+        .iter()
+        .filter(|e| {
+            e["fault"]["when"] == "after"
+                && e["fault"]["original_status"] == 200
+                && e["status"] == 503
+                && e["body"]["campaign_id"].is_string()
+                && e["body"]["send_id"].is_null()
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn braze_never_spends_past_max_creates_when_5xx_come_after_the_commit() {
+    let app = Sendid::spawn_sandbox(100).await;
+    // 503 after the commit: the pair is stored and spent, the answer lost. A retry of a given
+    // send_id is then a repeat; a retry of a generated one creates another pair.
+    let rule = json!({
+        "action": {"status": 503, "retry_after": 0},
+        "when": "after",
+        "probability": 0.3,
+        "seed": 7
+    });
+    let id = add_fault(&app, rule).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let flags = [
+        "--profile",
+        "braze",
+        "--cases",
+        "16",
+        "--seed",
+        "42",
+        "--max-creates",
+        "10",
+        "--retry-backoff",
+        "0.01",
+    ];
+    let (exit, report) = run(&app, &flags, dir.path()).await;
+
+    assert_eq!(exit, Exit::Conformant, "failures: {:#}", report["failures"]);
+    assert_eq!(report["failures"], json!([]));
+    // Counted by the service: each retry of a generated send_id took a unit of the budget.
+    let used = app.used_today().await;
+    assert!(used <= 10, "{used} units spent with --max-creates 10");
+    assert!(report["quota"]["new_pair_requests"].as_u64() <= Some(10));
+    // Not vacuous: the rule was hit, among others on a create with a generated send_id that the
+    // service committed, and that create was retried.
+    let applied = fault(&app, &id).await["applied"].as_u64().unwrap();
+    assert!(applied >= 2, "applied {applied}");
+    assert_eq!(
+        tolerated(&report, "5XX retried"),
+        applied,
+        "{}",
+        report["tolerances"]
+    );
+    let entries = journal(&app).await;
+    assert!(committed_generated_creates_answered_503(&entries) >= 1);
+}
+
+#[tokio::test]
+async fn braze_withholds_a_retry_that_would_create_past_the_budget() {
+    let app = Sendid::spawn_sandbox(100).await;
+    // The run's first new pair (a generated send_id, in the campaign; the request before it
+    // names none) is committed and its answer replaced by a 503.
+    let rule = json!({
+        "match": {"campaign_id": app.campaign_id},
+        "action": {"status": 503},
+        "when": "after",
+        "times": 1
+    });
+    add_fault(&app, rule).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let flags = [
+        "--profile",
+        "braze",
+        "--cases",
+        "8",
+        "--seed",
+        "42",
+        "--max-creates",
+        "1",
+        "--retry-backoff",
+        "0.01",
+    ];
+    let (exit, report) = run(&app, &flags, dir.path()).await;
+
+    // A retry would have created a second pair with --max-creates 1: not sent. The case is a
+    // server error, not a violation, and the run goes on without new pairs.
+    assert_eq!(exit, Exit::Conformant, "failures: {:#}", report["failures"]);
+    assert_eq!(app.used_today().await, 1);
+    let withheld = "5XX not retried: a retry of a generated send_id could create one more pair, \
+                    and the quota budget had no unit left";
+    assert_eq!(tolerated(&report, withheld), 1, "{}", report["tolerances"]);
+    let errors = report["server_errors"].as_array().expect("server_errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["status"], 503);
+    assert_eq!(errors[0]["attempts"], 1);
+    assert_eq!(status_count(&report, "503"), 1);
+    let entries = journal(&app).await;
+    assert_eq!(committed_generated_creates_answered_503(&entries), 1);
+}

@@ -514,6 +514,22 @@ async fn fault_bodies_are_checked_naming_the_field() {
             "{rule} → {answer}"
         );
     }
+    // An unknown field inside match or action is named with the known ones, as at the top.
+    let rule = json!({"action": {"status": 503, "retry": 2}, "match": {}});
+    let resp = admin_call(&app, "POST", "/admin/faults", Some(rule)).await;
+    let message = expect_json(resp, 400).await["message"].to_string();
+    for named in [
+        "action.retry",
+        "action.status",
+        "action.retry_after",
+        "action.close",
+    ] {
+        assert!(message.contains(named), "{named} not in {message}");
+    }
+    let rule = json!({"action": {"status": 503}, "match": {"campaign": "x"}});
+    let resp = admin_call(&app, "POST", "/admin/faults", Some(rule)).await;
+    let message = expect_json(resp, 400).await["message"].to_string();
+    assert!(message.contains("match.campaign_id"), "{message}");
     assert!(faults(&app).await.is_empty());
 }
 

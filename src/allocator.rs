@@ -1,7 +1,7 @@
-//! glibc allocator tuning, so the resident size stays flat (README, "Performance"). Nothing here
+//! glibc allocator tuning, so the resident size stays flat (docs/performance.md, "Memory"). Nothing here
 //! changes behaviour; on other targets both calls do nothing.
 
-/// Bounds what glibc's allocator keeps, so the resident size stays flat (README, "Performance").
+/// Bounds what glibc's allocator keeps, so the resident size stays flat (docs/performance.md, "Memory").
 /// Call first thing in `main`, before any thread starts; a `MALLOC_ARENA_MAX` or
 /// `MALLOC_TRIM_THRESHOLD_` set in the environment wins over these values.
 ///
@@ -43,7 +43,7 @@ pub fn limit_allocator_arenas() {
 /// Hands the heap's free pages back to the system. Opening a large sled store rebuilds sled's
 /// page table from its snapshot, and the snapshot's copy, freed once the table is built, is
 /// scattered among blocks that stay; glibc only returns a heap's free top on its own, and
-/// `malloc_trim` also releases the whole free pages inside it (README, "Performance").
+/// `malloc_trim` also releases the whole free pages inside it (docs/performance.md, "Memory").
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only gives free pages back; it never touches memory in use.

@@ -20,8 +20,9 @@ pub struct FaultMatch {
 /// What a matched request is told about itself.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestFacts<'a> {
-    pub workspace_id: &'a str,
-    pub key_id: &'a str,
+    /// The key's workspace and id; `None` for a request without an active key.
+    pub workspace_id: Option<&'a str>,
+    pub key_id: Option<&'a str>,
     /// The body's `campaign_id` when it is a string.
     pub campaign_id: Option<&'a str>,
     /// The body's `send_id` when it is a string.
@@ -33,8 +34,8 @@ impl FaultMatch {
         let eq = |want: &Option<String>, got: Option<&str>| {
             want.as_deref().is_none_or(|w| got == Some(w))
         };
-        eq(&self.workspace_id, Some(r.workspace_id))
-            && eq(&self.key_id, Some(r.key_id))
+        eq(&self.workspace_id, r.workspace_id)
+            && eq(&self.key_id, r.key_id)
             && eq(&self.campaign_id, r.campaign_id)
             && self
                 .send_id_prefix
@@ -266,8 +267,8 @@ mod tests {
 
     fn facts<'a>(campaign: &'a str, send_id: Option<&'a str>) -> RequestFacts<'a> {
         RequestFacts {
-            workspace_id: "ws-1",
-            key_id: "key-1",
+            workspace_id: Some("ws-1"),
+            key_id: Some("key-1"),
             campaign_id: Some(campaign),
             send_id,
         }

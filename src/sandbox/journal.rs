@@ -20,7 +20,8 @@ pub struct FaultNote {
     pub when: &'static str,
     /// `status 503`, `delay 1500 ms`, `close`, or a combination (`delay 200 ms, status 500`).
     pub action: String,
-    /// For an `after` fault: the status the handler answered before the fault replaced it.
+    /// What the request got before the fault replaced it: for an `after` fault, and for a
+    /// request refused before the fault layer.
     pub original_status: Option<u16>,
 }
 

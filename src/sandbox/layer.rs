@@ -4,6 +4,12 @@
 //!   handler): decides a request's fault and applies it — `before` answers without calling the
 //!   handler (nothing stored or spent), `after` lets the handler commit and then delays, replaces
 //!   or drops its answer.
+//!
+//! A rule matches any public request (docs/contract.md §3), so a request refused before the
+//! fault layer (no key, a bad key, a missing permission, another path or method) is faulted by
+//! the [`Recorder`] once its answer is known: nothing was stored, so `before` and `after` are
+//! alike for it. Such a request matches only rules that ask for nothing it cannot show: its
+//! key's workspace and id when the key is active, never a campaign or a `send_id` prefix.
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +45,8 @@ struct Notes {
     send_id: Option<String>,
     fault: Option<FaultNote>,
     closed: bool,
+    /// The fault layer saw the request (and decided its fault, if any).
+    reached: bool,
 }
 
 /// Handed from [`Recorder`] to [`FaultLayer`] through the request's extensions.
@@ -98,40 +106,91 @@ impl<E: Endpoint> Endpoint for RecorderEndpoint<E> {
             .path_and_query()
             .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
         let headers = req.headers().clone();
-        let key_id = self.key_id(&req).await;
+        let key = self.key(&req).await;
+        let key_id = key.as_ref().map(|k| k.key_id.clone());
+        let peer = req.remote_addr().as_socket_addr().copied();
         let slot = Slot::default();
         req.extensions_mut().insert(slot.clone());
-        let resp = match self.inner.call(req).await {
+        // Journaled also when the request's future is dropped (a closed connection): then the
+        // client got no answer.
+        let mut pending = Pending {
+            sandbox,
+            slot: slot.clone(),
+            entry: Some(JournalEntry {
+                at_millis,
+                method,
+                path,
+                headers: masked_headers(&headers, key_id.as_deref()),
+                body: None,
+                status: None,
+                send_id: None,
+                key_id: key_id.clone(),
+                fault: None,
+            }),
+        };
+        let mut resp = match self.inner.call(req).await {
             Ok(r) => r.into_response(),
             Err(e) => e.into_response(),
         };
-        let notes = slot.take();
-        sandbox.journal.record(JournalEntry {
-            at_millis,
-            method,
-            path,
-            headers: masked_headers(&headers, key_id.as_deref()),
-            body: notes.body,
-            status: (!notes.closed).then(|| resp.status().as_u16()),
-            send_id: notes.send_id,
-            key_id,
-            fault: notes.fault,
-        });
+        if !slot.0.lock().unwrap_or_else(|p| p.into_inner()).reached {
+            let facts = RequestFacts {
+                workspace_id: key.as_ref().map(|k| k.workspace_id.as_str()),
+                key_id: key_id.as_deref(),
+                campaign_id: None,
+                send_id: None,
+            };
+            if let Some(applied) = sandbox.faults.decide(&facts) {
+                let status = resp.status().as_u16();
+                wait(sandbox, &applied.action, peer).await;
+                if applied.action.status.is_some() || applied.action.close {
+                    resp = replace(sandbox, &applied, peer, &slot);
+                }
+                slot.note(|n| n.fault = Some(note_of(&applied, Some(status))));
+            }
+        }
+        pending.record(Some(resp.status().as_u16()));
         Ok(resp)
     }
 }
 
+/// A journal entry waiting for its request's answer; recorded at the latest when dropped.
+struct Pending<'a> {
+    sandbox: &'a Sandbox,
+    slot: Slot,
+    entry: Option<JournalEntry>,
+}
+
+impl Pending<'_> {
+    /// Records the entry with what the fault layer noted; `status` `None`: no answer.
+    fn record(&mut self, status: Option<u16>) {
+        let Some(mut entry) = self.entry.take() else {
+            return;
+        };
+        let notes = self.slot.take();
+        entry.body = notes.body;
+        entry.status = status.filter(|_| !notes.closed);
+        entry.send_id = notes.send_id;
+        entry.fault = notes.fault;
+        self.sandbox.journal.record(entry);
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.record(None);
+    }
+}
+
 impl<E> RecorderEndpoint<E> {
-    /// The `key_id` of the request's bearer key, when it is an active key of the store.
-    async fn key_id(&self, req: &Request) -> Option<String> {
+    /// The request's bearer key, when it is an active key of the store.
+    async fn key(&self, req: &Request) -> Option<crate::store::ApiKeyRecord> {
         let value = req.headers().get("authorization")?.to_str().ok()?;
         let (scheme, token) = value.trim().split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return None;
         }
         let hash = hash_secret(token.trim());
-        let key = self.store.api_key_by_hash(&hash).await.ok()??;
-        Some(key.key_id)
+        self.store.api_key_by_hash(&hash).await.ok()?
     }
 }
 
@@ -162,10 +221,11 @@ impl<E: Endpoint> Endpoint for FaultLayer<E> {
         slot.note(|n| {
             n.body = (!body.is_empty()).then(|| body_value(&body));
             n.send_id = asked_send_id.clone();
+            n.reached = true;
         });
         let applied = self.sandbox.faults.decide(&RequestFacts {
-            workspace_id: &principal.workspace.id,
-            key_id: &principal.key.key_id,
+            workspace_id: Some(&principal.workspace.id),
+            key_id: Some(&principal.key.key_id),
             campaign_id: campaign_id.as_deref(),
             send_id: asked_send_id.as_deref(),
         });
@@ -173,34 +233,29 @@ impl<E: Endpoint> Endpoint for FaultLayer<E> {
             return Ok(self.handle(req, &slot).await);
         };
         let peer = req.remote_addr().as_socket_addr().copied();
-        let mut note = FaultNote {
-            rule_id: applied.rule_id.clone(),
-            when: applied.when.as_str(),
-            action: describe(&applied.action),
-            original_status: None,
-        };
-        let resp = match applied.when {
+        let sandbox = &*self.sandbox;
+        let (resp, original_status) = match applied.when {
             When::Before => {
-                self.wait(&applied.action, peer).await;
+                wait(sandbox, &applied.action, peer).await;
                 if applied.action.status.is_none() && !applied.action.close {
                     // A delay alone: then the request goes on as usual.
-                    self.handle(req, &slot).await
+                    (self.handle(req, &slot).await, None)
                 } else {
-                    self.replace(&applied, peer, &slot)
+                    (replace(sandbox, &applied, peer, &slot), None)
                 }
             }
             When::After => {
                 let resp = self.handle(req, &slot).await;
-                note.original_status = Some(resp.status().as_u16());
-                self.wait(&applied.action, peer).await;
+                let status = resp.status().as_u16();
+                wait(sandbox, &applied.action, peer).await;
                 if applied.action.status.is_none() && !applied.action.close {
-                    resp
+                    (resp, Some(status))
                 } else {
-                    self.replace(&applied, peer, &slot)
+                    (replace(sandbox, &applied, peer, &slot), Some(status))
                 }
             }
         };
-        slot.note(|n| n.fault = Some(note));
+        slot.note(|n| n.fault = Some(note_of(&applied, original_status)));
         Ok(resp)
     }
 }
@@ -222,40 +277,51 @@ impl<E: Endpoint> FaultLayer<E> {
         }
         Response::from_parts(parts, Body::from(bytes))
     }
+}
 
-    async fn wait(&self, action: &FaultAction, peer: Option<std::net::SocketAddr>) {
-        if let Some(ms) = action.delay_ms.filter(|ms| *ms > 0) {
-            if let Some(peer) = peer {
-                self.sandbox.connections.hold(peer);
-            }
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
+/// The journal's note of an applied fault.
+fn note_of(applied: &Applied, original_status: Option<u16>) -> FaultNote {
+    FaultNote {
+        rule_id: applied.rule_id.clone(),
+        when: applied.when.as_str(),
+        action: describe(&applied.action),
+        original_status,
     }
+}
 
-    /// The fault's own answer: its status, or no answer at all.
-    fn replace(
-        &self,
-        applied: &Applied,
-        peer: Option<std::net::SocketAddr>,
-        slot: &Slot,
-    ) -> Response {
-        if applied.action.close {
-            if peer.is_some_and(|p| self.sandbox.connections.close(p)) {
-                slot.note(|n| n.closed = true);
-                // Never written: the connection's IO fails before the first byte.
-                return json_error(StatusCode::SERVICE_UNAVAILABLE, "closed by a sandbox fault");
-            }
-            tracing::warn!(rule = %applied.rule_id, "a sandbox fault could not close its connection");
-            return json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "sandbox fault {}: the connection could not be closed, so this answer stands in",
-                    applied.rule_id
-                ),
-            );
+/// A fault's delay, with the connection held open meanwhile.
+async fn wait(sandbox: &Sandbox, action: &FaultAction, peer: Option<std::net::SocketAddr>) {
+    if let Some(ms) = action.delay_ms.filter(|ms| *ms > 0) {
+        if let Some(peer) = peer {
+            sandbox.connections.hold(peer);
         }
-        fault_response(applied)
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+}
+
+/// The fault's own answer: its status, or no answer at all.
+fn replace(
+    sandbox: &Sandbox,
+    applied: &Applied,
+    peer: Option<std::net::SocketAddr>,
+    slot: &Slot,
+) -> Response {
+    if applied.action.close {
+        if peer.is_some_and(|p| sandbox.connections.close(p)) {
+            slot.note(|n| n.closed = true);
+            // Never written: the connection's IO fails before the first byte.
+            return json_error(StatusCode::SERVICE_UNAVAILABLE, "closed by a sandbox fault");
+        }
+        tracing::warn!(rule = %applied.rule_id, "a sandbox fault could not close its connection");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "sandbox fault {}: the connection could not be closed, so this answer stands in",
+                applied.rule_id
+            ),
+        );
+    }
+    fault_response(applied)
 }
 
 /// A status fault's answer: JSON like every sendid error, `Retry-After` on 429 and 503.

@@ -514,6 +514,22 @@ async fn fault_bodies_are_checked_naming_the_field() {
             "{rule} → {answer}"
         );
     }
+    // An unknown field inside match or action is named with the known ones, as at the top.
+    let rule = json!({"action": {"status": 503, "retry": 2}, "match": {}});
+    let resp = admin_call(&app, "POST", "/admin/faults", Some(rule)).await;
+    let message = expect_json(resp, 400).await["message"].to_string();
+    for named in [
+        "action.retry",
+        "action.status",
+        "action.retry_after",
+        "action.close",
+    ] {
+        assert!(message.contains(named), "{named} not in {message}");
+    }
+    let rule = json!({"action": {"status": 503}, "match": {"campaign": "x"}});
+    let resp = admin_call(&app, "POST", "/admin/faults", Some(rule)).await;
+    let message = expect_json(resp, 400).await["message"].to_string();
+    assert!(message.contains("match.campaign_id"), "{message}");
     assert!(faults(&app).await.is_empty());
 }
 
@@ -685,5 +701,71 @@ async fn reset_brings_back_the_demo_workspace_with_its_key_and_clears_the_rest()
         entries.len(),
         2,
         "only the requests since the reset: {entries:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rule_without_match_faults_any_public_request_refused_ones_too() {
+    let app = spawn_sandbox().await;
+    let t = app.workspace(5).await;
+    // A campaign rule cannot match a request without a key: it is left for later.
+    add_fault(
+        &app,
+        json!({"match": {"campaign_id": t.campaign_id}, "action": {"status": 500}, "times": 1}),
+    )
+    .await;
+    add_fault(&app, json!({"action": {"status": 503}, "times": 3})).await;
+    let body = json!({"campaign_id": t.campaign_id});
+
+    // Refused before the handler (an unknown key, no key, another path): faulted all the same.
+    let resp = app.create("not-a-key-of-this-store", &body).await;
+    assert_eq!(header(&resp, "x-sendid-fault"), Some("fault-2"));
+    assert_eq!(header(&resp, "retry-after"), Some("1"));
+    expect_json(resp, 503).await;
+    let resp = app
+        .client
+        .post(app.url("/sends/id/create"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&resp, "x-sendid-fault"), Some("fault-2"));
+    let resp = app
+        .client
+        .get(app.url("/users/track"))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 503).await;
+
+    // Spent: refusals are refusals again; the campaign rule still waits for its request.
+    let resp = app.create("not-a-key-of-this-store", &body).await;
+    expect_json(resp, 401).await;
+    let resp = app.create(&t.api_key, &body).await;
+    assert_eq!(header(&resp, "x-sendid-fault"), Some("fault-1"));
+    expect_json(resp, 500).await;
+    assert_eq!(
+        app.used_today(&t.workspace_id).await,
+        0,
+        "nothing was spent"
+    );
+
+    let entries = journal(&app, 10).await;
+    let faulted: Vec<_> = entries
+        .iter()
+        .filter_map(|e| e["fault"]["id"].as_str())
+        .collect();
+    assert_eq!(faulted, ["fault-1", "fault-2", "fault-2", "fault-2"]);
+    // Newest first: the journal keeps what each faulted request would have got.
+    assert_eq!(entries[2]["path"], "/users/track");
+    assert_eq!(
+        entries[2]["fault"]["original_status"], 404,
+        "{:?}",
+        entries[2]
+    );
+    assert_eq!(
+        entries[3]["fault"]["original_status"], 401,
+        "{:?}",
+        entries[3]
     );
 }

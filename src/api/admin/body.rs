@@ -206,8 +206,25 @@ fn check_type(
             known.join(", ")
         )));
     }
-    // A nested object (the sandbox's `action`, `match`): its fields by name, `action.status`.
+    // A nested object (the sandbox's `action`, `match`): its fields by name, `action.status`;
+    // one it does not have is named with the known ones, as at the top.
     if let Value::Object(fields) = value {
+        if schema.ty == "object" && !schema.properties.is_empty() {
+            if let Some(unknown) = fields
+                .keys()
+                .find(|f| !schema.properties.iter().any(|(name, _)| name == f))
+            {
+                let known: Vec<String> = schema
+                    .properties
+                    .iter()
+                    .map(|(name, _)| format!("{field}.{name}"))
+                    .collect();
+                return Err(AdminBodyError::Unknown {
+                    field: format!("{field}.{unknown}"),
+                    known: known.join(", "),
+                });
+            }
+        }
         for (name, property) in &schema.properties {
             if let Some(v) = fields.get(*name).filter(|v| !v.is_null()) {
                 let inner = resolve(property, registry);

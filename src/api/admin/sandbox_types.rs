@@ -147,7 +147,9 @@ pub struct FaultApplied {
     pub when: String,
     /// What it did: `status 503`, `delay 1500 ms`, `close`, or several.
     pub action: String,
-    /// For an `after` fault: what the handler answered before the fault replaced or dropped it.
+    /// What the request got before the fault replaced or dropped it: for an `after` fault, and
+    /// for a request refused before the fault layer (no key, another path), which any rule
+    /// without `match` faults too.
     pub original_status: Option<u16>,
 }
 

@@ -8,7 +8,9 @@
 //! written after any were dropped is preceded by one saying how many.
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{
+    sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError,
+};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -78,14 +80,36 @@ fn offer(line: &[u8]) {
     }
 }
 
+/// What one write may gather: the lines queued meanwhile go out together, one system call for
+/// many.
+const BATCH_BYTES: usize = 64 * 1024;
+/// After a busy spell the writer looks at the queue every millisecond, for this many empty
+/// looks, before it blocks on it again: a writer blocked on the queue must be woken by every
+/// request that logs (a futex call on the request's path), one that polls never is.
+const POLLS_BEFORE_BLOCKING: u32 = 50;
+
 fn write_lines(rx: Receiver<Vec<u8>>, format: LogFormat) {
     let mut reported = 0;
+    let mut batch = Vec::with_capacity(BATCH_BYTES);
+    let mut empty_polls = POLLS_BEFORE_BLOCKING;
     loop {
-        // Woken at least once a second, so lines lost before a quiet spell are still reported.
-        let line = match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(line) => Some(line),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => return,
+        let first = if empty_polls < POLLS_BEFORE_BLOCKING {
+            match rx.try_recv() {
+                Ok(line) => Some(line),
+                Err(TryRecvError::Empty) => {
+                    empty_polls += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                    None
+                }
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            // Woken at least once a second, so lines lost before a quiet spell are reported.
+            match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(line) => Some(line),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
         };
         let dropped = DROPPED.load(Ordering::Relaxed);
         if dropped > reported {
@@ -94,12 +118,26 @@ fn write_lines(rx: Receiver<Vec<u8>>, format: LogFormat) {
                 reported = dropped;
             }
         }
-        if let Some(line) = line {
-            if write_fd(2, &line).is_err() {
-                DROPPED.fetch_add(1, Ordering::Relaxed);
+        let Some(first) = first else {
+            continue;
+        };
+        empty_polls = 0;
+        batch.clear();
+        batch.extend_from_slice(&first);
+        let mut lines = 1;
+        while batch.len() < BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(line) => {
+                    batch.extend_from_slice(&line);
+                    lines += 1;
+                }
+                Err(_) => break,
             }
-            DONE.fetch_add(1, Ordering::AcqRel);
         }
+        if write_fd(2, &batch).is_err() {
+            DROPPED.fetch_add(lines, Ordering::Relaxed);
+        }
+        DONE.fetch_add(lines, Ordering::AcqRel);
     }
 }
 

@@ -107,7 +107,8 @@ pub async fn deleting_a_workspace_takes_its_campaigns_pairs_and_keys(store: Arc<
     let n = (uuid::Uuid::new_v4().as_bytes()[0] % 100) + 100;
     let k = key(&w, n);
     store.create_api_key(&k).await.unwrap();
-    let other_key = key(&other, n + 100);
+    // 200..=255 or 0..=43: never one of this workspace's 100..=199.
+    let other_key = key(&other, n.wrapping_add(100));
     store.create_api_key(&other_key).await.unwrap();
     create(store.as_ref(), &w, &c, "a", NOON_MS).await.unwrap();
     create(store.as_ref(), &other, &other_c, "a", NOON_MS)

@@ -52,9 +52,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Port 0: the service binds a free port and its banner says which.
+# Port 0: the service binds a free port and its banner says which. --sandbox: the admin document
+# describes the sandbox's calls, so they are served (without it each of their paths answers 404
+# to every method, as the contract says, and Schemathesis expects 405 for undeclared ones). The
+# sends.json suite runs first; the admin suite's resets and fault rules come after it.
 "$bin" serve --bind 127.0.0.1:0 --data-dir "$work/data" --admin-token "$admin_token" \
-  --log warn >"$work/server.log" 2>&1 &
+  --sandbox --log warn >"$work/server.log" 2>&1 &
 server_pid=$!
 base=
 for _ in $(seq 300); do

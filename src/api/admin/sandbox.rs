@@ -230,7 +230,7 @@ impl SandboxApi {
                 sandbox.clock.set_now_millis(millis);
             }
             (None, Some(offset)) => {
-                if offset.abs() > MAX_OFFSET_SECONDS {
+                if !(-MAX_OFFSET_SECONDS..=MAX_OFFSET_SECONDS).contains(&offset) {
                     return bad("offset_seconds must be within 100 years (3162240000 seconds)");
                 }
                 sandbox.clock.set_offset_seconds(offset);

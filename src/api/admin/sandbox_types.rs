@@ -84,17 +84,25 @@ pub struct CreateFaultRequest {
 
 #[derive(Debug, Object)]
 pub struct FaultMatchView {
+    #[oai(nullable)]
     pub workspace_id: Option<String>,
+    #[oai(nullable)]
     pub campaign_id: Option<String>,
+    #[oai(nullable)]
     pub key_id: Option<String>,
+    #[oai(nullable)]
     pub send_id_prefix: Option<String>,
 }
 
 #[derive(Debug, Object)]
 pub struct FaultActionView {
+    #[oai(nullable)]
     pub status: Option<u16>,
+    #[oai(nullable)]
     pub message: Option<String>,
+    #[oai(nullable)]
     pub retry_after: Option<u64>,
+    #[oai(nullable)]
     pub delay_ms: Option<u64>,
     pub close: bool,
 }
@@ -106,10 +114,14 @@ pub struct FaultView {
     pub matcher: FaultMatchView,
     pub action: FaultActionView,
     pub when: FaultWhen,
+    #[oai(nullable)]
     pub times: Option<u64>,
+    #[oai(nullable)]
     pub probability: Option<f64>,
+    #[oai(nullable)]
     pub seed: Option<u64>,
     /// Applications left; `null` when the rule applies until removed.
+    #[oai(nullable)]
     pub remaining: Option<u64>,
     /// Requests it was applied to so far.
     pub applied: u64,
@@ -150,6 +162,7 @@ pub struct FaultApplied {
     /// What the request got before the fault replaced or dropped it: for an `after` fault, and
     /// for a request refused before the fault layer (no key, another path), which any rule
     /// without `match` faults too.
+    #[oai(nullable)]
     pub original_status: Option<u16>,
 }
 
@@ -164,12 +177,17 @@ pub struct RequestView {
     /// never the key.
     pub headers: BTreeMap<String, String>,
     /// The body: JSON as sent, or text; `null` when it was not read (refused before it).
+    #[oai(nullable)]
     pub body: Option<Value>,
     /// The status the client received; `null` when the connection was closed without one.
+    #[oai(nullable)]
     pub status: Option<u16>,
     /// The send_id asked for, or the one the service answered with.
+    #[oai(nullable)]
     pub send_id: Option<String>,
+    #[oai(nullable)]
     pub key_id: Option<String>,
+    #[oai(nullable)]
     pub fault: Option<FaultApplied>,
 }
 
@@ -184,9 +202,11 @@ pub struct ResetDone {
     /// What was done.
     pub message: String,
     /// The demo workspace, restored with its campaign and key (the same key as before).
+    #[oai(nullable)]
     pub demo_workspace_id: Option<String>,
     /// Only when the server started without a demo workspace and the reset created one: its
     /// key, shown this once.
+    #[oai(nullable)]
     pub demo_api_key: Option<String>,
 }
 

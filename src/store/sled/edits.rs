@@ -74,11 +74,28 @@ impl SledStore {
     }
 
     pub(super) async fn update_api_key_now(&self, key: &ApiKeyRecord) -> StoreResult<bool> {
+        self.change_api_key(&key.key_id, |record| {
+            record.name = key.name.clone();
+            record.permissions = key.permissions.clone();
+            record.allowed_ips = key.allowed_ips.clone();
+            true
+        })
+        .await
+    }
+
+    /// Rewrites the key `key_id` as `change` leaves it, under the admin lock, in memory before
+    /// it is durable-awaited (from then on authentication sees the new record). `false` when
+    /// there is no such key or `change` declines.
+    pub(super) async fn change_api_key(
+        &self,
+        key_id: &str,
+        change: impl FnOnce(&mut ApiKeyRecord) -> bool,
+    ) -> StoreResult<bool> {
         let s = &*self.shared;
         let e = s.engine()?;
         let seq = {
             let _guard = s.lock();
-            let Some(hash) = e.tree.get(key_id_key(&key.key_id))? else {
+            let Some(hash) = e.tree.get(key_id_key(key_id))? else {
                 return Ok(false);
             };
             let hash: [u8; 32] = hash[..]
@@ -87,9 +104,9 @@ impl SledStore {
             let Some(mut record) = s.directory.with(|d| d.keys.get(&hash).cloned()) else {
                 return Ok(false);
             };
-            record.name = key.name.clone();
-            record.permissions = key.permissions.clone();
-            record.allowed_ips = key.allowed_ips.clone();
+            if !change(&mut record) {
+                return Ok(false);
+            }
             let mut batch = ::sled::Batch::default();
             batch.insert(api_key_key(&hash), to_json(&record)?);
             let seq = s.noted(&e, e.apply(batch), false)?;

@@ -359,37 +359,15 @@ impl Store for SledStore {
         key_id: &'a str,
         now_millis: i64,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        async move {
-            let s = &*self.shared;
-            let e = s.engine()?;
-            let seq = {
-                let _guard = s.lock();
-                let Some(hash) = e.tree.get(key_id_key(key_id))? else {
-                    return Ok(false);
-                };
-                let hash: [u8; 32] = hash[..]
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("a key index entry is malformed".into()))?;
-                let Some(mut record) = s.directory.with(|d| d.keys.get(&hash).cloned()) else {
-                    return Ok(false);
-                };
-                if record.revoked_at.is_some() {
-                    return Ok(false);
-                }
-                // Kept, marked revoked: the listing still shows it, authentication never again.
+        // Kept, marked revoked: the listing still shows it, authentication never again (from
+        // the 204 on: the record changes in memory first).
+        self.change_api_key(key_id, move |record| {
+            let active = record.revoked_at.is_none();
+            if active {
                 record.revoked_at = Some(now_millis);
-                let mut batch = ::sled::Batch::default();
-                batch.insert(api_key_key(&hash), to_json(&record)?);
-                let seq = s.noted(&e, e.apply(batch), false)?;
-                // Revoked in memory before the 204: from then on the key answers 401.
-                s.directory.change(|d| {
-                    d.keys.insert(hash, record);
-                });
-                seq
-            };
-            s.noted(&e, e.commit.wait_durable(seq).await, true)?;
-            Ok(true)
-        }
+            }
+            active
+        })
         .boxed()
     }
 

@@ -14,7 +14,6 @@ pub mod model;
 pub mod oracle;
 pub mod properties;
 pub mod report;
-pub mod retry;
 pub mod runner;
 pub mod seed;
 pub mod shell;

@@ -50,7 +50,7 @@ pub enum Max {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Count {
     /// `--cases`.
-    Cli,
+    Flag,
     /// `--cases`, at most 16 (small enumerations).
     Small,
     /// Each case of the list once, in order, whatever `--cases` is (coverage).
@@ -178,8 +178,8 @@ const fn units(min: u64, extra: u64, max: Max) -> Spend {
 pub const PROPERTIES: &[Property] = &[
     Property { name: "wrong_method", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(wrong_methods), decides: &[], covers: "wrong methods answered other than 405 with Allow" },
     Property { name: "unknown_path", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(unknown_paths), decides: &[], covers: "near-miss paths answered other than 404" },
-    Property { name: "auth", mode: Mode::Sequential, strict_only: false, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(auth), decides: &[], covers: "bad keys accepted, 401/403 confused, keys echoed" },
-    Property { name: "invalid_body", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(invalid_body), decides: &[], covers: "invalid bodies accepted or given the wrong status" },
+    Property { name: "auth", mode: Mode::Sequential, strict_only: false, spend: Spend::Nothing, count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(auth), decides: &[], covers: "bad keys accepted, 401/403 confused, keys echoed" },
+    Property { name: "invalid_body", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(invalid_body), decides: &[], covers: "invalid bodies accepted or given the wrong status" },
     Property { name: "edge_refused", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_refused), decides: &[], covers: "control characters, length 65, arrays, coerced types accepted" },
     Property { name: "unknown_campaign", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_unknown_campaigns), decides: &[], covers: "campaign ids matched without case, trimmed or by prefix" },
     Property { name: "edge_media_types", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_media_types), decides: &[], covers: "JSON media types with parameters refused" },
@@ -188,9 +188,9 @@ pub const PROPERTIES: &[Property] = &[
     Property { name: "edge_new_pairs", mode: Mode::Sequential, strict_only: false, spend: units(1, 2, Max::Fixed(3)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::EdgeGroups, decides: &[], covers: "length 64, spaces, ~ ! \" \\ / refused or altered; send_ids compared without case; length 1" },
     Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: units(1, 0, Max::Fixed(1)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst, decides: &[RunCheckId::BurstSamePair], covers: "a pair insert that is not atomic" },
     Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: units(2, 2, Max::Burst), count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct, RunCheckId::BurstPairsStored], covers: "a check-then-act quota, generated ids that collide, acknowledged pairs dropped" },
-    Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(generated), decides: &[], covers: "\"send_id\": null handled otherwise than absent; generated ids that repeat" },
-    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: units(1, 0, Max::TwiceCases), count: Count::Cli, needs: Needs::Nothing, run: Run::Sequences, decides: &[RunCheckId::ModelAgrees], covers: "pairs forgotten, quota arithmetic off over a sequence" },
-    Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(given), decides: &[], covers: "given send_ids of the whole printable alphabet refused or altered" },
+    Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(generated), decides: &[], covers: "\"send_id\": null handled otherwise than absent; generated ids that repeat" },
+    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: units(1, 0, Max::TwiceCases), count: Count::Flag, needs: Needs::Nothing, run: Run::Sequences, decides: &[RunCheckId::ModelAgrees], covers: "pairs forgotten, quota arithmetic off over a sequence" },
+    Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(given), decides: &[], covers: "given send_ids of the whole printable alphabet refused or altered" },
     Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct, RunCheckId::BurstPairsStored, RunCheckId::BurstRepeatsOverQuota, RunCheckId::QuotaSpentForEveryCampaign], covers: "overspending across the quota's end, 429 without Retry-After, repeats refused over quota" },
 ];
 

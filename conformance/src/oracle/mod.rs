@@ -11,7 +11,7 @@ pub use run_checks::*;
 pub use shapes::*;
 use std::collections::HashSet;
 
-use crate::cli::Profile;
+use crate::config::Profile;
 use crate::http::{quote, quote_or, Auth, Request, Response, Secret};
 use crate::spec::Spec;
 use crate::strategies::{AuthVariant, Case, SendIdField, JSON};

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use super::Needs;
 use crate::burst::Answer;
-use crate::cli::Profile;
+use crate::config::Profile;
 use crate::http::quote;
 
 /// A check decided over several exchanges.

@@ -6,7 +6,7 @@ pub mod terminal;
 
 use serde::Serialize;
 
-use crate::cli::{ReportFormat, ReportTarget};
+use crate::config::{ReportFormat, ReportTarget};
 use crate::exit::Fatal;
 
 #[derive(Debug, Clone, Serialize)]

@@ -52,7 +52,7 @@ impl Runner {
         answers: &[burst::Answer],
     ) {
         let check = id.name();
-        if !id.runs_under(self.cli.profile) {
+        if !id.runs_under(self.config.profile) {
             // Not a check of this profile (a burst that only spends the quota under braze).
             return;
         }
@@ -165,7 +165,7 @@ impl Runner {
     /// distinct.
     pub(super) async fn new_pairs_burst(&mut self, name: &'static str) {
         let n = self.plan.units_of(name).min(self.budget.left()) as usize;
-        if self.cli.exhaust_quota {
+        if self.config.exhaust_quota {
             self.events.event(Event::PropertySkipped {
                 name,
                 why: "with --exhaust-quota the burst goes across the quota's end instead",

@@ -79,7 +79,7 @@ impl Runner {
 
     /// A pair created or returned: 200, or under `braze` any 2XX with message "success".
     pub(super) fn succeeded(&self, resp: &Response) -> bool {
-        oracle::is_success(self.cli.profile, resp)
+        oracle::is_success(self.config.profile, resp)
     }
 
     /// Sends one case and judges the exchange on its own: no retry, no shrinking. `record`
@@ -157,9 +157,9 @@ impl Runner {
         }
         let ctx = Ctx {
             spec: &self.spec,
-            profile: self.cli.profile,
-            api_key: &self.cli.api_key,
-            forbidden_api_key: self.cli.forbidden_api_key.as_deref(),
+            profile: self.config.profile,
+            api_key: &self.config.api_key,
+            forbidden_api_key: self.config.forbidden_api_key.as_deref(),
         };
         let ex = Exchange {
             case: &step.case,
@@ -199,7 +199,7 @@ impl Runner {
         let (Case::New(pair), Ok(resp)) = (&step.case, &step.result) else {
             return;
         };
-        if oracle::is_success(self.cli.profile, resp)
+        if oracle::is_success(self.config.profile, resp)
             && matches!(pair.send_id, SendIdField::Absent | SendIdField::Null)
         {
             if let Some(id) = resp.send_id() {

@@ -74,7 +74,7 @@ impl Runner {
         mut best_fails: Fails,
     ) -> (Step, String, u32, Fails) {
         let accepted = matches!(&best.result, Ok(r) if (200..300).contains(&r.status));
-        let mut shrinker = Shrinker::new(&mut **tree, self.cli.max_shrinks);
+        let mut shrinker = Shrinker::new(&mut **tree, self.config.max_shrinks);
         while let Some(case) = shrinker.candidate() {
             let out_of_budget = if case.may_create() {
                 !self.budget.try_reserve()
@@ -221,8 +221,8 @@ impl Runner {
             request_body: shown.request_body,
             response,
             curl: shown.curl,
-            replay: self.cli.replay_command(self.seed),
-            secret_env_vars: self.cli.secret_env_vars(),
+            replay: self.config.replay_command(self.seed),
+            secret_env_vars: self.config.secret_env_vars(),
             seed: self.seed,
             shrink_steps,
         };

@@ -3,7 +3,6 @@
 //! judged by the oracle, every new failing check shrunk ([`crate::shrink`]) and handed to the
 //! [`Events`] (the terminal's view lives in `report/`).
 use std::collections::{BTreeMap, HashSet};
-use std::io::IsTerminal;
 
 mod bursts;
 mod cross_campaign;
@@ -20,7 +19,7 @@ use std::time::Instant;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::budget::Budget;
-use crate::cli::{Cli, Profile};
+use crate::config::{Profile, RunConfig};
 use crate::edges;
 use crate::events::{Event, Events, Started};
 use crate::exit::{Exit, Fatal};
@@ -39,19 +38,19 @@ pub struct Outcome {
 }
 
 /// Runs the checker as the binary would, telling the terminal as it goes.
-pub async fn run(cli: Cli) -> Outcome {
-    let progress = !cli.no_progress && std::io::stderr().is_terminal();
-    run_with(cli, Arc::new(report::terminal::Terminal::new(progress))).await
+pub async fn run(config: RunConfig) -> Outcome {
+    let terminal = report::terminal::Terminal::new(config.progress);
+    run_with(config, Arc::new(terminal)).await
 }
 
 /// Runs the checker, telling `events` as it goes.
-pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
-    let reports = cli.reports.clone();
-    let fail_on_skipped = cli.fail_on_skipped;
+pub async fn run_with(config: RunConfig, events: Arc<dyn Events>) -> Outcome {
+    let reports = config.reports.clone();
+    let fail_on_skipped = config.fail_on_skipped;
     if let Err(fatal) = report::check_writable(&reports) {
         return fail(&*events, fatal);
     }
-    match Runner::new(cli, Arc::clone(&events)).await {
+    match Runner::new(config, Arc::clone(&events)).await {
         Err(fatal) => fail(&*events, fatal),
         Ok(runner) => match runner.execute().await {
             Err(fatal) => fail(&*events, fatal),
@@ -98,7 +97,7 @@ fn fail(events: &dyn Events, fatal: Fatal) -> Outcome {
 }
 
 struct Runner {
-    cli: Cli,
+    config: RunConfig,
     target: Target,
     spec: Spec,
     seed: u64,
@@ -135,35 +134,35 @@ struct Runner {
 }
 
 impl Runner {
-    async fn new(cli: Cli, events: Arc<dyn Events>) -> Result<Self, Fatal> {
+    async fn new(config: RunConfig, events: Arc<dyn Events>) -> Result<Self, Fatal> {
         let mut target = Target::new(
-            cli.base_url.clone(),
-            cli.timeout(),
-            cli.api_key.clone(),
-            cli.forbidden_api_key.clone(),
+            config.base_url.clone(),
+            config.timeout,
+            config.api_key.clone(),
+            config.forbidden_api_key.clone(),
         )
-        .trusting(cli.ca_cert.as_ref().map_or(&[][..], |c| &c.certs[..]));
-        if cli.profile == Profile::Braze {
+        .trusting(&config.ca_certs);
+        if config.profile == Profile::Braze {
             // Braze: 5XX means busy or in maintenance, retry with exponential backoff.
             target = target.with_retries(RetryPolicy {
-                retries: cli.retries,
-                backoff: cli.retry_backoff(),
+                retries: config.retries,
+                backoff: config.retry_backoff,
                 max_wait: std::time::Duration::from_secs(60),
             });
         }
-        if cli.api_key.trim().is_empty() {
+        if config.api_key.trim().is_empty() {
             return Err(Fatal::Usage(
                 "--api-key (or SENDID_API_KEY) is empty".into(),
             ));
         }
-        let spec = match &cli.spec {
+        let spec = match &config.spec {
             None => Spec::embedded()?,
             Some(source) => Spec::load(source, &target.client).await?,
         };
-        let seed = cli.seed.unwrap_or_else(crate::seed::random_seed);
+        let seed = config.seed.unwrap_or_else(crate::seed::random_seed);
         Ok(Self {
-            rctx: RequestContext::new(cli.campaign_ids.clone()),
-            budget: Budget::new(cli.max_creates, cli.exhaust_quota),
+            rctx: RequestContext::new(config.campaign_ids.clone()),
+            budget: Budget::new(config.max_creates, config.exhaust_quota),
             plan: crate::budget::Plan::default(),
             spent_seen: 0,
             refused_baseline: None,
@@ -187,25 +186,30 @@ impl Runner {
             target,
             spec,
             seed,
-            cli,
+            config,
         })
     }
 
     fn strict(&self) -> bool {
-        self.cli.profile == Profile::Strict
+        self.config.profile == Profile::Strict
     }
 
     fn campaigns(&self) -> usize {
-        self.cli.campaign_ids.len()
+        self.config.campaign_ids.len()
     }
 
     /// Requests of one burst: `--concurrency`, at least 8.
     fn burst_size(&self) -> usize {
-        (self.cli.concurrency as usize).max(8)
+        (self.config.concurrency as usize).max(8)
     }
 
     fn runs(&self, p: &Property) -> Result<(), &'static str> {
-        match properties::unmet(p, self.strict(), self.campaigns(), self.cli.exhaust_quota) {
+        match properties::unmet(
+            p,
+            self.strict(),
+            self.campaigns(),
+            self.config.exhaust_quota,
+        ) {
             Some(why) => Err(why),
             None => Ok(()),
         }
@@ -216,9 +220,9 @@ impl Runner {
         self.events.event(Event::Started(Started {
             version: env!("CARGO_PKG_VERSION"),
             target: &target,
-            profile: self.cli.profile.name(),
+            profile: self.config.profile.name(),
             spec: &self.spec.source,
-            cases: self.cli.cases,
+            cases: self.config.cases,
             campaigns: self.campaigns(),
             seed: self.seed,
         }));
@@ -259,7 +263,7 @@ impl Runner {
     fn inputs(&self) -> Inputs<'_> {
         Inputs {
             strict: self.strict(),
-            forbidden: self.cli.forbidden_api_key.is_some(),
+            forbidden: self.config.forbidden_api_key.is_some(),
             min: self.spec.send_id_min,
             max: self.spec.send_id_max,
             rctx: &self.rctx,
@@ -284,7 +288,7 @@ impl Runner {
 
     fn report(&self) -> Report {
         let campaigns = self.campaigns();
-        let exhaust = self.cli.exhaust_quota;
+        let exhaust = self.config.exhaust_quota;
         let result = |name: &'static str, not_run: Option<&str>| {
             let (passed, failed) = self.tallies.get(name).copied().unwrap_or((0, 0));
             CheckResult {
@@ -300,11 +304,11 @@ impl Runner {
         };
         let mut checks: Vec<CheckResult> = std::iter::once(result(ANSWERS_EVERY_REQUEST, None))
             .chain(
-                oracle::checks_for(self.cli.profile)
+                oracle::checks_for(self.config.profile)
                     .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
             )
             .chain(
-                oracle::run_checks_for(self.cli.profile)
+                oracle::run_checks_for(self.config.profile)
                     .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
             )
             .collect();
@@ -331,17 +335,17 @@ impl Runner {
             tool_version: env!("CARGO_PKG_VERSION"),
             target: self.target.base.to_string(),
             spec: self.spec.source.clone(),
-            profile: self.cli.profile.name(),
+            profile: self.config.profile.name(),
             seed: self.seed,
-            cases_per_property: self.cli.cases,
-            concurrency: self.cli.concurrency,
+            cases_per_property: self.config.cases,
+            concurrency: self.config.concurrency,
             started_at: self.started_at,
             duration_seconds: self.started.elapsed().as_secs_f64(),
             requests: self.requests,
             cases: self.cases,
             quota: QuotaReport {
-                max_creates: self.cli.max_creates,
-                exhaust_quota: self.cli.exhaust_quota,
+                max_creates: self.config.max_creates,
+                exhaust_quota: self.config.exhaust_quota,
                 planned_new_pairs: self.planned_new,
                 budget: self.budget.allowed(),
                 new_pair_requests: self.budget.reserved,

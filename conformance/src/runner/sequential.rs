@@ -18,9 +18,9 @@ impl Runner {
     // Sequential properties.
 
     pub(super) fn case_count(&self, p: &Property, arms: usize) -> u32 {
-        let cases = self.cli.cases;
+        let cases = self.config.cases;
         match p.count {
-            Count::Cli => cases.max(arms as u32),
+            Count::Flag => cases.max(arms as u32),
             Count::Small => cases.min(16).max(arms as u32),
             Count::EachOnce => arms as u32,
         }
@@ -67,7 +67,7 @@ impl Runner {
                 Err(e) => self.note(format!("{name}: cannot generate a case: {e}")),
             }
         }
-        let concurrency = self.cli.concurrency as usize;
+        let concurrency = self.config.concurrency as usize;
         let mut failing = 0;
         let mut sent_together = false;
         let mut together = together.into_iter();

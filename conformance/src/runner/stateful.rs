@@ -36,7 +36,7 @@ impl Runner {
         }
         let strategy = model::ops(self.campaigns() >= 2 && self.rctx.existing_in(1).is_some());
         let mut runner = self.test_runner(name);
-        let max = u64::from(self.cli.cases);
+        let max = u64::from(self.config.cases);
         self.events
             .event(Event::PropertyStarted { name, cases: max });
         let (mut ran, mut failing) = (0u64, 0u64);
@@ -66,7 +66,7 @@ impl Runner {
                 continue;
             }
             let mut best = first;
-            let mut shrinker = Shrinker::new(&mut *tree, self.cli.max_shrinks);
+            let mut shrinker = Shrinker::new(&mut *tree, self.config.max_shrinks);
             while let Some(candidate) = shrinker.candidate() {
                 let cost = model::cost(&candidate);
                 if cost > self.budget.left() {

@@ -1,9 +1,279 @@
-//! Classes of defect, each a self-contained piece: the requests that exercise it (built from a
-//! request known to be valid, or one known to be refused, so that none costs a unit of quota
-//! but where the class is about creating pairs) and pure verdicts over the answers.
+//! Classes of defect (docs/contract.md §5 "Classes, not cases"): every check belongs to one,
+//! and says the rule behind it. The catalogue `--list-checks` prints — class, rule, checks,
+//! the properties that exercise them and the units those cost — is built here from the check
+//! tables and the property table, and conformance/README.md carries it (a test keeps them
+//! equal).
+//!
+//! The modules below are the classes that need requests or statistics of their own: each
+//! builds its requests from one known to be valid or known to be refused, so that none costs a
+//! unit of quota where a repeat or a refused request can carry it, and judges with pure
+//! functions.
 pub mod equivalent;
 pub mod hygiene;
 pub mod ids;
 pub mod methods;
 pub mod robust;
 pub mod wire;
+
+use std::fmt::Write as _;
+
+use crate::properties::{Spend, PROPERTIES};
+
+/// A class of defect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    Responses,
+    HttpMethods,
+    Auth,
+    Validation,
+    Parser,
+    Equivalent,
+    Hygiene,
+    Pairs,
+    GeneratedIds,
+    Quota,
+    RateLimitHeaders,
+    Races,
+}
+
+pub const CLASSES: &[Class] = &[
+    Class::Responses,
+    Class::HttpMethods,
+    Class::Auth,
+    Class::Validation,
+    Class::Parser,
+    Class::Equivalent,
+    Class::Hygiene,
+    Class::Pairs,
+    Class::GeneratedIds,
+    Class::Quota,
+    Class::RateLimitHeaders,
+    Class::Races,
+];
+
+impl Class {
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Responses => "Response shape",
+            Class::HttpMethods => "HTTP method semantics and message framing",
+            Class::Auth => "Authentication and authorization",
+            Class::Validation => "Request validation",
+            Class::Parser => "Parser robustness",
+            Class::Equivalent => "Equivalent requests (metamorphic)",
+            Class::Hygiene => "Error hygiene",
+            Class::Pairs => "Pairs and send_ids",
+            Class::GeneratedIds => "Generated-id quality",
+            Class::Quota => "Daily quota",
+            Class::RateLimitHeaders => "Rate-limit headers",
+            Class::Races => "Races on every scope",
+        }
+    }
+
+    /// The rule behind the class: the contract's section, or the RFC's.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Class::Responses => "contract §1 Responses; the OpenAPI document (openapi/sends.json)",
+            Class::HttpMethods => "contract §1 step 1; RFC 9110 §8.6, §9, §10.2.1, §15.5.6; RFC 9112 §6",
+            Class::Auth => "contract §1 steps 2–3; RFC 9110 §11",
+            Class::Validation => "contract §1 Request, steps 4–5",
+            Class::Parser => "contract §1 step 4, Responses; RFC 8259 §8.1, §9",
+            Class::Equivalent => "contract §1 Request; RFC 8259 §2, §4, §7; RFC 9110 §5.1, §5.6.6, §8.3.1, §11.1; RFC 9112 §7.1",
+            Class::Hygiene => "contract §1 Responses (no stack traces, never the API key)",
+            Class::Pairs => "contract §1 steps 6–8",
+            Class::GeneratedIds => "contract §1 (a generated send_id: unique, printable, ≤ 64, ≥ 96 random bits)",
+            Class::Quota => "contract §1 Daily quota, steps 6–7",
+            Class::RateLimitHeaders => "contract §1 Daily quota and rate-limit headers",
+            Class::Races => "contract §1 Daily quota (under any concurrency), §5 bursts",
+        }
+    }
+}
+
+/// The class of a check, by its name; every check of the tables has one (a unit test holds it).
+pub fn class_of(check: &str) -> Option<Class> {
+    Some(match check {
+        "answers_every_request"
+        | "status_is_documented"
+        | "content_type_is_json"
+        | "body_matches_schema"
+        | "documented_headers_present_and_typed"
+        | "error_body_has_message"
+        | "message_is_success"
+        | "no_server_error" => Class::Responses,
+        "wrong_method_is_405_with_allow"
+        | "unknown_path_is_404"
+        | "other_method_is_405"
+        | "allow_lists_what_the_server_accepts"
+        | "head_answer_has_no_body"
+        | "message_framing_agrees" => Class::HttpMethods,
+        "bad_key_is_401" | "forbidden_key_is_403" => Class::Auth,
+        "invalid_request_is_refused"
+        | "invalid_request_gets_its_status"
+        | "error_names_the_field"
+        | "unknown_campaign_is_400"
+        | "valid_new_pair_is_accepted"
+        | "json_media_type_variants_accepted" => Class::Validation,
+        "hostile_body_never_fails" | "hostile_body_gets_its_status" => Class::Parser,
+        "equivalent_request_same_answer" | "equivalent_request_same_quota_effect" => {
+            Class::Equivalent
+        }
+        "response_never_shows_the_key" | "no_internals_shown" => Class::Hygiene,
+        "send_id_is_echoed"
+        | "send_id_is_printable_ascii"
+        | "repeat_returns_pair_and_spends_nothing"
+        | "case_variant_is_a_new_pair"
+        | "pair_is_per_campaign" => Class::Pairs,
+        "generated_id_is_unique"
+        | "burst_send_ids_distinct"
+        | "generated_ids_without_structure" => Class::GeneratedIds,
+        "invalid_request_spends_nothing"
+        | "new_pair_spends_exactly_one"
+        | "new_pair_over_quota_is_429"
+        | "over_quota_answer_has_retry_after"
+        | "existing_pair_ok_over_quota"
+        | "quota_is_per_workspace"
+        | "exhausted_quota_applies_to_every_campaign"
+        | "stateful_model_agrees" => Class::Quota,
+        "rate_limit_headers_on_permitted_requests"
+        | "remaining_within_limit"
+        | "reset_is_next_utc_midnight" => Class::RateLimitHeaders,
+        "burst_same_pair_created_once"
+        | "burst_creates_exactly_min_n_r"
+        | "burst_pairs_are_stored"
+        | "burst_repeats_ok_over_quota"
+        | "burst_pair_in_two_campaigns" => Class::Races,
+        _ => return None,
+    })
+}
+
+/// Every check's name, the runner's own first, then per exchange, then over several.
+pub fn all_checks() -> impl Iterator<Item = &'static str> {
+    std::iter::once(crate::oracle::ANSWERS_EVERY_REQUEST)
+        .chain(crate::oracle::CHECKS.iter().map(|c| c.name))
+        .chain(crate::oracle::RUN_CHECKS.iter().map(|c| c.name))
+}
+
+/// The checks of a class.
+pub fn checks_of(class: Class) -> impl Iterator<Item = &'static str> {
+    all_checks().filter(move |c| class_of(c) == Some(class))
+}
+
+/// The properties that exercise a class: those built for it (their `covers`), or for the
+/// classes whose checks hold every answer, all of them.
+fn properties_of(class: Class) -> Vec<&'static str> {
+    let names: &[&str] = match class {
+        Class::Responses | Class::Hygiene => return vec!["every property (every answer)"],
+        Class::HttpMethods => &["wrong_method", "unknown_path", "other_methods"],
+        Class::Auth => &["auth"],
+        Class::Validation => &[
+            "invalid_body",
+            "edge_refused",
+            "unknown_campaign",
+            "edge_media_types",
+            "edge_new_pairs",
+            "new_pair_given_id",
+        ],
+        Class::Parser => &["hostile_bodies"],
+        Class::Equivalent => &["equivalent_requests"],
+        Class::Pairs => &[
+            "edge_new_pairs",
+            "cross_campaign",
+            "new_pair_generated_id",
+            "new_pair_given_id",
+        ],
+        Class::GeneratedIds => &[
+            "new_pair_generated_id",
+            "burst_new_pairs",
+            "generated_id_quality",
+        ],
+        Class::Quota => &[
+            "refused_spent_nothing",
+            "cross_campaign",
+            "new_pair_given_id",
+            "stateful_sequences",
+            "quota_exhaustion",
+        ],
+        Class::RateLimitHeaders => &["every property (every permitted answer)"],
+        Class::Races => &[
+            "burst_same_pair",
+            "burst_new_pairs",
+            "burst_pair_two_campaigns",
+            "quota_exhaustion",
+        ],
+    };
+    names.to_vec()
+}
+
+/// What a property costs, in units of the daily quota.
+fn cost(property: &str) -> String {
+    let Some(p) = PROPERTIES.iter().find(|p| p.name == property) else {
+        return String::new();
+    };
+    match p.spend {
+        Spend::Nothing => "0".into(),
+        Spend::Units { min, max, .. } => {
+            let max = match max {
+                crate::properties::Max::Fixed(n) => n.to_string(),
+                crate::properties::Max::Cases => "--cases".into(),
+                crate::properties::Max::TwiceCases => "2 × --cases".into(),
+                crate::properties::Max::Burst => "a burst".into(),
+            };
+            if max == min.to_string() {
+                format!("{min}")
+            } else {
+                format!("{min} to {max}")
+            }
+        }
+        Spend::Everything => "the rest of the day's quota (--exhaust-quota)".into(),
+    }
+}
+
+/// The catalogue, as Markdown: what `--list-checks` prints and conformance/README.md carries.
+pub fn catalogue() -> String {
+    let mut out = String::new();
+    for class in CLASSES {
+        let _ = writeln!(out, "### {}\n\nRule: {}.\n", class.name(), class.rule());
+        let props: Vec<String> = properties_of(*class)
+            .into_iter()
+            .map(|p| {
+                let c = cost(p);
+                if c.is_empty() {
+                    p.to_string()
+                } else {
+                    format!("`{p}` ({c} units)")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "Properties: {}.\n", props.join(", "));
+        out.push_str("| check | rule |\n|---|---|\n");
+        for check in checks_of(*class) {
+            let _ = writeln!(
+                out,
+                "| `{check}` | {} |",
+                crate::oracle::rule_of(check).replace('|', "\\|")
+            );
+        }
+        out.push('\n');
+    }
+    out.trim_end().to_string() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_has_a_class_and_every_class_a_check() {
+        for c in all_checks() {
+            assert!(class_of(c).is_some(), "{c} has no class");
+        }
+        for class in CLASSES {
+            assert!(checks_of(*class).next().is_some(), "{class:?} has no check");
+            for p in properties_of(*class) {
+                assert!(
+                    p.starts_with("every") || PROPERTIES.iter().any(|q| q.name == p),
+                    "{p}"
+                );
+            }
+        }
+    }
+}

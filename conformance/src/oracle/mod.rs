@@ -58,6 +58,9 @@ pub struct Check {
     pub run: fn(&Ctx, &Exchange) -> Verdict,
 }
 
+/// Error hygiene, on every answer (also those of the class properties).
+pub const NO_INTERNALS_SHOWN: &str = "no_internals_shown";
+
 /// Checked by the runner, not per exchange: every request gets an HTTP answer.
 pub const ANSWERS_EVERY_REQUEST: &str = "answers_every_request";
 
@@ -69,6 +72,7 @@ pub const CHECKS: &[Check] = &[
     Check { name: "documented_headers_present_and_typed", rule: "Headers the document requires are present, and documented headers have its type", braze: true, needs: Needs::Nothing, run: documented_headers_present_and_typed },
     Check { name: "error_body_has_message", rule: "Every error is {\"message\": <reason>}, optionally with \"errors\": [...]", braze: false, needs: Needs::Nothing, run: error_body_has_message },
     Check { name: "response_never_shows_the_key", rule: "No response shows the API key", braze: true, needs: Needs::Nothing, run: response_never_shows_the_key },
+    Check { name: NO_INTERNALS_SHOWN, rule: "No answer shows a stack trace, a source path, panic text, an internal exception's name, an error page, or a key of the run (also in part or encoded)", braze: false, needs: Needs::Nothing, run: no_internals_shown },
     Check { name: "no_server_error", rule: "No client input ever produces a 5xx", braze: false, needs: Needs::Nothing, run: no_server_error },
     Check { name: "wrong_method_is_405_with_allow", rule: "Known path, other method → 405 with Allow: POST", braze: false, needs: Needs::Nothing, run: wrong_method_is_405_with_allow },
     Check { name: "unknown_path_is_404", rule: "Unknown path → 404", braze: false, needs: Needs::Nothing, run: unknown_path_is_404 },

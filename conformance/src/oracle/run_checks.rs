@@ -19,6 +19,16 @@ pub enum RunCheckId {
     QuotaPerWorkspace,
     QuotaSpentForEveryCampaign,
     ModelAgrees,
+    OtherMethodIs405,
+    AllowMatchesServer,
+    HeadHasNoBody,
+    FramingAgrees,
+    EquivalentSameAnswer,
+    EquivalentSameQuota,
+    HostileBodyHandled,
+    HostileBodyStatus,
+    GeneratedIdsRandom,
+    BurstPairTwoCampaigns,
 }
 
 pub struct RunCheck {
@@ -56,6 +66,16 @@ pub const RUN_CHECKS: &[RunCheck] = &[
     RunCheck { id: RunCheckId::QuotaPerWorkspace, name: "quota_is_per_workspace", rule: "The quota is per workspace: Remaining agrees across its campaigns, and what one spends is gone for the others", braze: true, needs: Needs::TwoCampaigns },
     RunCheck { id: RunCheckId::QuotaSpentForEveryCampaign, name: "exhausted_quota_applies_to_every_campaign", rule: "With the quota used up through one campaign, a new pair in another campaign gets 429", braze: true, needs: Needs::TwoCampaignsAndExhaust },
     RunCheck { id: RunCheckId::ModelAgrees, name: "stateful_model_agrees", rule: "Over random sequences (new, generated, repeat, invalid, other campaign, burst) every status and Remaining is what a model of the contract predicts", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::OtherMethodIs405, name: "other_method_is_405", rule: "Every other method on the path (GET, HEAD, PUT, PATCH, DELETE, OPTIONS, TRACE, an unknown token) → 405 with Allow listing POST and a JSON {\"message\"} (HEAD: no body); OPTIONS, if 2xx, carries Allow", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::AllowMatchesServer, name: "allow_lists_what_the_server_accepts", rule: "Each method an Allow lists, other than POST, is not itself answered 405", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::HeadHasNoBody, name: "head_answer_has_no_body", rule: "An answer to HEAD carries no body", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::FramingAgrees, name: "message_framing_agrees", rule: "Content-Length agrees with the body; never both Content-Length and Transfer-Encoding; no body where the status has none", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::EquivalentSameAnswer, name: "equivalent_request_same_answer", rule: "The same request written another valid way (escapes, whitespace, key order, unknown fields, media-type parameters and case, the Bearer scheme's case, header-name case, a chunked body, send_id null) gets the same status and send_id", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::EquivalentSameQuota, name: "equivalent_request_same_quota_effect", rule: "The same request written another valid way spends what it spends written plainly (a repeat, a refused request: nothing)", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::HostileBodyHandled, name: "hostile_body_never_fails", rule: "Deep nesting, near-limit strings, huge numbers, invalid UTF-8, a BOM, NUL bytes, empty or truncated bodies, non-objects: never a 5xx, every error JSON {\"message\"}", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::HostileBodyStatus, name: "hostile_body_gets_its_status", rule: "A hostile body gets the status of the order of decisions: 413 over 64 KiB, 400 otherwise; a valid one (hostile only in an unknown field) the repeat it is, or 400", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::GeneratedIdsRandom, name: "generated_ids_without_structure", rule: "Generated send_ids have room for 96 random bits and no structure: no shared prefix or suffix, no counter or clock, not in order (false-alarm rate < 1e-6)", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::BurstPairTwoCampaigns, name: "burst_pair_in_two_campaigns", rule: "One new send_id sent at once to two campaigns: a pair in each (every answer 200 with it, 2 units, each pair stored)", braze: false, needs: Needs::TwoCampaigns },
 ];
 
 /// The run-level checks of a profile.

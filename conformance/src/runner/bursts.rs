@@ -214,7 +214,9 @@ impl Runner {
             _ => SendIdField::Given(format!("nb-{}-{}", self.tag, self.executions)),
         };
         let fresh = matches!(send_id, SendIdField::Given(_));
+        // With two campaigns the burst spans both: the quota is one per workspace, also at once.
         Case::New(NewPair {
+            campaign: i % self.campaigns().min(2),
             send_id,
             fresh,
             ..NewPair::default()
@@ -253,7 +255,7 @@ impl Runner {
             &requests,
             &answers,
         );
-        failing += self.repeat_burst_pairs(name, &answers, after).await;
+        failing += self.repeat_burst_pairs(name, &cases, &answers, after).await;
         failing
     }
 
@@ -263,21 +265,27 @@ impl Runner {
     async fn repeat_burst_pairs(
         &mut self,
         name: &'static str,
+        cases: &[Case],
         answers: &[burst::Answer],
         after: Option<i64>,
     ) -> u64 {
-        let mut ids: Vec<String> = Vec::new();
-        for a in answers.iter().flatten() {
+        let mut ids: Vec<(usize, String)> = Vec::new();
+        for (case, a) in cases.iter().zip(answers) {
+            let Ok(a) = a else { continue };
+            let campaign = match case {
+                Case::New(p) => p.campaign,
+                _ => 0,
+            };
             if let (true, Some(id)) = (self.succeeded(a), a.send_id()) {
-                if !ids.iter().any(|i| i == id) {
-                    ids.push(id.to_string());
+                if !ids.iter().any(|(c, i)| *c == campaign && i == id) {
+                    ids.push((campaign, id.to_string()));
                 }
             }
         }
         let mut before = after;
         let mut last = None;
-        for id in ids {
-            let (step, fails) = self.send_judged(repeat(0, &id), before, true).await;
+        for (campaign, id) in ids {
+            let (step, fails) = self.send_judged(repeat(campaign, &id), before, true).await;
             self.observe(&step);
             let now = step.result.as_ref().ok().and_then(|r| r.remaining());
             let what = format!(
@@ -331,5 +339,102 @@ impl Runner {
             );
         }
         0
+    }
+}
+
+impl Runner {
+    /// One new send_id, at once, in two campaigns (half the burst each): a pair in each, every
+    /// answer 200 with that send_id, exactly 2 units; then each pair repeated in its campaign.
+    pub(super) async fn pair_in_two_campaigns_burst(&mut self, name: &'static str) {
+        if self.plan.units_of(name) < 2 || self.budget.left() < 2 {
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no quota budget left",
+            });
+            return;
+        }
+        let (before, _) = self.read_remaining(0).await;
+        if before.is_some_and(|b| b < 2) {
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "fewer than 2 new pairs are left today",
+            });
+            return;
+        }
+        self.budget.try_reserve();
+        self.budget.try_reserve();
+        let k = self.burst_size();
+        self.events.event(Event::PropertyStarted {
+            name,
+            cases: k as u64,
+        });
+        let id = format!("two-{}", self.tag);
+        let cases: Vec<Case> = (0..k).map(|i| new_given(i % 2, &id, true)).collect();
+        let requests: Vec<Request> = cases.iter().map(|c| c.request(&self.rctx)).collect();
+        let answers = self.burst(requests.clone(), &cases).await;
+        let (after, _) = self.read_remaining(0).await;
+        let counts = oracle::count(&answers);
+        let mut verdict = if counts.ok.len() != k
+            || counts.ok.iter().any(|s| s.as_deref() != Some(id.as_str()))
+        {
+            Err(format!(
+                "{k} requests at once for the new send_id {q}, half in campaign #1 and half in #2: \
+                 {} answered 200 with {q} (expected all {k}: a pair in each campaign)",
+                counts.ok.iter().filter(|s| s.as_deref() == Some(id.as_str())).count(),
+                q = quote(&id)
+            ))
+        } else {
+            match (before, after) {
+                (Some(b), Some(a)) if b - a != 2 => Err(format!(
+                    "{k} requests at once for the new send_id {}, half in campaign #1 and half \
+                     in #2, moved X-RateLimit-Remaining from {b} to {a}: expected exactly 2 units \
+                     (one pair per campaign)",
+                    quote(&id)
+                )),
+                _ => Ok(()),
+            }
+        };
+        if let (Some(b), Some(a)) = (before, after) {
+            for _ in 2..(b - a).max(2) {
+                self.budget.record_surprise();
+            }
+        }
+        let mut last = after;
+        if verdict.is_ok() {
+            for campaign in [0, 1] {
+                let (step, fails) = self.send_judged(repeat(campaign, &id), last, true).await;
+                let now = step.result.as_ref().ok().and_then(|r| r.remaining());
+                let echoed = step
+                    .result
+                    .as_ref()
+                    .is_ok_and(|r| self.succeeded(r) && r.send_id() == Some(id.as_str()));
+                if !echoed || matches!((last, now), (Some(b), Some(a)) if a != b) {
+                    verdict = Err(format!(
+                        "after the burst, the pair {} repeated in campaign #{} was not the stored \
+                         pair it answered (expected 200 with it and nothing spent)",
+                        quote(&id),
+                        campaign + 1
+                    ));
+                }
+                last = now.or(last);
+                self.report_new_failures(name, &step, fails, 0);
+                if verdict.is_err() {
+                    break;
+                }
+            }
+        }
+        let failing = u64::from(verdict.is_err());
+        self.burst_failure(
+            RunCheckId::BurstPairTwoCampaigns,
+            name,
+            verdict,
+            &requests,
+            &answers,
+        );
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: k as u64,
+            failing,
+        });
     }
 }

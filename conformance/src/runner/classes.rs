@@ -18,9 +18,20 @@ use crate::spec::OPERATION_PATH;
 impl Runner {
     /// Sends one raw request; every answer is held to the framing and hygiene checks. `None`
     /// when nothing came back (tallied as a request without an answer).
-    async fn raw(&mut self, property: &'static str, label: &str, req: &RawRequest) -> Option<RawAnswer> {
+    async fn raw(
+        &mut self,
+        property: &'static str,
+        label: &str,
+        req: &RawRequest,
+    ) -> Option<RawAnswer> {
         self.requests += 1;
-        let result = wire::send(&self.target.base, self.target.timeout, req, &self.target.api_key).await;
+        let result = wire::send(
+            &self.target.base,
+            self.target.timeout,
+            req,
+            &self.target.api_key,
+        )
+        .await;
         self.events.event(Event::CaseDone);
         self.cases += 1;
         let answer = match result {
@@ -30,30 +41,55 @@ impl Runner {
                 self.tally(crate::oracle::ANSWERS_EVERY_REQUEST, false);
                 let shown = self.shown_raw(label, req, None);
                 if self.shrunk.insert(crate::oracle::ANSWERS_EVERY_REQUEST) {
-                    self.record_shown(crate::oracle::ANSWERS_EVERY_REQUEST, property, reason, shown, 0, Vec::new());
+                    self.record_shown(
+                        crate::oracle::ANSWERS_EVERY_REQUEST,
+                        property,
+                        reason,
+                        shown,
+                        0,
+                        Vec::new(),
+                    );
                 }
                 return None;
             }
         };
-        *self.statuses.entry(answer.response.status.to_string()).or_default() += 1;
+        *self
+            .statuses
+            .entry(answer.response.status.to_string())
+            .or_default() += 1;
         self.tally(crate::oracle::ANSWERS_EVERY_REQUEST, true);
         let framing = match answer.framing.first() {
             Some(f) => Err(format!("the answer's framing: {f}")),
             None => Ok(()),
         };
-        self.class_verdict(RunCheckId::FramingAgrees, property, framing, label, req, &answer);
+        self.class_verdict(
+            RunCheckId::FramingAgrees,
+            property,
+            framing,
+            label,
+            req,
+            &answer,
+        );
         let secrets = self.secrets();
-        let clean = match hygiene::leaks(&answer.response.headers, &answer.response.body, &secrets) {
+        let clean = match hygiene::leaks(&answer.response.headers, &answer.response.body, &secrets)
+        {
             Some(why) => Err(why),
             None => Ok(()),
         };
-        self.class_check(crate::oracle::NO_INTERNALS_SHOWN, property, clean, label, req, &answer);
+        self.class_check(
+            crate::oracle::NO_INTERNALS_SHOWN,
+            property,
+            clean,
+            label,
+            req,
+            &answer,
+        );
         Some(answer)
     }
 
     pub(super) fn secrets(&self) -> hygiene::Secrets {
-        let mut keys = vec![(self.cli.api_key.as_str(), "the API key (--api-key)")];
-        if let Some(k) = self.cli.forbidden_api_key.as_deref() {
+        let mut keys = vec![(self.config.api_key.as_str(), "the API key (--api-key)")];
+        if let Some(k) = self.config.forbidden_api_key.as_deref() {
             keys.push((k, "the forbidden API key (--forbidden-api-key)"));
         }
         hygiene::Secrets::new(&keys)
@@ -64,17 +100,35 @@ impl Runner {
         Shown {
             case: label.to_string(),
             request: req.describe(&url),
-            request_body: (!req.body.is_empty()).then(|| String::from_utf8_lossy(&req.body[..req.body.len().min(2048)]).into_owned()),
+            request_body: (!req.body.is_empty()).then(|| {
+                String::from_utf8_lossy(&req.body[..req.body.len().min(2048)]).into_owned()
+            }),
             response: answer.map(|a| a.response.clone()),
             curl: req.curl(&url),
         }
     }
 
-    fn class_verdict(&mut self, id: RunCheckId, property: &'static str, verdict: Result<(), String>, label: &str, req: &RawRequest, answer: &RawAnswer) {
+    fn class_verdict(
+        &mut self,
+        id: RunCheckId,
+        property: &'static str,
+        verdict: Result<(), String>,
+        label: &str,
+        req: &RawRequest,
+        answer: &RawAnswer,
+    ) {
         self.class_check(id.name(), property, verdict, label, req, answer);
     }
 
-    fn class_check(&mut self, check: &'static str, property: &'static str, verdict: Result<(), String>, label: &str, req: &RawRequest, answer: &RawAnswer) {
+    fn class_check(
+        &mut self,
+        check: &'static str,
+        property: &'static str,
+        verdict: Result<(), String>,
+        label: &str,
+        req: &RawRequest,
+        answer: &RawAnswer,
+    ) {
         match verdict {
             Ok(()) => self.tally(check, true),
             Err(reason) => {
@@ -92,7 +146,10 @@ impl Runner {
         if self.target.base.scheme() == "http" {
             return true;
         }
-        self.events.event(Event::PropertySkipped { name, why: "its requests are written byte by byte, over http:// only" });
+        self.events.event(Event::PropertySkipped {
+            name,
+            why: "its requests are written byte by byte, over http:// only",
+        });
         false
     }
 
@@ -102,8 +159,13 @@ impl Runner {
         if !self.raw_possible(name) {
             return;
         }
-        self.events.event(Event::PropertyStarted { name, cases: methods::METHODS.len() as u64 });
-        let body = Value::Object(self.rctx.harmless_fields()).to_string().into_bytes();
+        self.events.event(Event::PropertyStarted {
+            name,
+            cases: methods::METHODS.len() as u64,
+        });
+        let body = Value::Object(self.rctx.harmless_fields())
+            .to_string()
+            .into_bytes();
         let mut answers: Vec<(String, u16)> = Vec::new();
         let mut allows: Vec<(String, RawRequest, RawAnswer)> = Vec::new();
         let mut failing = 0;
@@ -116,7 +178,14 @@ impl Runner {
             };
             let verdict = methods::answer_verdict(method, &a);
             failing += u64::from(verdict.is_err());
-            self.class_verdict(RunCheckId::OtherMethodIs405, name, verdict, &label, &req, &a);
+            self.class_verdict(
+                RunCheckId::OtherMethodIs405,
+                name,
+                verdict,
+                &label,
+                &req,
+                &a,
+            );
             if *method == "HEAD" {
                 let verdict = methods::head_verdict(&a);
                 self.class_verdict(RunCheckId::HeadHasNoBody, name, verdict, &label, &req, &a);
@@ -128,11 +197,17 @@ impl Runner {
         }
         // Methods an Allow lists that were not sent: once each.
         let sent: Vec<String> = answers.iter().map(|(m, _)| m.clone()).collect();
-        let mut extra: Vec<String> = allows.iter().flat_map(|(a, _, _)| methods::unsent(a, &sent)).collect();
+        let mut extra: Vec<String> = allows
+            .iter()
+            .flat_map(|(a, _, _)| methods::unsent(a, &sent))
+            .collect();
         extra.dedup();
         for method in extra.into_iter().take(4) {
             let req = methods::probe(&method, OPERATION_PATH, &body);
-            if let Some(a) = self.raw(name, &format!("method {method}, listed in Allow"), &req).await {
+            if let Some(a) = self
+                .raw(name, &format!("method {method}, listed in Allow"), &req)
+                .await
+            {
                 answers.push((method, a.response.status));
             }
         }
@@ -140,16 +215,30 @@ impl Runner {
             let verdict = methods::allow_verdict(allow, &answers);
             failing += u64::from(verdict.is_err());
             let label = format!("method {} (its Allow)", req.method);
-            self.class_verdict(RunCheckId::AllowMatchesServer, name, verdict, &label, req, a);
+            self.class_verdict(
+                RunCheckId::AllowMatchesServer,
+                name,
+                verdict,
+                &label,
+                req,
+                a,
+            );
         }
-        self.events.event(Event::PropertyDone { name, cases: answers.len() as u64, failing });
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: answers.len() as u64,
+            failing,
+        });
     }
 
     /// Equivalent requests: a repeat of the existing pair and a request refused at the body,
     /// each written plainly and then in every equivalent way.
     pub(super) async fn equivalents(&mut self, name: &'static str) {
         let Some(existing) = self.rctx.existing_send_id().map(str::to_string) else {
-            self.events.event(Event::PropertySkipped { name, why: "no existing pair to repeat (the run created none)" });
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no existing pair to repeat (the run created none)",
+            });
             return;
         };
         if !self.raw_possible(name) {
@@ -159,16 +248,32 @@ impl Runner {
         let bases = [
             (
                 "a repeat of the existing pair",
-                Base { members: vec![("campaign_id".into(), campaign), ("send_id".into(), quote(&existing))], path: OPERATION_PATH.into() },
+                Base {
+                    members: vec![
+                        ("campaign_id".into(), campaign),
+                        ("send_id".into(), quote(&existing)),
+                    ],
+                    path: OPERATION_PATH.into(),
+                },
                 TRANSFORMS.to_vec(),
             ),
             (
                 "a body without campaign_id",
-                Base { members: vec![("unknown_field".into(), "\"x/y\"".into())], path: OPERATION_PATH.into() },
-                TRANSFORMS.iter().copied().chain([Transform::NullSendIdAbsent]).collect(),
+                Base {
+                    members: vec![("unknown_field".into(), "\"x/y\"".into())],
+                    path: OPERATION_PATH.into(),
+                },
+                TRANSFORMS
+                    .iter()
+                    .copied()
+                    .chain([Transform::NullSendIdAbsent])
+                    .collect(),
             ),
         ];
-        self.events.event(Event::PropertyStarted { name, cases: bases.iter().map(|b| b.2.len() as u64 + 1).sum() });
+        self.events.event(Event::PropertyStarted {
+            name,
+            cases: bases.iter().map(|b| b.2.len() as u64 + 1).sum(),
+        });
         let mut failing = 0;
         let mut cases = 0;
         for (what, base, transforms) in bases {
@@ -189,35 +294,66 @@ impl Runner {
                 cases += 1;
                 let same = equivalent::same_answer(t, &base_answer.response, &a.response);
                 let spent = equivalent::same_quota_effect(t, before, &a.response);
+                if let (Some(b), Some(now)) = (before, a.response.remaining()) {
+                    // Charged here, not again to the refused requests' checkpoint.
+                    self.spent_seen += (b - now).max(0);
+                }
                 failing += u64::from(same.is_err() || spent.is_err());
-                self.class_verdict(RunCheckId::EquivalentSameAnswer, name, same, &label, &req, &a);
-                self.class_verdict(RunCheckId::EquivalentSameQuota, name, spent, &label, &req, &a);
+                self.class_verdict(
+                    RunCheckId::EquivalentSameAnswer,
+                    name,
+                    same,
+                    &label,
+                    &req,
+                    &a,
+                );
+                self.class_verdict(
+                    RunCheckId::EquivalentSameQuota,
+                    name,
+                    spent,
+                    &label,
+                    &req,
+                    &a,
+                );
                 before = a.response.remaining().or(before);
             }
             if let Some(r) = before {
                 self.remaining = Some(r);
             }
         }
-        self.events.event(Event::PropertyDone { name, cases, failing });
+        self.events.event(Event::PropertyDone {
+            name,
+            cases,
+            failing,
+        });
     }
 
     /// Hostile bodies, each around the existing pair.
     pub(super) async fn hostile_bodies(&mut self, name: &'static str) {
         let Some(existing) = self.rctx.existing_send_id().map(str::to_string) else {
-            self.events.event(Event::PropertySkipped { name, why: "no existing pair to build the bodies around (the run created none)" });
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "no existing pair to build the bodies around (the run created none)",
+            });
             return;
         };
         if !self.raw_possible(name) {
             return;
         }
         let bodies = robust::bodies(&self.rctx.harmless_fields());
-        self.events.event(Event::PropertyStarted { name, cases: bodies.len() as u64 });
+        self.events.event(Event::PropertyStarted {
+            name,
+            cases: bodies.len() as u64,
+        });
         let mut failing = 0;
         for h in &bodies {
             let req = RawRequest {
                 method: "POST".into(),
                 path: OPERATION_PATH.into(),
-                headers: vec![("Authorization".into(), "Bearer {secret}".into()), ("Content-Type".into(), "application/json".into())],
+                headers: vec![
+                    ("Authorization".into(), "Bearer {secret}".into()),
+                    ("Content-Type".into(), "application/json".into()),
+                ],
                 body: h.body.clone(),
                 chunked: false,
             };
@@ -228,17 +364,39 @@ impl Runner {
             let handled = robust::handled(h, &a.response);
             let status = robust::status(h, &a.response, &existing);
             failing += u64::from(handled.is_err() || status.is_err());
-            self.class_verdict(RunCheckId::HostileBodyHandled, name, handled, h.label, &req, &a);
-            self.class_verdict(RunCheckId::HostileBodyStatus, name, status, h.label, &req, &a);
+            self.class_verdict(
+                RunCheckId::HostileBodyHandled,
+                name,
+                handled,
+                h.label,
+                &req,
+                &a,
+            );
+            self.class_verdict(
+                RunCheckId::HostileBodyStatus,
+                name,
+                status,
+                h.label,
+                &req,
+                &a,
+            );
         }
-        self.events.event(Event::PropertyDone { name, cases: bodies.len() as u64, failing });
+        self.events.event(Event::PropertyDone {
+            name,
+            cases: bodies.len() as u64,
+            failing,
+        });
     }
 
     /// The run's generated send_ids, in the order they came: without structure.
     pub(super) fn id_quality(&mut self, name: &'static str) {
-        let generated: Vec<&str> = self.generated_order.iter().map(String::as_str).collect();
+        let order = self.generated_order.clone();
+        let generated: Vec<&str> = order.iter().map(String::as_str).collect();
         if generated.is_empty() {
-            self.events.event(Event::PropertySkipped { name, why: "the run got no generated send_id" });
+            self.events.event(Event::PropertySkipped {
+                name,
+                why: "the run got no generated send_id",
+            });
             return;
         }
         let check = RunCheckId::GeneratedIdsRandom.name();
@@ -248,11 +406,24 @@ impl Runner {
                 self.tally(check, false);
                 if self.shrunk.insert(check) {
                     let shown = Shown {
-                        case: format!("the {} send_ids the server generated in this run, in order", generated.len()),
-                        request: format!("POST {} without send_id (each one a new pair)", self.target.url(OPERATION_PATH)),
+                        case: format!(
+                            "the {} send_ids the server generated in this run, in order",
+                            generated.len()
+                        ),
+                        request: format!(
+                            "POST {} without send_id (each one a new pair)",
+                            self.target.url(OPERATION_PATH)
+                        ),
                         request_body: None,
                         response: None,
-                        curl: format!("# generated: {}", generated.iter().map(|g| quote(g)).collect::<Vec<_>>().join(" ")),
+                        curl: format!(
+                            "# generated: {}",
+                            generated
+                                .iter()
+                                .map(|g| quote(g))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        ),
                     };
                     self.record_shown(check, name, reason, shown, 0, Vec::new());
                 }

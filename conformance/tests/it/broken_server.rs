@@ -362,7 +362,8 @@ async fn create(req: &Request, body: Body, Data(state): Data<&Arc<State>>) -> Re
             // RFC 9110 §11.1: the scheme is case-insensitive; 1*SP before the credentials.
             Some((scheme, k))
                 if scheme.eq_ignore_ascii_case("Bearer")
-                    && (state.defect != Defect::BearerSchemeCaseSensitive || scheme == "Bearer") =>
+                    && (state.defect != Defect::BearerSchemeCaseSensitive
+                        || scheme == "Bearer") =>
             {
                 k.trim_start_matches(' ')
             }
@@ -444,8 +445,14 @@ async fn decide(state: &State, req: &Request, body: Body) -> (Response, Option<S
     }
     let mut value = match serde_json::from_slice::<Value>(&bytes) {
         Ok(v) => v,
-        Err(e) if state.defect == Defect::HugeNumberIs500 && e.to_string().contains("number out of range") => {
-            return (json_response(500, json!({"message": "internal error"})), None);
+        Err(e)
+            if state.defect == Defect::HugeNumberIs500
+                && e.to_string().contains("number out of range") =>
+        {
+            return (
+                json_response(500, json!({"message": "internal error"})),
+                None,
+            );
         }
         Err(_) => return (error(state, 400, "The body is not valid JSON"), None),
     };

@@ -6,6 +6,7 @@ mod braze;
 mod braze_fake;
 mod broken_server;
 mod budget;
+mod classes;
 mod cli;
 mod defects;
 #[path = "../../../tests/support/pg.rs"]

@@ -139,8 +139,7 @@ pub fn class_of(check: &str) -> Option<Class> {
         "burst_same_pair_created_once"
         | "burst_creates_exactly_min_n_r"
         | "burst_pairs_are_stored"
-        | "burst_repeats_ok_over_quota"
-        | "burst_pair_in_two_campaigns" => Class::Races,
+        | "burst_repeats_ok_over_quota" => Class::Races,
         _ => return None,
     })
 }

@@ -28,7 +28,6 @@ pub enum RunCheckId {
     HostileBodyHandled,
     HostileBodyStatus,
     GeneratedIdsRandom,
-    BurstPairTwoCampaigns,
 }
 
 pub struct RunCheck {
@@ -58,7 +57,7 @@ impl RunCheckId {
 #[rustfmt::skip]
 pub const RUN_CHECKS: &[RunCheck] = &[
     RunCheck { id: RunCheckId::BurstSamePair, name: "burst_same_pair_created_once", rule: "K simultaneous requests for one new pair: all 200 with the same send_id, and Remaining drops by exactly 1", braze: false, needs: Needs::Nothing },
-    RunCheck { id: RunCheckId::BurstNewPairs, name: "burst_creates_exactly_min_n_r", rule: "N simultaneous new pairs with R left: exactly min(N, R) answered 200, the rest 429 with Retry-After, Remaining ends at max(0, R − N)", braze: false, needs: Needs::Nothing },
+    RunCheck { id: RunCheckId::BurstNewPairs, name: "burst_creates_exactly_min_n_r", rule: "N simultaneous new pairs with R left (with two campaigns, spread over both, one send_id sent to both): exactly min(N, R) answered 200, the rest 429 with Retry-After, Remaining ends at max(0, R − N)", braze: false, needs: Needs::Nothing },
     RunCheck { id: RunCheckId::BurstIdsDistinct, name: "burst_send_ids_distinct", rule: "The send_ids generated for simultaneous new pairs are all distinct", braze: false, needs: Needs::Nothing },
     RunCheck { id: RunCheckId::BurstPairsStored, name: "burst_pairs_are_stored", rule: "Every pair a burst answered 200 exists afterwards: its repeat answers that send_id and spends nothing", braze: false, needs: Needs::Nothing },
     RunCheck { id: RunCheckId::BurstRepeatsOverQuota, name: "burst_repeats_ok_over_quota", rule: "Simultaneous repeats of an existing pair while the quota is used up: all 200 with that send_id", braze: false, needs: Needs::Exhaust },
@@ -75,7 +74,6 @@ pub const RUN_CHECKS: &[RunCheck] = &[
     RunCheck { id: RunCheckId::HostileBodyHandled, name: "hostile_body_never_fails", rule: "Deep nesting, near-limit strings, huge numbers, invalid UTF-8, a BOM, NUL bytes, empty or truncated bodies, non-objects: never a 5xx, every error JSON {\"message\"}", braze: false, needs: Needs::Nothing },
     RunCheck { id: RunCheckId::HostileBodyStatus, name: "hostile_body_gets_its_status", rule: "A hostile body gets the status of the order of decisions: 413 over 64 KiB, 400 otherwise; a valid one (hostile only in an unknown field) the repeat it is, or 400", braze: false, needs: Needs::Nothing },
     RunCheck { id: RunCheckId::GeneratedIdsRandom, name: "generated_ids_without_structure", rule: "Generated send_ids have room for 96 random bits and no structure: no shared prefix or suffix, no counter or clock, not in order (false-alarm rate < 1e-6)", braze: false, needs: Needs::Nothing },
-    RunCheck { id: RunCheckId::BurstPairTwoCampaigns, name: "burst_pair_in_two_campaigns", rule: "One new send_id sent at once to two campaigns: a pair in each (every answer 200 with it, 2 units, each pair stored)", braze: false, needs: Needs::TwoCampaigns },
 ];
 
 /// The run-level checks of a profile.

@@ -207,6 +207,11 @@ impl Runner {
     /// `generated_only`, given fresh ones in turn.
     fn burst_case(&mut self, i: usize, generated_only: bool) -> Case {
         self.executions += 1;
+        let two = self.campaigns() >= 2;
+        if two && !generated_only && i < 2 {
+            // One new send_id at once in both campaigns: a pair in each, two units.
+            return new_given(i, &format!("nb-{}-both", self.tag), true);
+        }
         let turn = if generated_only { i % 2 } else { i % 3 };
         let send_id = match turn {
             0 => SendIdField::Absent,
@@ -216,7 +221,7 @@ impl Runner {
         let fresh = matches!(send_id, SendIdField::Given(_));
         // With two campaigns the burst spans both: the quota is one per workspace, also at once.
         Case::New(NewPair {
-            campaign: i % self.campaigns().min(2),
+            campaign: if two { i % 2 } else { 0 },
             send_id,
             fresh,
             ..NewPair::default()
@@ -239,7 +244,16 @@ impl Runner {
         let (after, _) = self.read_remaining(0).await;
         let counts = oracle::count(&answers);
         let verdict = oracle::new_pairs(n, before, after, &counts);
-        let distinct = oracle::distinct_ids(&counts);
+        // Distinct among the generated ones (a given send_id may be sent to both campaigns).
+        let generated: Vec<burst::Answer> = cases
+            .iter()
+            .zip(&answers)
+            .filter(
+                |(c, _)| matches!(c, Case::New(p) if !matches!(p.send_id, SendIdField::Given(_))),
+            )
+            .map(|(_, a)| a.clone())
+            .collect();
+        let distinct = oracle::distinct_ids(&oracle::count(&generated));
         let mut failing = u64::from(verdict.is_err() || distinct.is_err());
         self.burst_failure(
             RunCheckId::BurstNewPairs,
@@ -339,102 +353,5 @@ impl Runner {
             );
         }
         0
-    }
-}
-
-impl Runner {
-    /// One new send_id, at once, in two campaigns (half the burst each): a pair in each, every
-    /// answer 200 with that send_id, exactly 2 units; then each pair repeated in its campaign.
-    pub(super) async fn pair_in_two_campaigns_burst(&mut self, name: &'static str) {
-        if self.plan.units_of(name) < 2 || self.budget.left() < 2 {
-            self.events.event(Event::PropertySkipped {
-                name,
-                why: "no quota budget left",
-            });
-            return;
-        }
-        let (before, _) = self.read_remaining(0).await;
-        if before.is_some_and(|b| b < 2) {
-            self.events.event(Event::PropertySkipped {
-                name,
-                why: "fewer than 2 new pairs are left today",
-            });
-            return;
-        }
-        self.budget.try_reserve();
-        self.budget.try_reserve();
-        let k = self.burst_size();
-        self.events.event(Event::PropertyStarted {
-            name,
-            cases: k as u64,
-        });
-        let id = format!("two-{}", self.tag);
-        let cases: Vec<Case> = (0..k).map(|i| new_given(i % 2, &id, true)).collect();
-        let requests: Vec<Request> = cases.iter().map(|c| c.request(&self.rctx)).collect();
-        let answers = self.burst(requests.clone(), &cases).await;
-        let (after, _) = self.read_remaining(0).await;
-        let counts = oracle::count(&answers);
-        let mut verdict = if counts.ok.len() != k
-            || counts.ok.iter().any(|s| s.as_deref() != Some(id.as_str()))
-        {
-            Err(format!(
-                "{k} requests at once for the new send_id {q}, half in campaign #1 and half in #2: \
-                 {} answered 200 with {q} (expected all {k}: a pair in each campaign)",
-                counts.ok.iter().filter(|s| s.as_deref() == Some(id.as_str())).count(),
-                q = quote(&id)
-            ))
-        } else {
-            match (before, after) {
-                (Some(b), Some(a)) if b - a != 2 => Err(format!(
-                    "{k} requests at once for the new send_id {}, half in campaign #1 and half \
-                     in #2, moved X-RateLimit-Remaining from {b} to {a}: expected exactly 2 units \
-                     (one pair per campaign)",
-                    quote(&id)
-                )),
-                _ => Ok(()),
-            }
-        };
-        if let (Some(b), Some(a)) = (before, after) {
-            for _ in 2..(b - a).max(2) {
-                self.budget.record_surprise();
-            }
-        }
-        let mut last = after;
-        if verdict.is_ok() {
-            for campaign in [0, 1] {
-                let (step, fails) = self.send_judged(repeat(campaign, &id), last, true).await;
-                let now = step.result.as_ref().ok().and_then(|r| r.remaining());
-                let echoed = step
-                    .result
-                    .as_ref()
-                    .is_ok_and(|r| self.succeeded(r) && r.send_id() == Some(id.as_str()));
-                if !echoed || matches!((last, now), (Some(b), Some(a)) if a != b) {
-                    verdict = Err(format!(
-                        "after the burst, the pair {} repeated in campaign #{} was not the stored \
-                         pair it answered (expected 200 with it and nothing spent)",
-                        quote(&id),
-                        campaign + 1
-                    ));
-                }
-                last = now.or(last);
-                self.report_new_failures(name, &step, fails, 0);
-                if verdict.is_err() {
-                    break;
-                }
-            }
-        }
-        let failing = u64::from(verdict.is_err());
-        self.burst_failure(
-            RunCheckId::BurstPairTwoCampaigns,
-            name,
-            verdict,
-            &requests,
-            &answers,
-        );
-        self.events.event(Event::PropertyDone {
-            name,
-            cases: k as u64,
-            failing,
-        });
     }
 }

@@ -271,7 +271,6 @@ impl Runner {
                 Run::Methods => self.methods(p.name).await,
                 Run::Equivalents => self.equivalents(p.name).await,
                 Run::HostileBodies => self.hostile_bodies(p.name).await,
-                Run::PairTwoCampaignsBurst => self.pair_in_two_campaigns_burst(p.name).await,
                 Run::IdQuality => self.id_quality(p.name),
             }
         }

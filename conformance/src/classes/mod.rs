@@ -192,12 +192,7 @@ fn properties_of(class: Class) -> Vec<&'static str> {
             "quota_exhaustion",
         ],
         Class::RateLimitHeaders => &["every property (every permitted answer)"],
-        Class::Races => &[
-            "burst_same_pair",
-            "burst_new_pairs",
-            "burst_pair_two_campaigns",
-            "quota_exhaustion",
-        ],
+        Class::Races => &["burst_same_pair", "burst_new_pairs", "quota_exhaustion"],
     };
     names.to_vec()
 }
@@ -207,22 +202,23 @@ fn cost(property: &str) -> String {
     let Some(p) = PROPERTIES.iter().find(|p| p.name == property) else {
         return String::new();
     };
-    match p.spend {
-        Spend::Nothing => "0".into(),
-        Spend::Units { min, max, .. } => {
-            let max = match max {
-                crate::properties::Max::Fixed(n) => n.to_string(),
-                crate::properties::Max::Cases => "--cases".into(),
-                crate::properties::Max::TwiceCases => "2 × --cases".into(),
-                crate::properties::Max::Burst => "a burst".into(),
-            };
-            if max == min.to_string() {
-                format!("{min}")
-            } else {
-                format!("{min} to {max}")
-            }
+    let units = |n: u64| {
+        if n == 1 {
+            "1 unit".to_string()
+        } else {
+            format!("{n} units")
         }
-        Spend::Everything => "the rest of the day's quota (--exhaust-quota)".into(),
+    };
+    match p.spend {
+        Spend::Nothing => units(0),
+        Spend::Units { min, max, .. } => match max {
+            crate::properties::Max::Fixed(n) if n == min => units(n),
+            crate::properties::Max::Fixed(n) => format!("{min} to {n} units"),
+            crate::properties::Max::Cases => format!("{min} to --cases units"),
+            crate::properties::Max::TwiceCases => format!("{min} to 2 × --cases units"),
+            crate::properties::Max::Burst => format!("{min} units to a burst's size"),
+        },
+        Spend::Everything => "the rest of the day's quota, with --exhaust-quota".into(),
     }
 }
 
@@ -238,7 +234,7 @@ pub fn catalogue() -> String {
                 if c.is_empty() {
                     p.to_string()
                 } else {
-                    format!("`{p}` ({c} units)")
+                    format!("`{p}` ({c})")
                 }
             })
             .collect();

@@ -5,7 +5,7 @@
 use proptest::strategy::{BoxedStrategy, Just, Strategy};
 
 use crate::budget::Want;
-use crate::oracle::{Needs, RunCheckId};
+use crate::oracle::{CheckId, Needs};
 use crate::strategies::{self, Case, NewPair, RequestContext, SendIdField};
 use crate::{edges, strategies::JSON};
 
@@ -108,7 +108,7 @@ pub struct Property {
     pub needs: Needs,
     pub run: Run,
     /// The run-level checks it decides.
-    pub decides: &'static [RunCheckId],
+    pub decides: &'static [CheckId],
     /// The classes of defect it is there to find (for people: `--help`, the plan).
     pub covers: &'static str,
 }
@@ -203,14 +203,14 @@ pub const PROPERTIES: &[Property] = &[
     Property { name: "equivalent_requests", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Equivalents, decides: &[], covers: "escapes, whitespace, key order, unknown fields, media-type parameters, the Bearer scheme's case, header-name case or a chunked body changing the answer" },
     Property { name: "hostile_bodies", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::HostileBodies, decides: &[], covers: "deep nesting, huge numbers, invalid UTF-8, a BOM, NUL bytes, near-limit or truncated bodies answered 5xx, not JSON or with the wrong status" },
     Property { name: "refused_spent_nothing", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Checkpoint, decides: &[], covers: "refused requests that spend quota" },
-    Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: units(2, 0, Max::Fixed(2)), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign, decides: &[RunCheckId::PairPerCampaign, RunCheckId::QuotaPerWorkspace], covers: "pairs keyed by send_id alone, a quota per campaign, a second campaign's pair not stored" },
+    Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: units(2, 0, Max::Fixed(2)), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign, decides: &[CheckId::PairPerCampaign, CheckId::QuotaPerWorkspace], covers: "pairs keyed by send_id alone, a quota per campaign, a second campaign's pair not stored" },
     Property { name: "edge_new_pairs", mode: Mode::Sequential, strict_only: false, spend: units(1, 2, Max::Fixed(3)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::EdgeGroups, decides: &[], covers: "length 64, spaces, ~ ! \" \\ / refused or altered; send_ids compared without case; length 1" },
-    Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: units(1, 0, Max::Fixed(1)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst, decides: &[RunCheckId::BurstSamePair], covers: "a pair insert that is not atomic" },
-    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: units(2, 2, Max::Burst), count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct, RunCheckId::BurstPairsStored], covers: "a check-then-act quota (with two campaigns: across them), one send_id at once in two campaigns stored once, generated ids that collide, acknowledged pairs dropped" },
+    Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: units(1, 0, Max::Fixed(1)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst, decides: &[CheckId::BurstSamePair], covers: "a pair insert that is not atomic" },
+    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: units(2, 2, Max::Burst), count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst, decides: &[CheckId::BurstNewPairs, CheckId::BurstIdsDistinct, CheckId::BurstPairsStored], covers: "a check-then-act quota (with two campaigns: across them), one send_id at once in two campaigns stored once, generated ids that collide, acknowledged pairs dropped" },
     Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(generated), decides: &[], covers: "\"send_id\": null handled otherwise than absent; generated ids that repeat" },
-    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: units(1, 0, Max::TwiceCases), count: Count::Flag, needs: Needs::Nothing, run: Run::Sequences, decides: &[RunCheckId::ModelAgrees], covers: "pairs forgotten, quota arithmetic off over a sequence" },
+    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: units(1, 0, Max::TwiceCases), count: Count::Flag, needs: Needs::Nothing, run: Run::Sequences, decides: &[CheckId::ModelAgrees], covers: "pairs forgotten, quota arithmetic off over a sequence" },
     Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(given), decides: &[], covers: "given send_ids of the whole printable alphabet refused or altered" },
-    Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct, RunCheckId::BurstPairsStored, RunCheckId::BurstRepeatsOverQuota, RunCheckId::QuotaSpentForEveryCampaign], covers: "overspending across the quota's end, 429 without Retry-After, repeats refused over quota" },
+    Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion, decides: &[CheckId::BurstNewPairs, CheckId::BurstIdsDistinct, CheckId::BurstPairsStored, CheckId::BurstRepeatsOverQuota, CheckId::QuotaSpentForEveryCampaign], covers: "overspending across the quota's end, 429 without Retry-After, repeats refused over quota" },
     Property { name: "generated_id_quality", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::IdQuality, decides: &[], covers: "generated send_ids from a counter, a clock or too few random bits" },
 ];
 

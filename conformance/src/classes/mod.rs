@@ -17,6 +17,7 @@ pub mod wire;
 
 use std::fmt::Write as _;
 
+use crate::oracle::{CheckId, CHECKS};
 use crate::properties::{Spend, PROPERTIES};
 
 /// A class of defect.
@@ -88,72 +89,12 @@ impl Class {
     }
 }
 
-/// The class of a check, by its name; every check of the tables has one (a unit test holds it).
-pub fn class_of(check: &str) -> Option<Class> {
-    Some(match check {
-        "answers_every_request"
-        | "status_is_documented"
-        | "content_type_is_json"
-        | "body_matches_schema"
-        | "documented_headers_present_and_typed"
-        | "error_body_has_message"
-        | "message_is_success"
-        | "no_server_error" => Class::Responses,
-        "wrong_method_is_405_with_allow"
-        | "unknown_path_is_404"
-        | "other_method_is_405"
-        | "allow_lists_what_the_server_accepts"
-        | "head_answer_has_no_body"
-        | "message_framing_agrees" => Class::HttpMethods,
-        "bad_key_is_401" | "forbidden_key_is_403" => Class::Auth,
-        "invalid_request_is_refused"
-        | "invalid_request_gets_its_status"
-        | "error_names_the_field"
-        | "unknown_campaign_is_400"
-        | "valid_new_pair_is_accepted"
-        | "json_media_type_variants_accepted" => Class::Validation,
-        "hostile_body_never_fails" | "hostile_body_gets_its_status" => Class::Parser,
-        "equivalent_request_same_answer" | "equivalent_request_same_quota_effect" => {
-            Class::Equivalent
-        }
-        "response_never_shows_the_key" | "no_internals_shown" => Class::Hygiene,
-        "send_id_is_echoed"
-        | "send_id_is_printable_ascii"
-        | "repeat_returns_pair_and_spends_nothing"
-        | "case_variant_is_a_new_pair"
-        | "pair_is_per_campaign" => Class::Pairs,
-        "generated_id_is_unique"
-        | "burst_send_ids_distinct"
-        | "generated_ids_without_structure" => Class::GeneratedIds,
-        "invalid_request_spends_nothing"
-        | "new_pair_spends_exactly_one"
-        | "new_pair_over_quota_is_429"
-        | "over_quota_answer_has_retry_after"
-        | "existing_pair_ok_over_quota"
-        | "quota_is_per_workspace"
-        | "exhausted_quota_applies_to_every_campaign"
-        | "stateful_model_agrees" => Class::Quota,
-        "rate_limit_headers_on_permitted_requests"
-        | "remaining_within_limit"
-        | "reset_is_next_utc_midnight" => Class::RateLimitHeaders,
-        "burst_same_pair_created_once"
-        | "burst_creates_exactly_min_n_r"
-        | "burst_pairs_are_stored"
-        | "burst_repeats_ok_over_quota" => Class::Races,
-        _ => return None,
-    })
-}
-
-/// Every check's name, the runner's own first, then per exchange, then over several.
-pub fn all_checks() -> impl Iterator<Item = &'static str> {
-    std::iter::once(crate::oracle::ANSWERS_EVERY_REQUEST)
-        .chain(crate::oracle::CHECKS.iter().map(|c| c.name))
-        .chain(crate::oracle::RUN_CHECKS.iter().map(|c| c.name))
-}
-
-/// The checks of a class.
-pub fn checks_of(class: Class) -> impl Iterator<Item = &'static str> {
-    all_checks().filter(move |c| class_of(c) == Some(class))
+/// The checks of a class, in registry order.
+pub fn checks_of(class: Class) -> impl Iterator<Item = CheckId> {
+    CHECKS
+        .iter()
+        .map(|c| c.id)
+        .filter(move |c| c.class() == class)
 }
 
 /// The properties that exercise a class: those built for it (their `covers`), or for the
@@ -239,12 +180,13 @@ pub fn catalogue() -> String {
             })
             .collect();
         let _ = writeln!(out, "Properties: {}.\n", props.join(", "));
-        out.push_str("| check | rule |\n|---|---|\n");
+        out.push_str("| check | what it holds | rule |\n|---|---|---|\n");
         for check in checks_of(*class) {
             let _ = writeln!(
                 out,
-                "| `{check}` | {} |",
-                crate::oracle::rule_of(check).replace('|', "\\|")
+                "| `{check}` | {} | {} |",
+                check.statement().replace('|', "\\|"),
+                check.info().rule
             );
         }
         out.push('\n');
@@ -257,10 +199,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_check_has_a_class_and_every_class_a_check() {
-        for c in all_checks() {
-            assert!(class_of(c).is_some(), "{c} has no class");
-        }
+    fn every_class_has_a_check_and_its_properties_exist() {
         for class in CLASSES {
             assert!(checks_of(*class).next().is_some(), "{class:?} has no check");
             for p in properties_of(*class) {

@@ -12,7 +12,7 @@ use crate::classes::wire::{self, RawAnswer, RawRequest};
 use crate::classes::{hygiene, ids, methods, robust};
 use crate::events::Event;
 use crate::http::quote;
-use crate::oracle::RunCheckId;
+use crate::oracle::CheckId;
 use crate::spec::OPERATION_PATH;
 
 impl Runner {
@@ -38,11 +38,12 @@ impl Runner {
             Ok(a) => a,
             Err(reason) => {
                 *self.statuses.entry("no answer".into()).or_default() += 1;
-                self.tally(crate::oracle::ANSWERS_EVERY_REQUEST, false);
+                self.result
+                    .absorb_one(CheckId::AnswersEveryRequest, &Err(reason.clone()));
                 let shown = self.shown_raw(label, req, None);
-                if self.shrunk.insert(crate::oracle::ANSWERS_EVERY_REQUEST) {
+                if self.result.claim(CheckId::AnswersEveryRequest) {
                     self.record_shown(
-                        crate::oracle::ANSWERS_EVERY_REQUEST,
+                        CheckId::AnswersEveryRequest,
                         property,
                         reason,
                         shown,
@@ -57,13 +58,14 @@ impl Runner {
             .statuses
             .entry(answer.response.status.to_string())
             .or_default() += 1;
-        self.tally(crate::oracle::ANSWERS_EVERY_REQUEST, true);
+        self.result
+            .absorb_one(CheckId::AnswersEveryRequest, &Ok(()));
         let framing = match answer.framing.first() {
             Some(f) => Err(format!("the answer's framing: {f}")),
             None => Ok(()),
         };
         self.class_verdict(
-            RunCheckId::FramingAgrees,
+            CheckId::FramingAgrees,
             property,
             framing,
             label,
@@ -76,8 +78,8 @@ impl Runner {
             Some(why) => Err(why),
             None => Ok(()),
         };
-        self.class_check(
-            crate::oracle::NO_INTERNALS_SHOWN,
+        self.class_verdict(
+            CheckId::NoInternalsShown,
             property,
             clean,
             label,
@@ -110,30 +112,18 @@ impl Runner {
 
     fn class_verdict(
         &mut self,
-        id: RunCheckId,
+        check: CheckId,
         property: &'static str,
         verdict: Result<(), String>,
         label: &str,
         req: &RawRequest,
         answer: &RawAnswer,
     ) {
-        self.class_check(id.name(), property, verdict, label, req, answer);
-    }
-
-    fn class_check(
-        &mut self,
-        check: &'static str,
-        property: &'static str,
-        verdict: Result<(), String>,
-        label: &str,
-        req: &RawRequest,
-        answer: &RawAnswer,
-    ) {
+        self.result.absorb_one(check, &verdict);
         match verdict {
-            Ok(()) => self.tally(check, true),
+            Ok(()) => {}
             Err(reason) => {
-                self.tally(check, false);
-                if self.shrunk.insert(check) {
+                if self.result.claim(check) {
                     let shown = self.shown_raw(label, req, Some(answer));
                     self.record_shown(check, property, reason, shown, 0, Vec::new());
                 }
@@ -178,17 +168,10 @@ impl Runner {
             };
             let verdict = methods::answer_verdict(method, &a);
             failing += u64::from(verdict.is_err());
-            self.class_verdict(
-                RunCheckId::OtherMethodIs405,
-                name,
-                verdict,
-                &label,
-                &req,
-                &a,
-            );
+            self.class_verdict(CheckId::OtherMethodIs405, name, verdict, &label, &req, &a);
             if *method == "HEAD" {
                 let verdict = methods::head_verdict(&a);
-                self.class_verdict(RunCheckId::HeadHasNoBody, name, verdict, &label, &req, &a);
+                self.class_verdict(CheckId::HeadHasNoBody, name, verdict, &label, &req, &a);
             }
             answers.push((method.to_string(), a.response.status));
             if let Some(allow) = a.response.header("allow") {
@@ -215,14 +198,7 @@ impl Runner {
             let verdict = methods::allow_verdict(allow, &answers);
             failing += u64::from(verdict.is_err());
             let label = format!("method {} (its Allow)", req.method);
-            self.class_verdict(
-                RunCheckId::AllowMatchesServer,
-                name,
-                verdict,
-                &label,
-                req,
-                a,
-            );
+            self.class_verdict(CheckId::AllowMatchesServer, name, verdict, &label, req, a);
         }
         self.events.event(Event::PropertyDone {
             name,
@@ -299,22 +275,8 @@ impl Runner {
                     self.spent_seen += (b - now).max(0);
                 }
                 failing += u64::from(same.is_err() || spent.is_err());
-                self.class_verdict(
-                    RunCheckId::EquivalentSameAnswer,
-                    name,
-                    same,
-                    &label,
-                    &req,
-                    &a,
-                );
-                self.class_verdict(
-                    RunCheckId::EquivalentSameQuota,
-                    name,
-                    spent,
-                    &label,
-                    &req,
-                    &a,
-                );
+                self.class_verdict(CheckId::EquivalentSameAnswer, name, same, &label, &req, &a);
+                self.class_verdict(CheckId::EquivalentSameQuota, name, spent, &label, &req, &a);
                 before = a.response.remaining().or(before);
             }
             if let Some(r) = before {
@@ -365,21 +327,14 @@ impl Runner {
             let status = robust::status(h, &a.response, &existing);
             failing += u64::from(handled.is_err() || status.is_err());
             self.class_verdict(
-                RunCheckId::HostileBodyHandled,
+                CheckId::HostileBodyHandled,
                 name,
                 handled,
                 h.label,
                 &req,
                 &a,
             );
-            self.class_verdict(
-                RunCheckId::HostileBodyStatus,
-                name,
-                status,
-                h.label,
-                &req,
-                &a,
-            );
+            self.class_verdict(CheckId::HostileBodyStatus, name, status, h.label, &req, &a);
         }
         self.events.event(Event::PropertyDone {
             name,
@@ -399,12 +354,13 @@ impl Runner {
             });
             return;
         }
-        let check = RunCheckId::GeneratedIdsRandom.name();
-        match ids::structure(&generated) {
-            None => self.tally(check, true),
-            Some(reason) => {
-                self.tally(check, false);
-                if self.shrunk.insert(check) {
+        let check = CheckId::GeneratedIdsRandom;
+        let verdict = ids::structure(&generated).map_or(Ok(()), Err);
+        self.result.absorb_one(check, &verdict);
+        match verdict {
+            Ok(()) => {}
+            Err(reason) => {
+                if self.result.claim(check) {
                     let shown = Shown {
                         case: format!(
                             "the {} send_ids the server generated in this run, in order",

@@ -12,6 +12,7 @@ mod exchange;
 mod findings;
 mod probe;
 mod quota_end;
+mod result;
 mod sequential;
 mod stateful;
 use std::sync::Arc;
@@ -25,9 +26,9 @@ use crate::edges;
 use crate::events::{Event, Events, Started};
 use crate::exit::{Exit, Fatal};
 use crate::http::{now_epoch_seconds, RetryPolicy, Target};
-use crate::oracle::{self, ANSWERS_EVERY_REQUEST};
+use crate::oracle::{self, Judge};
 use crate::properties::{self, Inputs, Property, Run, Spend, PROPERTIES};
-use crate::report::{self, CheckResult, Failure, QuotaReport, Report, ServerError};
+use crate::report::{self, CheckResult, QuotaReport, Report, ServerError};
 
 use crate::spec::Spec;
 use crate::strategies::RequestContext;
@@ -112,8 +113,8 @@ struct Runner {
     spent_seen: i64,
     /// `X-RateLimit-Remaining` when the refused requests began.
     refused_baseline: Option<i64>,
-    /// (passed, failed) per check.
-    tallies: BTreeMap<&'static str, (u64, u64)>,
+    /// What the checks found: tallies and failures, absorbed from the properties' outcomes.
+    result: result::RunResult,
     /// Answers received, by status.
     statuses: BTreeMap<String, u64>,
     remaining: Option<i64>,
@@ -123,8 +124,6 @@ struct Runner {
     /// A send_id whose case variant the edge groups had no unit for: `new_pair_given_id` sends
     /// it first.
     case_variant_due: Option<String>,
-    shrunk: HashSet<&'static str>,
-    failures: Vec<Failure>,
     notes: Vec<String>,
     /// `--profile braze`: tolerances used, and how often.
     tolerances: BTreeMap<String, u64>,
@@ -172,14 +171,12 @@ impl Runner {
             plan: crate::budget::Plan::default(),
             spent_seen: 0,
             refused_baseline: None,
-            tallies: BTreeMap::new(),
+            result: result::RunResult::default(),
             statuses: BTreeMap::new(),
             remaining: None,
             generated: HashSet::new(),
             generated_order: Vec::new(),
             case_variant_due: None,
-            shrunk: HashSet::new(),
-            failures: Vec::new(),
             notes: Vec::new(),
             tolerances: BTreeMap::new(),
             server_errors: Vec::new(),
@@ -309,37 +306,31 @@ impl Runner {
     fn report(&self) -> Report {
         let campaigns = self.campaigns();
         let exhaust = self.config.exhaust_quota;
-        let result = |name: &'static str, not_run: Option<&str>| {
-            let (passed, failed) = self.tallies.get(name).copied().unwrap_or((0, 0));
-            CheckResult {
-                name,
-                rule: oracle::rule_of(name),
-                passed,
-                failed,
-                not_run: (passed + failed == 0)
-                    .then_some(not_run)
-                    .flatten()
-                    .map(str::to_string),
-            }
-        };
-        let mut checks: Vec<CheckResult> = std::iter::once(result(ANSWERS_EVERY_REQUEST, None))
-            .chain(
-                oracle::checks_for(self.config.profile)
-                    .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
-            )
-            .chain(
-                oracle::run_checks_for(self.config.profile)
-                    .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
-            )
+        let mut checks: Vec<CheckResult> = oracle::checks_for(self.config.profile)
+            .map(|c| {
+                let (passed, failed) = self.result.tally(c.id);
+                CheckResult {
+                    id: c.id,
+                    name: c.name,
+                    rule: c.statement,
+                    passed,
+                    failed,
+                    not_run: (passed + failed == 0)
+                        .then(|| c.needs.unmet(campaigns, exhaust))
+                        .flatten()
+                        .map(str::to_string),
+                }
+            })
             .collect();
         for c in &mut checks {
             if c.not_run.is_some() || c.passed + c.failed > 0 {
                 continue;
             }
             // The properties behind a run-level check all got no units from the plan.
-            let Some(id) = oracle::run_check_named(c.name) else {
+            let id = c.id;
+            if !matches!(id.info().judge, Judge::Run) {
                 continue;
-            };
+            }
             let deciding: Vec<&Property> = PROPERTIES
                 .iter()
                 .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
@@ -375,7 +366,7 @@ impl Runner {
             },
             checks,
             statuses: self.statuses.clone(),
-            failures: self.failures.clone(),
+            failures: self.result.failures().to_vec(),
             notes: self.notes.clone(),
             tolerances: self.tolerances.clone(),
             server_errors: self.server_errors.clone(),

@@ -9,7 +9,7 @@ use crate::burst;
 use crate::events::Event;
 use crate::http::{Request, Response};
 use crate::model::{self, Model, Op};
-use crate::oracle::RunCheckId;
+use crate::oracle::CheckId;
 use crate::shrink::Shrinker;
 
 impl Runner {
@@ -57,12 +57,13 @@ impl Runner {
             self.events.event(Event::CaseDone);
             let outcome = self.run_sequence(&ops, &existing).await;
             let Err(first) = outcome else {
-                self.tally(RunCheckId::ModelAgrees.name(), true);
+                self.result.absorb_one(CheckId::ModelAgrees, &Ok(()));
                 continue;
             };
-            self.tally(RunCheckId::ModelAgrees.name(), false);
+            self.result
+                .absorb_one(CheckId::ModelAgrees, &Err(first.reason.clone()));
             failing += 1;
-            if !self.shrunk.insert(RunCheckId::ModelAgrees.name()) {
+            if !self.result.claim(CheckId::ModelAgrees) {
                 continue;
             }
             let mut best = first;
@@ -72,7 +73,7 @@ impl Runner {
                 if cost > self.budget.left() {
                     self.note(format!(
                         "shrinking {} stopped: the quota budget is used up",
-                        RunCheckId::ModelAgrees.name()
+                        CheckId::ModelAgrees.name()
                     ));
                     break;
                 }
@@ -86,7 +87,7 @@ impl Runner {
             }
             let steps = shrinker.steps();
             self.record_shown(
-                RunCheckId::ModelAgrees.name(),
+                CheckId::ModelAgrees,
                 name,
                 best.reason.clone(),
                 best.into_shown(),

@@ -29,6 +29,16 @@ fn key(tag: &str, parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
+/// The keys of `tag:part\0…`: everything filed under one campaign or workspace.
+pub(crate) fn prefix(tag: &str, part: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tag.len() + part.len() + 2);
+    k.extend_from_slice(tag.as_bytes());
+    k.push(b':');
+    k.extend_from_slice(part.as_bytes());
+    k.push(0);
+    k
+}
+
 pub(crate) fn workspace_key(id: &str) -> Vec<u8> {
     key("w", &[id.as_bytes()])
 }

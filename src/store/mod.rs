@@ -15,6 +15,7 @@
 //! A new resource is a trait here (added to [`Store`]'s list), and one file per engine that
 //! implements it.
 pub mod directory;
+mod error;
 pub mod postgres;
 mod queue;
 mod records;
@@ -29,6 +30,7 @@ use futures_util::FutureExt;
 use crate::domain::{KeyHash, UtcDay};
 
 pub use self::directory::Directory;
+pub use self::error::{OpenError, Resource, StoreError, StoreResult};
 pub use self::postgres::PgStore;
 pub(crate) use self::queue::{pair_queue, PairJob, PairQueue, Reply};
 pub use self::records::{
@@ -58,21 +60,6 @@ pub struct StoreOptions {
 
 /// `--database-timeout`'s default.
 pub const DEFAULT_DATABASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("storage is unavailable: {0}")]
-    Unavailable(String),
-    /// The data directory is held by another process (sled's lock); the message names it.
-    #[error("{0}")]
-    Locked(String),
-    #[error("{0} already exists")]
-    Conflict(&'static str),
-    #[error("{0}")]
-    Corrupt(String),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// An answer known without waiting, as the trait's future.
 fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {

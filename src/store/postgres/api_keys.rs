@@ -8,7 +8,7 @@ use sqlx::{Postgres, Row, Transaction};
 use super::changes::finish_change;
 use super::retry::with_retry;
 use super::{from_json_text, json_text, seq_of, PgStore};
-use crate::store::{ApiKeyRecord, ApiKeyStore, StoreError, StoreResult};
+use crate::store::{ApiKeyRecord, ApiKeyStore, Resource, StoreError, StoreResult};
 
 /// The columns [`from_row`] reads, in its order.
 pub(super) const COLUMNS: &str = "key_id, hash, workspace_id, name, permissions, allowed_ips, \
@@ -83,7 +83,10 @@ impl ApiKeyStore for PgStore {
             })
             .await?;
             let Some(seq) = created else {
-                return Err(StoreError::Conflict("api key"));
+                return Err(StoreError::Conflict {
+                    resource: Resource::ApiKey,
+                    id: key.key_id.clone(),
+                });
             };
             self.directory.put_key(ApiKeyRecord { seq, ..key.clone() });
             Ok(())

@@ -8,7 +8,7 @@ use sqlx::{Postgres, Row, Transaction};
 use super::changes::finish_change;
 use super::retry::with_retry;
 use super::{seq_of, PgStore};
-use crate::store::{Campaign, CampaignStore, StoreError, StoreResult};
+use crate::store::{Campaign, CampaignStore, Resource, StoreError, StoreResult};
 
 /// The columns [`from_row`] reads, in its order.
 pub(super) const COLUMNS: &str = "campaign_id, workspace_id, name, created_at, seq";
@@ -60,7 +60,10 @@ impl CampaignStore for PgStore {
             })
             .await?;
             let Some(seq) = created else {
-                return Err(StoreError::Conflict("campaign"));
+                return Err(StoreError::Conflict {
+                    resource: Resource::Campaign,
+                    id: campaign.campaign_id.clone(),
+                });
             };
             self.directory.put_campaign(Campaign {
                 seq,

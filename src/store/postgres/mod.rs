@@ -39,8 +39,8 @@ use self::retry::with_retry;
 pub(crate) use self::retry::{bounded, timed_out};
 use super::directory::Records;
 use super::{
-    ApiKeyRecord, Campaign, Directory, HasDirectory, Store, StoreError, StoreOptions, StoreResult,
-    Workspace,
+    ApiKeyRecord, Campaign, Directory, HasDirectory, OpenError, Resource, Store, StoreError,
+    StoreOptions, StoreResult, Workspace,
 };
 
 /// Transactions of pairs in flight at once per instance. One: a group's transaction holds its
@@ -74,7 +74,13 @@ pub fn describe_url(url: &str) -> String {
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
-            StoreError::Conflict("record")
+            match d.constraint().and_then(resource_of) {
+                Some(resource) => StoreError::Conflict {
+                    resource,
+                    id: conflicting_value(d.as_ref()).unwrap_or_default(),
+                },
+                None => StoreError::Unavailable(format!("database: {e}")),
+            }
         }
         sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => {
             StoreError::Corrupt(format!("a record in the database is malformed: {e}"))
@@ -83,8 +89,32 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// The resource whose unique constraint a unique violation broke, by the constraint's name
+/// (PostgreSQL's defaults for `schema.rs`'s tables: `<table>_pkey`, `<table>_<column>_key`).
+/// `None` for the tables no client creates in (`sendid_meta`, `quota_usage`): a violation there
+/// is the database's trouble, not a conflict to report.
+fn resource_of(constraint: &str) -> Option<Resource> {
+    match constraint {
+        "workspaces_pkey" | "workspaces_seq_key" => Some(Resource::Workspace),
+        "campaigns_pkey" | "campaigns_seq_key" => Some(Resource::Campaign),
+        "api_keys_pkey" | "api_keys_hash_key" | "api_keys_seq_key" => Some(Resource::ApiKey),
+        "pairs_pkey" => Some(Resource::Pair),
+        _ => None,
+    }
+}
+
+/// The value a unique violation names, from PostgreSQL's detail `Key (id)=(w1) already exists.`
+fn conflicting_value(d: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    let detail = d
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?
+        .detail()?;
+    let (_, rest) = detail.split_once(")=(")?;
+    let (value, _) = rest.rsplit_once(')')?;
+    Some(value.to_string())
+}
+
 fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Unavailable(format!("encoding a record: {e}")))
+    serde_json::to_string(v).map_err(StoreError::Encode)
 }
 
 fn from_json_text<T: serde::de::DeserializeOwned>(v: &str) -> StoreResult<T> {
@@ -95,12 +125,11 @@ fn from_json_text<T: serde::de::DeserializeOwned>(v: &str) -> StoreResult<T> {
 impl PgStore {
     /// Connects, applies the schema (safe when other instances start at the same moment) and
     /// loads the directory. Fails when the database cannot be reached.
-    pub async fn open(url: &str, options: StoreOptions) -> StoreResult<Self> {
+    pub async fn open(url: &str, options: StoreOptions) -> Result<Self, OpenError> {
         let timeout = options
             .database_timeout
             .unwrap_or(super::DEFAULT_DATABASE_TIMEOUT);
-        let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Unavailable(format!("the database URL is not valid: {e}")))?;
+        let connect = PgConnectOptions::from_str(url).map_err(OpenError::BadUrl)?;
         let connecting = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(0)
@@ -109,12 +138,13 @@ impl PgStore {
             // while the database was down fails its next query (503) and is replaced.
             .test_before_acquire(false)
             .connect_with(connect);
-        let pool = bounded(timeout, async {
-            connecting.await.map_err(|e| {
-                StoreError::Unavailable(format!("cannot connect to {}: {e}", describe_url(url)))
-            })
-        })
-        .await?;
+        let pool = tokio::time::timeout(timeout, connecting)
+            .await
+            .map_err(|_| timed_out(timeout))?
+            .map_err(|source| OpenError::Connect {
+                target: describe_url(url),
+                source,
+            })?;
         bounded(timeout, schema::migrate(&pool)).await?;
         let (counter, loaded) = bounded(timeout, async {
             load_directory(&pool).await.map_err(db_error)

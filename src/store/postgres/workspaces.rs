@@ -8,7 +8,7 @@ use sqlx::{Postgres, Row, Transaction};
 use super::changes::finish_change;
 use super::retry::with_retry;
 use super::{seq_of, PgStore};
-use crate::store::{StoreError, StoreResult, Workspace, WorkspaceChange, WorkspaceStore};
+use crate::store::{Resource, StoreError, StoreResult, Workspace, WorkspaceChange, WorkspaceStore};
 
 /// The columns [`from_row`] reads, in its order.
 pub(super) const COLUMNS: &str = "id, name, daily_send_id_quota, created_at, seq";
@@ -52,7 +52,10 @@ impl WorkspaceStore for PgStore {
             })
             .await?;
             let Some(seq) = created else {
-                return Err(StoreError::Conflict("workspace"));
+                return Err(StoreError::Conflict {
+                    resource: Resource::Workspace,
+                    id: workspace.id.clone(),
+                });
             };
             self.directory.put_workspace(Workspace {
                 seq,

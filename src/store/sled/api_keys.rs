@@ -6,7 +6,7 @@ use futures_util::FutureExt;
 use super::layout::{api_key_key, key_id_key, to_json};
 use super::shared::{refuse_existing, Step};
 use super::SledStore;
-use crate::store::{ApiKeyRecord, ApiKeyStore, StoreError, StoreResult};
+use crate::store::{ApiKeyRecord, ApiKeyStore, Resource, StoreError, StoreResult};
 
 /// Adds the key's record and its id's index entry to `batch`.
 pub(super) fn write(batch: &mut ::sled::Batch, key: &ApiKeyRecord) -> StoreResult<()> {
@@ -62,7 +62,7 @@ impl ApiKeyStore for SledStore {
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
         self.shared
             .admin_write(move |e, _| {
-                refuse_existing(e, &api_key_key(&key.hash), "api key")?;
+                refuse_existing(e, &api_key_key(&key.hash), Resource::ApiKey, &key.key_id)?;
                 let key = ApiKeyRecord {
                     seq: e.db.generate_id()?,
                     ..key.clone()

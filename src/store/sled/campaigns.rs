@@ -7,7 +7,7 @@ use futures_util::FutureExt;
 use super::layout::{campaign_key, log_prefix, prefix, seq_key, to_json};
 use super::shared::{refuse_existing, Step};
 use super::SledStore;
-use crate::store::{Campaign, CampaignStore, StoreResult};
+use crate::store::{Campaign, CampaignStore, Resource, StoreResult};
 
 /// Adds the campaign's record to `batch`.
 pub(super) fn write(batch: &mut ::sled::Batch, campaign: &Campaign) -> StoreResult<()> {
@@ -35,7 +35,12 @@ impl CampaignStore for SledStore {
     fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
         self.shared
             .admin_write(move |e, _| {
-                refuse_existing(e, &campaign_key(&campaign.campaign_id), "campaign")?;
+                refuse_existing(
+                    e,
+                    &campaign_key(&campaign.campaign_id),
+                    Resource::Campaign,
+                    &campaign.campaign_id,
+                )?;
                 let campaign = Campaign {
                     seq: e.db.generate_id()?,
                     ..campaign.clone()

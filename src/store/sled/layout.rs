@@ -74,7 +74,7 @@ pub(crate) fn decode_u64(v: &[u8]) -> StoreResult<u64> {
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Unavailable(format!("encoding a record: {e}")))
+    serde_json::to_vec(v).map_err(StoreError::Encode)
 }
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: &[u8]) -> StoreResult<T> {

@@ -39,8 +39,8 @@ use self::marker::Marker;
 use self::recovery::{Fault, Recovery};
 use self::shared::{Shared, Step};
 use super::{
-    ready, ApiKeyRecord, Campaign, Directory, HasDirectory, Store, StoreError, StoreOptions,
-    StoreResult, Workspace,
+    ready, ApiKeyRecord, Campaign, Directory, HasDirectory, OpenError, Store, StoreError,
+    StoreOptions, StoreResult, Workspace,
 };
 
 impl From<::sled::Error> for StoreError {
@@ -51,6 +51,13 @@ impl From<::sled::Error> for StoreError {
             }
             other => StoreError::Unavailable(other.to_string()),
         }
+    }
+}
+
+/// sled failing while a store is opened (not the directory's fault: an I/O error).
+impl From<::sled::Error> for OpenError {
+    fn from(e: ::sled::Error) -> Self {
+        OpenError::Store(e.into())
     }
 }
 
@@ -65,18 +72,16 @@ impl SledStore {
     /// Opens (or creates) the data directory. Fails with a clear error when another process holds
     /// it, when it cannot be written, when it is not a sendid data directory, or when it held a
     /// store that no longer opens whole (and then nothing in it was written).
-    pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Self> {
+    pub fn open(path: &Path, options: StoreOptions) -> Result<Self, OpenError> {
         if path.exists() && !path.is_dir() {
-            return Err(StoreError::Unavailable(format!(
-                "cannot create data directory {}: it is a file, not a directory",
-                path.display()
-            )));
+            return Err(OpenError::NotADirectory {
+                path: path.to_path_buf(),
+            });
         }
-        std::fs::create_dir_all(path).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot create data directory {}: {e}",
-                path.display()
-            ))
+        std::fs::create_dir_all(path).map_err(|source| OpenError::Io {
+            what: "cannot create data directory",
+            path: path.to_path_buf(),
+            source,
         })?;
         marker::refuse_foreign_files(path)?;
         let found = marker::read(path)?;
@@ -165,9 +170,9 @@ impl SledStore {
 /// A directory with a marker held a store: when it was sealed at a clean close, every file must
 /// be as it was (checked before sled opens, so a damaged store is refused with nothing written);
 /// sled's database file must be there in any case.
-fn verify(path: &Path, m: &Marker) -> StoreResult<()> {
+fn verify(path: &Path, m: &Marker) -> Result<(), OpenError> {
     let refuse = |what: String| {
-        StoreError::Corrupt(format!(
+        OpenError::Damaged(format!(
             "{} is damaged: {what}. It held a sendid store (created {}), so it is not taken for a \
              new one and nothing was written; restore the data directory from a backup, or look \
              with `sendid check --data-dir {}`",

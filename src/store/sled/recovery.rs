@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::engine::{Engine, Expect};
 use super::marker::now_millis;
 use super::shared::Shared;
-use crate::store::{FlushObserver, StoreError, StoreResult};
+use crate::store::{FlushObserver, OpenError};
 
 /// How often a store that cannot write tries again.
 const TICK: Duration = Duration::from_millis(500);
@@ -21,13 +21,13 @@ const ROOM: u64 = 2 * 1024 * 1024;
 
 impl Shared {
     /// Opens the database again from the disk and reloads the directory from it.
-    pub(super) fn reopen(&self) -> StoreResult<()> {
+    pub(super) fn reopen(&self) -> Result<(), OpenError> {
         self.take_engine();
         // sled's own threads let go of the files a moment after the last handle.
         let deadline = Instant::now() + Duration::from_secs(3);
         let (engine, records) = loop {
             match Engine::open(&self.path, &self.options, Expect::Existing) {
-                Err(StoreError::Locked(_)) if Instant::now() < deadline => {
+                Err(OpenError::Locked { .. }) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20))
                 }
                 other => break other?,
@@ -39,7 +39,7 @@ impl Shared {
             self.directory.replace(records);
             *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(engine));
         }
-        probe
+        Ok(probe?)
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::engine::Engine;
 use super::recovery::Fault;
-use crate::store::{Directory, StoreError, StoreOptions, StoreResult};
+use crate::store::{Directory, Resource, StoreError, StoreOptions, StoreResult};
 
 /// What an admin write decided under the admin lock ([`Shared::admin_write`]).
 pub(crate) enum Step<'a, T> {
@@ -112,10 +112,18 @@ impl Shared {
     }
 }
 
-/// `Conflict` when `key` is in the tree: a record that must be new.
-pub(crate) fn refuse_existing(e: &Engine, key: &[u8], what: &'static str) -> StoreResult<()> {
+/// `Conflict` when `key` is in the tree: a record that must be new (`resource` `id`).
+pub(crate) fn refuse_existing(
+    e: &Engine,
+    key: &[u8],
+    resource: Resource,
+    id: &str,
+) -> StoreResult<()> {
     if e.tree.contains_key(key)? {
-        return Err(StoreError::Conflict(what));
+        return Err(StoreError::Conflict {
+            resource,
+            id: id.to_string(),
+        });
     }
     Ok(())
 }

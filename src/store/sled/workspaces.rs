@@ -6,7 +6,7 @@ use futures_util::FutureExt;
 use super::layout::{prefix, to_json, workspace_key};
 use super::shared::{refuse_existing, Step};
 use super::{api_keys, campaigns, SledStore};
-use crate::store::{StoreResult, Workspace, WorkspaceChange, WorkspaceStore};
+use crate::store::{Resource, StoreResult, Workspace, WorkspaceChange, WorkspaceStore};
 
 /// Adds the workspace's record to `batch`.
 pub(super) fn write(batch: &mut ::sled::Batch, workspace: &Workspace) -> StoreResult<()> {
@@ -18,7 +18,12 @@ impl WorkspaceStore for SledStore {
     fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>> {
         self.shared
             .admin_write(move |e, _| {
-                refuse_existing(e, &workspace_key(&workspace.id), "workspace")?;
+                refuse_existing(
+                    e,
+                    &workspace_key(&workspace.id),
+                    Resource::Workspace,
+                    &workspace.id,
+                )?;
                 let workspace = Workspace {
                     seq: e.db.generate_id()?,
                     ..workspace.clone()

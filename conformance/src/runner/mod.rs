@@ -105,6 +105,8 @@ struct Runner {
     seed: u64,
     /// Unique to this run: send_ids carrying it are new.
     tag: String,
+    /// The run's keys as an answer could show them (error hygiene).
+    secrets: crate::classes::hygiene::Secrets,
     rctx: RequestContext,
     budget: Budget,
     /// The quota plan.
@@ -188,6 +190,10 @@ impl Runner {
             executions: 0,
             preflight_done: false,
             tag: edges::run_tag(),
+            secrets: crate::classes::hygiene::Secrets::of(
+                &config.api_key,
+                config.forbidden_api_key.as_deref(),
+            ),
             events,
             started: Instant::now(),
             started_at: now_epoch_seconds(),

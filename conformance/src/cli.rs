@@ -103,6 +103,11 @@ pub struct Cli {
     /// CA or a self-signed certificate).
     #[arg(long, value_name = "PATH", value_parser = parse_ca_cert)]
     pub ca_cert: Option<CaCert>,
+
+    /// Print the catalogue of checks — each class of defect, its rule, its checks, the
+    /// properties that exercise them and their cost in units — and exit (no other flag needed).
+    #[arg(long)]
+    pub list_checks: bool,
 }
 
 /// The certificates of `--ca-cert`, read and parsed when the command line is.
@@ -232,6 +237,10 @@ where
     T: Into<OsString> + Clone,
 {
     let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if argv.iter().skip(1).any(|a| a == "--list-checks") {
+        print!("{}", crate::classes::catalogue());
+        return Err(Exit::Conformant);
+    }
     match Cli::try_parse_from(argv.clone()) {
         Ok(mut cli) => {
             cli.argv = argv;

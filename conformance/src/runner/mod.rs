@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 mod bursts;
+mod classes;
 mod cross_campaign;
 mod edge_groups;
 mod exchange;
@@ -118,6 +119,11 @@ struct Runner {
     statuses: BTreeMap<String, u64>,
     remaining: Option<i64>,
     generated: HashSet<String>,
+    /// The same, in the order the server generated them.
+    generated_order: Vec<String>,
+    /// A send_id whose case variant the edge groups had no unit for: `new_pair_given_id` sends
+    /// it first.
+    case_variant_due: Option<String>,
     notes: Vec<String>,
     /// `--profile braze`: tolerances used, and how often.
     tolerances: BTreeMap<String, u64>,
@@ -171,6 +177,8 @@ impl Runner {
             statuses: BTreeMap::new(),
             remaining: None,
             generated: HashSet::new(),
+            generated_order: Vec::new(),
+            case_variant_due: None,
             notes: Vec::new(),
             tolerances: BTreeMap::new(),
             server_errors: Vec::new(),
@@ -258,6 +266,13 @@ impl Runner {
                     if p.spend == Spend::Nothing {
                         self.free_property(p, arms).await;
                     } else {
+                        // The first case is the due case variant, if any: sent once it has a unit.
+                        if self.case_variant_due.is_some()
+                            && p.name == "new_pair_given_id"
+                            && self.plan.units_of(p.name) > 0
+                        {
+                            self.case_variant_due = None;
+                        }
                         self.creating_property(p, arms).await;
                     }
                 }
@@ -268,6 +283,10 @@ impl Runner {
                 Run::NewPairsBurst => self.new_pairs_burst(p.name).await,
                 Run::Sequences => self.sequences(p.name).await,
                 Run::Exhaustion => self.exhaust(p.name).await,
+                Run::Methods => self.methods(p.name).await,
+                Run::Equivalents => self.equivalents(p.name).await,
+                Run::HostileBodies => self.hostile_bodies(p.name).await,
+                Run::IdQuality => self.id_quality(p.name),
             }
         }
         let report = self.report();
@@ -283,6 +302,7 @@ impl Runner {
             max: self.spec.send_id_max,
             rctx: &self.rctx,
             tag: &self.tag,
+            case_variant_of: self.case_variant_due.as_deref(),
         }
     }
 
@@ -356,7 +376,10 @@ impl Runner {
                     .iter()
                     .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
                     .collect();
-                !deciding.is_empty() && deciding.iter().all(|p| self.plan.units_of(p.name) == 0)
+                !deciding.is_empty()
+                    && deciding
+                        .iter()
+                        .all(|p| p.spend != Spend::Nothing && self.plan.units_of(p.name) == 0)
             } else {
                 // A check of one exchange that nothing reached, in a run the budget cut.
                 !self.plan.cut.is_empty() || self.plan.probe == 0

@@ -5,15 +5,17 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::payload::{Json, ParsePayload, Payload};
-use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{Example, Type};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{impl_apirequest_for_payload, ApiResponse, Object, OpenApi, Tags};
 use serde_json::Value;
+use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use super::error::ErrorBody;
 use super::security::{BrazeApiKey, Principal};
 use super::AppState;
-use crate::domain::{QuotaStatus, SendId, SendIdError};
+use crate::domain::{QuotaStatus, SendId, SendIdError, MAX_SEND_ID_LEN, SEND_ID_CHARS};
 use crate::store::{CreateOutcome, NewSendId};
 
 #[derive(Tags)]
@@ -22,20 +24,18 @@ enum ApiTags {
     Sends,
 }
 
+// The document's schema and what the handler gets, one type. Its fields' types carry their
+// rules both ways: each builds its schema from the `domain` bounds and parses with the same
+// bounds (see `parse_create_request`), so the document cannot promise what is not enforced.
 /// The request body of `POST /sends/id/create`.
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct CreateSendIdRequest {
     /// The campaign to create the send identifier under; a campaign of the key's workspace.
-    #[oai(validator(min_length = 1))]
-    pub campaign_id: String,
-    /// The send identifier to create: 1 to 64 printable ASCII characters (0x20–0x7E). Absent or
-    /// `null`: the service generates one.
-    #[oai(
-        validator(min_length = 1, max_length = 64, pattern = "^[ -~]+$"),
-        nullable
-    )]
-    pub send_id: Option<String>,
+    pub campaign_id: RequestedCampaignId,
+    // Described by its type (the bounds in words, from the same constants).
+    #[oai(nullable)]
+    pub send_id: Option<SendId>,
 }
 
 /// What Swagger UI's "Try it out" fills in: the demo campaign every new data directory has and
@@ -43,11 +43,117 @@ pub struct CreateSendIdRequest {
 impl Example for CreateSendIdRequest {
     fn example() -> Self {
         Self {
-            campaign_id: crate::demo::DEMO_CAMPAIGN_ID.into(),
-            send_id: Some("spring-sale-2026-11-27".into()),
+            campaign_id: RequestedCampaignId(crate::demo::DEMO_CAMPAIGN_ID.into()),
+            send_id: SendId::parse("spring-sale-2026-11-27").ok(),
         }
     }
 }
+
+/// `campaign_id` as the public operation takes it: any non-empty string (docs/contract.md §1);
+/// one that names no campaign of the key's workspace is the handler's 400 `Invalid campaign_id`.
+#[derive(Debug, Clone)]
+pub struct RequestedCampaignId(pub String);
+
+impl RequestedCampaignId {
+    /// The field as sent (`None`: absent).
+    fn from_field(value: Option<Value>) -> Result<Self, BodyError> {
+        match value {
+            None | Some(Value::Null) => Err(BodyError::MissingCampaignId),
+            Some(Value::String(s)) if s.is_empty() => Err(BodyError::EmptyCampaignId),
+            Some(Value::String(s)) => Ok(Self(s)),
+            Some(_) => Err(BodyError::CampaignIdNotString),
+        }
+    }
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            min_length: Some(1),
+            ..MetaSchema::new("string")
+        }
+    }
+}
+
+/// `send_id` as sent (not `null`): a [`SendId`] or the error naming the field.
+fn send_id_from_field(value: Value) -> Result<SendId, BodyError> {
+    match value {
+        Value::String(s) => Ok(SendId::parse(s)?),
+        _ => Err(BodyError::SendIdNotString),
+    }
+}
+
+fn send_id_schema() -> MetaSchema {
+    static DESCRIPTION: LazyLock<String> = LazyLock::new(|| {
+        let (first, last) = (*SEND_ID_CHARS.start(), *SEND_ID_CHARS.end());
+        format!(
+            "The send identifier to create: 1 to {MAX_SEND_ID_LEN} printable ASCII characters \
+             (0x{:02X}–0x{:02X}). Absent or\n`null`: the service generates one.",
+            first as u32, last as u32
+        )
+    });
+    static PATTERN: LazyLock<String> =
+        LazyLock::new(|| format!("^[{}-{}]+$", SEND_ID_CHARS.start(), SEND_ID_CHARS.end()));
+    MetaSchema {
+        description: Some(DESCRIPTION.as_str()),
+        min_length: Some(1),
+        max_length: Some(MAX_SEND_ID_LEN),
+        pattern: Some(PATTERN.clone()),
+        ..MetaSchema::new("string")
+    }
+}
+
+/// Makes a field type of the create request a poem-openapi type whose schema is `$schema` and
+/// whose JSON parse is `$parse` (the one the body parser calls), so the document and the
+/// enforced rule come from the same function.
+macro_rules! request_field {
+    ($ty:ty, $schema:expr, $parse:expr, $json:expr) => {
+        impl Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                "string".into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Inline(Box::new($schema))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+
+        impl ParseFromJSON for $ty {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                $parse(value).map_err(ParseError::custom)
+            }
+        }
+
+        impl ToJSON for $ty {
+            fn to_json(&self) -> Option<Value> {
+                Some(Value::String($json(self)))
+            }
+        }
+    };
+}
+
+request_field!(
+    RequestedCampaignId,
+    RequestedCampaignId::schema(),
+    RequestedCampaignId::from_field,
+    |c: &RequestedCampaignId| c.0.clone()
+);
+request_field!(
+    SendId,
+    send_id_schema(),
+    |v: Option<Value>| send_id_from_field(v.unwrap_or_default()),
+    |s: &SendId| s.as_str().to_string()
+);
 
 /// The answer of a successful call.
 #[derive(Debug, Object)]
@@ -60,13 +166,7 @@ pub struct CreateSendIdSuccess {
 
 /// `CreateSendIdRequest` as JSON, parsed by sendid itself so that every failure names its
 /// field and no failure happens before authentication.
-pub struct CreateSendIdBody(pub ValidCreateRequest);
-
-#[derive(Debug)]
-pub struct ValidCreateRequest {
-    pub campaign_id: String,
-    pub send_id: Option<SendId>,
-}
+pub struct CreateSendIdBody(pub CreateSendIdRequest);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -94,8 +194,10 @@ impl ResponseError for BodyError {
     }
 }
 
-/// Where the request body is turned into valid values, once.
-pub fn parse_create_request(data: &[u8]) -> Result<ValidCreateRequest, BodyError> {
+/// Where the request body is turned into valid values, once: the body as a whole here (the
+/// contract's order: empty, JSON, an object), then each field by its type's own parse. Unknown
+/// fields are ignored; `null` is absent.
+pub fn parse_create_request(data: &[u8]) -> Result<CreateSendIdRequest, BodyError> {
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::Empty);
     }
@@ -104,18 +206,12 @@ pub fn parse_create_request(data: &[u8]) -> Result<ValidCreateRequest, BodyError
     let Value::Object(mut fields) = value else {
         return Err(BodyError::NotAnObject);
     };
-    let campaign_id = match fields.remove("campaign_id") {
-        None | Some(Value::Null) => return Err(BodyError::MissingCampaignId),
-        Some(Value::String(s)) if s.is_empty() => return Err(BodyError::EmptyCampaignId),
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(BodyError::CampaignIdNotString),
-    };
+    let campaign_id = RequestedCampaignId::from_field(fields.remove("campaign_id"))?;
     let send_id = match fields.remove("send_id") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(SendId::parse(s)?),
-        Some(_) => return Err(BodyError::SendIdNotString),
+        Some(v) => Some(send_id_from_field(v)?),
     };
-    Ok(ValidCreateRequest {
+    Ok(CreateSendIdRequest {
         campaign_id,
         send_id,
     })
@@ -289,7 +385,7 @@ impl SendsApi {
         body: CreateSendIdBody,
     ) -> CreateSendIdResponse {
         let request = body.0;
-        let campaign = match state.store.campaign(&request.campaign_id).await {
+        let campaign = match state.store.campaign(&request.campaign_id.0).await {
             Ok(c) => c,
             Err(e) => return unavailable(e),
         };
@@ -301,7 +397,7 @@ impl SendsApi {
             .store
             .create_send_id(NewSendId {
                 workspace: &principal.workspace,
-                campaign_id: &request.campaign_id,
+                campaign_id: &request.campaign_id.0,
                 send_id: &send_id,
                 now_millis: state.clock.now_millis(),
             })

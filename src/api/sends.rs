@@ -247,6 +247,12 @@ impl ParsePayload for CreateSendIdBody {
 
 impl_apirequest_for_payload!(CreateSendIdBody);
 
+// The rate-limit headers: 200 and 429 carry values of the variant, from the quota the store
+// answered. On 400, 413 and 415 they are declared here (poem-openapi's `header(...)`, for the
+// document only) and set by `SendsGate`, the one layer that sees each of these answers with
+// the key's workspace: 413 is its own answer, before the handler; 415 and a body's 400 come
+// from poem-openapi's `bad_request_handler`, which gets only the error (no key, no store); and
+// `Invalid campaign_id` would otherwise need a second quota read in the handler.
 /// Every answer `POST /sends/id/create` can give.
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "bad_request")]
@@ -268,19 +274,25 @@ pub enum CreateSendIdResponse {
     ),
     /// The body is not a JSON object, a field has the wrong type or is out of bounds, or
     /// `campaign_id` is not a campaign of the key's workspace (`Invalid campaign_id`).
-    #[oai(status = 400)]
-    BadRequest(
-        Json<ErrorBody>,
-        /// The workspace's daily quota (present once the key is authenticated and permitted).
-        #[oai(header = "X-RateLimit-Limit")]
-        Option<u64>,
-        /// New send identifiers left today.
-        #[oai(header = "X-RateLimit-Remaining")]
-        Option<u64>,
-        /// Unix epoch seconds of the next 00:00 UTC.
-        #[oai(header = "X-RateLimit-Reset")]
-        Option<i64>,
-    ),
+    #[oai(
+        status = 400,
+        header(
+            name = "X-RateLimit-Limit",
+            ty = "Option<u64>",
+            description = "The workspace's daily quota (present once the key is authenticated and permitted)."
+        ),
+        header(
+            name = "X-RateLimit-Remaining",
+            ty = "Option<u64>",
+            description = "New send identifiers left today."
+        ),
+        header(
+            name = "X-RateLimit-Reset",
+            ty = "Option<i64>",
+            description = "Unix epoch seconds of the next 00:00 UTC."
+        )
+    )]
+    BadRequest(Json<ErrorBody>),
     /// No `Authorization: Bearer` header, or an unknown or revoked API key.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
@@ -289,21 +301,21 @@ pub enum CreateSendIdResponse {
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
     /// The body is larger than 64 KiB.
-    #[oai(status = 413)]
-    PayloadTooLarge(
-        Json<ErrorBody>,
-        #[oai(header = "X-RateLimit-Limit")] Option<u64>,
-        #[oai(header = "X-RateLimit-Remaining")] Option<u64>,
-        #[oai(header = "X-RateLimit-Reset")] Option<i64>,
-    ),
+    #[oai(
+        status = 413,
+        header(name = "X-RateLimit-Limit", ty = "Option<u64>"),
+        header(name = "X-RateLimit-Remaining", ty = "Option<u64>"),
+        header(name = "X-RateLimit-Reset", ty = "Option<i64>")
+    )]
+    PayloadTooLarge(Json<ErrorBody>),
     /// The `Content-Type` is not JSON.
-    #[oai(status = 415)]
-    UnsupportedMediaType(
-        Json<ErrorBody>,
-        #[oai(header = "X-RateLimit-Limit")] Option<u64>,
-        #[oai(header = "X-RateLimit-Remaining")] Option<u64>,
-        #[oai(header = "X-RateLimit-Reset")] Option<i64>,
-    ),
+    #[oai(
+        status = 415,
+        header(name = "X-RateLimit-Limit", ty = "Option<u64>"),
+        header(name = "X-RateLimit-Remaining", ty = "Option<u64>"),
+        header(name = "X-RateLimit-Reset", ty = "Option<i64>")
+    )]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The pair is new and the workspace's quota for the current UTC day is used up.
     #[oai(status = 429)]
     TooManyRequests(
@@ -329,17 +341,14 @@ pub enum CreateSendIdResponse {
 fn bad_request(err: poem::Error) -> CreateSendIdResponse {
     let message = Json(ErrorBody::new(err.to_string()));
     match err.status() {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => CreateSendIdResponse::UnsupportedMediaType(
-            Json(ErrorBody::new("Content-Type must be application/json")),
-            None,
-            None,
-            None,
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => CreateSendIdResponse::PayloadTooLarge(message, None, None, None),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => CreateSendIdResponse::UnsupportedMediaType(Json(
+            ErrorBody::new("Content-Type must be application/json"),
+        )),
+        StatusCode::PAYLOAD_TOO_LARGE => CreateSendIdResponse::PayloadTooLarge(message),
         StatusCode::UNAUTHORIZED => CreateSendIdResponse::Unauthorized(Json(ErrorBody::new(
             "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`",
         ))),
-        _ => CreateSendIdResponse::BadRequest(message, None, None, None),
+        _ => CreateSendIdResponse::BadRequest(message),
     }
 }
 
@@ -357,7 +366,7 @@ impl CreateSendIdResponse {
     }
 
     fn bad_request(message: &str) -> Self {
-        Self::BadRequest(Json(ErrorBody::new(message)), None, None, None)
+        Self::BadRequest(Json(ErrorBody::new(message)))
     }
 }
 
@@ -446,7 +455,34 @@ mod tests {
         assert!(ok.send_id.is_none());
     }
 
+    /// The create request's schema, as the public document publishes it.
+    fn documented_request_schema() -> Value {
+        let doc: Value = serde_json::from_str(&crate::api::docs::sends_spec()).unwrap();
+        doc["components"]["schemas"]["CreateSendIdRequest"].clone()
+    }
+
+    fn send_ids() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[ -~]{0,70}",
+            "[ -~]{0,40}[^ -~][ -~]{0,40}",
+            any::<String>(),
+        ]
+    }
+
     proptest! {
+        /// What the document says of a body is what the parser enforces: a JSON Schema
+        /// validator judging the published schema and `parse_create_request` agree.
+        #[test]
+        fn the_document_and_the_parser_agree(
+            campaign_id in prop_oneof!["", "[a-z]{1,8}"],
+            send_id in send_ids(),
+        ) {
+            let validator = jsonschema::validator_for(&documented_request_schema()).unwrap();
+            let body = serde_json::json!({"campaign_id": campaign_id, "send_id": send_id});
+            let parsed = parse_create_request(body.to_string().as_bytes());
+            prop_assert_eq!(validator.is_valid(&body), parsed.is_ok(), "{}", body);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = parse_create_request(&data);

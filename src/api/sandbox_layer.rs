@@ -281,7 +281,7 @@ impl<E: Endpoint> FaultLayer<E> {
 fn note_of(applied: &Applied, original_status: Option<u16>) -> FaultNote {
     FaultNote {
         rule_id: applied.rule_id.clone(),
-        when: applied.when.as_str(),
+        when: applied.when,
         action: describe(&applied.action),
         original_status,
     }

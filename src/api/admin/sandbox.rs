@@ -11,9 +11,8 @@ use poem_openapi::{OpenApi, Tags};
 
 use super::body::AdminJson;
 use super::sandbox_types::{
-    ClockResponse, ClockView, CreateFaultResponse, DeletedResponse, FaultApplied, FaultList,
-    ListFaultsResponse, ListRequestsResponse, RequestList, RequestView, ResetResponse,
-    SetClockRequest,
+    ClockResponse, ClockView, CreateFaultResponse, DeletedResponse, FaultList, ListFaultsResponse,
+    ListRequestsResponse, RequestList, RequestView, ResetResponse, SetClockRequest,
 };
 use super::{rfc3339, AdminErrors, NotFoundAnswer};
 use crate::api::error::ErrorBody;
@@ -66,12 +65,7 @@ fn request_view(e: JournalEntry) -> RequestView {
         status: e.status,
         send_id: e.send_id,
         key_id: e.key_id,
-        fault: e.fault.map(|f| FaultApplied {
-            id: f.rule_id,
-            when: f.when.to_string(),
-            action: f.action,
-            original_status: f.original_status,
-        }),
+        fault: e.fault,
     }
 }
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::admin_response;
 use super::body::JsonString;
 use crate::api::error::ErrorBody;
+use crate::sandbox::journal::FaultNote;
 use crate::sandbox::reset::ResetDone;
 use crate::sandbox::FaultRule;
 
@@ -38,20 +39,6 @@ pub struct ClockView {
 }
 
 #[derive(Debug, Object)]
-pub struct FaultApplied {
-    /// The rule's id.
-    pub id: String,
-    pub when: String,
-    /// What it did: `status 503`, `delay 1500 ms`, `close`, or several.
-    pub action: String,
-    /// What the request got before the fault replaced or dropped it: for an `after` fault, and
-    /// for a request refused before the fault layer (no key, another path), which any rule
-    /// without `match` faults too.
-    #[oai(nullable)]
-    pub original_status: Option<u16>,
-}
-
-#[derive(Debug, Object)]
 pub struct RequestView {
     /// When the service received it, by its clock (RFC 3339).
     pub at: String,
@@ -73,7 +60,7 @@ pub struct RequestView {
     #[oai(nullable)]
     pub key_id: Option<String>,
     #[oai(nullable)]
-    pub fault: Option<FaultApplied>,
+    pub fault: Option<FaultNote>,
 }
 
 #[derive(Debug, Object)]

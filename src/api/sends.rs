@@ -17,9 +17,22 @@ use crate::domain::{QuotaStatus, SendId, SendIdError};
 use crate::store::{CreateOutcome, NewSendId};
 
 #[derive(Tags)]
-enum ApiTags {
-    /// Send identifiers for per-send tracking (Braze-compatible).
+pub(crate) enum ApiTags {
+    /// Send identifiers for per-send tracking, the sends that use them and their analytics
+    /// (Braze-compatible).
     Sends,
+}
+
+/// The 401 of a request without `Authorization: Bearer`.
+pub(crate) const MISSING_BEARER: &str =
+    "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`";
+
+/// Whether a `Content-Type` is JSON, judged without its parameters: HTTP allows whitespace
+/// before the `;` (`application/json ; charset=utf-8`), which the `mime` parser behind `Json`
+/// refuses.
+pub(crate) fn is_json_content_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    Json::<CreateSendIdRequest>::check_content_type(essence)
 }
 
 /// The request body of `POST /sends/id/create`.
@@ -44,7 +57,7 @@ impl Example for CreateSendIdRequest {
     fn example() -> Self {
         Self {
             campaign_id: crate::demo::DEMO_CAMPAIGN_ID.into(),
-            send_id: Some("spring-sale-2026-11-27".into()),
+            send_id: Some(crate::demo::DEMO_SEND_ID.into()),
         }
     }
 }
@@ -125,10 +138,7 @@ impl Payload for CreateSendIdBody {
     const CONTENT_TYPE: &'static str = "application/json";
 
     fn check_content_type(content_type: &str) -> bool {
-        // Judge the media type without its parameters: HTTP allows whitespace before the `;`
-        // (`application/json ; charset=utf-8`), which the `mime` parser behind `Json` refuses.
-        let essence = content_type.split(';').next().unwrap_or_default().trim();
-        Json::<CreateSendIdRequest>::check_content_type(essence)
+        is_json_content_type(content_type)
     }
 
     fn schema_ref() -> MetaSchemaRef {
@@ -239,10 +249,12 @@ fn bad_request(err: poem::Error) -> CreateSendIdResponse {
             None,
             None,
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => CreateSendIdResponse::PayloadTooLarge(message, None, None, None),
-        StatusCode::UNAUTHORIZED => CreateSendIdResponse::Unauthorized(Json(ErrorBody::new(
-            "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`",
-        ))),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            CreateSendIdResponse::PayloadTooLarge(message, None, None, None)
+        }
+        StatusCode::UNAUTHORIZED => {
+            CreateSendIdResponse::Unauthorized(Json(ErrorBody::new(MISSING_BEARER)))
+        }
         _ => CreateSendIdResponse::BadRequest(message, None, None, None),
     }
 }

@@ -8,6 +8,7 @@
 //!   admin writes, and the pair writer that finds what the ledger needs and applies its
 //!   decision atomically and durably.
 pub mod directory;
+pub mod lifecycle;
 pub mod postgres;
 mod queue;
 mod records;
@@ -77,7 +78,7 @@ fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
 ///
 /// The directory's reads are provided here, from [`Store::directory`], the same for every
 /// engine; an engine implements the rest.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: lifecycle::DispatchStore + lifecycle::StatsStore {
     /// The engine's workspaces, campaigns and keys, kept current with every write it commits.
     fn directory(&self) -> &Directory;
 

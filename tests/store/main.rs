@@ -59,6 +59,8 @@ fn campaign(w: &Workspace, id: &str) -> Campaign {
         campaign_id: id.into(),
         workspace_id: w.id.clone(),
         name: id.into(),
+        channel: "email".into(),
+        audience_size: 0,
         created_at: NOON_MS,
         seq: 0,
     }

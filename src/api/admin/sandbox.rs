@@ -28,7 +28,7 @@ use crate::sandbox::{
 };
 
 #[derive(Tags)]
-enum SandboxTags {
+pub(super) enum SandboxTags {
     /// For integration tests (`--sandbox`): reset, clock, faults, request journal.
     Sandbox,
 }

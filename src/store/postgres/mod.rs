@@ -195,8 +195,10 @@ macro_rules! with_retry {
     }};
 }
 
-// After `with_retry!`, which it uses.
+// After `with_retry!`, which they use.
+mod dispatches;
 mod edits;
+mod stats;
 
 /// Reads the change counter, then the directory: a change committed in between is in the
 /// directory and is read again at the next poll (the counter moved), never missed.
@@ -227,6 +229,8 @@ async fn load_directory(pool: &PgPool) -> Result<(i64, Records), sqlx::Error> {
             campaign_id: row.try_get(0)?,
             workspace_id: row.try_get(1)?,
             name: row.try_get(2)?,
+            channel: crate::domain::series::DEFAULT_CHANNEL.into(),
+            audience_size: 0,
             created_at: row.try_get(3)?,
             seq: row.try_get::<i64, _>(4)?.max(0) as u64,
         };

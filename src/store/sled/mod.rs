@@ -10,6 +10,7 @@
 //! - `check.rs`: `sendid check`, which looks at a copy.
 pub(crate) mod check;
 mod directory;
+mod dispatches;
 mod edits;
 mod engine;
 mod group_commit;
@@ -18,6 +19,7 @@ mod listing;
 mod marker;
 mod pair_writer;
 mod recovery;
+mod stats;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};

@@ -416,3 +416,54 @@ async fn the_demo_key_can_try_every_operation() {
     .await;
     expect_json(r, 201).await;
 }
+
+/// Fault rules match the new operations by campaign and send_id prefix (from the body of a
+/// send, the query of a data series), `after` faults lose the answer of a recorded dispatch,
+/// and the journal records both operations.
+#[tokio::test]
+async fn fault_rules_and_the_journal_cover_the_new_operations() {
+    let app = crate::helpers::spawn_sandbox().await;
+    let s = sender(&app, json!({"campaign_id": "faulty"})).await;
+    s.create(&app, "order-1").await;
+    s.create(&app, "invoice-1").await;
+    let admin = app.admin();
+    let rule = |body: Value| {
+        let admin = admin.clone();
+        async move { admin.created("/admin/faults", &body).await }
+    };
+    rule(json!({"match": {"campaign_id": "faulty", "send_id_prefix": "order-"}, "action": {"status": 503}, "when": "after", "times": 1})).await;
+    rule(json!({"match": {"send_id_prefix": "invoice-"}, "action": {"status": 500}, "times": 1}))
+        .await;
+    let send = |send_id: &str| json!({"campaign_id": "faulty", "send_id": send_id, "recipients": users(&["u"])});
+    // `after`: the dispatch is recorded, the answer is replaced.
+    let r = s.send(&app, send("order-1")).await;
+    assert_eq!(header(&r, "x-sendid-fault"), Some("fault-1"));
+    expect_json(r, 503).await;
+    let listed = s.dispatches(&app, "?send_id=order-1").await;
+    assert_eq!(listed["dispatches"].as_array().unwrap().len(), 1);
+    // The data series' query names the send_id: `before` answers without the handler.
+    let r = app
+        .client
+        .get(app.url("/sends/data_series?campaign_id=faulty&send_id=invoice-1&length=1"))
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-sendid-fault"), Some("fault-2"));
+    expect_json(r, 500).await;
+    // Both rules are spent: the next ones pass.
+    expect_json(s.send(&app, send("order-1")).await, 201).await;
+    let journal = admin.fetched("/admin/requests?limit=10").await;
+    let entries = journal["requests"].as_array().unwrap();
+    let paths: Vec<&str> = entries
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths[0], "/campaigns/trigger/send");
+    assert!(paths[1].starts_with("/sends/data_series?"), "{paths:?}");
+    assert_eq!(entries[0]["status"], 201);
+    assert_eq!(entries[0]["send_id"], "order-1");
+    assert_eq!(entries[0]["body"]["recipients"][0]["external_user_id"], "u");
+    assert_eq!(entries[1]["fault"]["id"], "fault-2");
+    assert_eq!(entries[2]["fault"]["original_status"], 201);
+}

@@ -33,26 +33,26 @@ pub struct UserAlias {
 #[derive(Debug, Object)]
 pub struct RecipientRequest {
     /// The external identifier of the user to receive the message.
-    #[oai(skip_serializing_if_is_none, validator(min_length = 1))]
+    #[oai(skip_serializing_if_is_none, nullable, validator(min_length = 1))]
     pub external_user_id: Option<String>,
     /// The user alias of the user to receive the message.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub user_alias: Option<UserAlias>,
     /// The email address of the user to receive the message; needs `prioritization`.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub email: Option<String>,
     /// Which user an `email` means when several share it: `identified`, `unidentified`,
     /// `most_recently_updated`, `least_recently_updated`. Required with `email`.
-    #[oai(skip_serializing_if_is_none, validator(min_items = 1))]
+    #[oai(skip_serializing_if_is_none, nullable, validator(min_items = 1))]
     pub prioritization: Option<Vec<String>>,
     /// Personalization key-value pairs for this user; they override the request's.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub trigger_properties: Option<HashMap<String, Value>>,
     /// Default true. `false` needs `attributes` and cannot be used with `user_alias`.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub send_to_existing_only: Option<bool>,
     /// User attributes set before the message is sent.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub attributes: Option<HashMap<String, Value>>,
 }
 
@@ -76,24 +76,29 @@ pub struct TriggerSendRequest {
     /// broadcast or audience send: one is generated.
     #[oai(
         skip_serializing_if_is_none,
+        nullable,
         validator(min_length = 1, max_length = 64, pattern = "^[ -~]+$")
     )]
     pub send_id: Option<String>,
     /// Personalization key-value pairs for every user of this request.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub trigger_properties: Option<HashMap<String, Value>>,
     /// `true` sends to the campaign's whole segment; then `recipients` must be absent. Default
     /// false; without `recipients` it must be true.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub broadcast: Option<bool>,
     /// A connected-audience object: only users in it receive the message (kept as sent).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub audience: Option<HashMap<String, Value>>,
     /// Up to 50 recipients.
-    #[oai(skip_serializing_if_is_none, validator(min_items = 1, max_items = 50))]
+    #[oai(
+        skip_serializing_if_is_none,
+        nullable,
+        validator(min_items = 1, max_items = 50)
+    )]
     pub recipients: Option<Vec<RecipientRequest>>,
     /// Files to attach to an email (not with `broadcast`).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub attachments: Option<Vec<Attachment>>,
 }
 

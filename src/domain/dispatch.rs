@@ -433,7 +433,7 @@ mod tests {
             r#"{"campaign_id": "c", "broadcast": true, "recipients": [{"external_user_id": "u"}]}"#,
         );
         assert_eq!(both.target(), Err(TriggerError::RecipientsWithBroadcast));
-        let b = ok(r#"{"campaign_id": "c", "broadcast": true, "trigger_properties": ""}"#);
+        let b = ok(r#"{"campaign_id": "c", "broadcast": true, "trigger_properties": null}"#);
         assert_eq!(b.target(), Ok(Target::Broadcast));
         assert!(b.generates_send_id(Target::Broadcast));
         let r = ok(

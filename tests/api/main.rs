@@ -8,7 +8,6 @@ mod data_series;
 mod first_minutes;
 mod fixtures;
 mod fuzz;
-mod helpers;
 mod openapi_drift;
 mod quota;
 mod readme_links;

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::trigger_send::{sender, Sender};
-use crate::helpers::{expect_json, spawn_app, spawn_sandbox, TestApp, NOON};
+use sendid_test_support::{expect_json, spawn_app, spawn_sandbox, TestApp, ADMIN_TOKEN, NOON};
 
 const DAY: i64 = 86_400;
 
@@ -51,10 +51,10 @@ async fn one_entry_per_utc_day_in_brazes_shape_counting_the_dispatches() {
     s.create(&app, "weekly").await;
     let send = |ids: &'static [&'static str]| json!({"campaign_id": "news", "send_id": "weekly", "recipients": recipients(ids)});
     // Yesterday: two sends, one user twice. Today: one send and a broadcast.
-    app.clock.set_seconds(NOON - DAY);
+    app.clock().set_seconds(NOON - DAY);
     s.sent(&app, send(&["a", "b"])).await;
     s.sent(&app, send(&["b", "c", "d"])).await;
-    app.clock.set_seconds(NOON);
+    app.clock().set_seconds(NOON);
     s.sent(&app, send(&["a"])).await;
     s.sent(
         &app,
@@ -201,14 +201,14 @@ async fn analytics_are_kept_for_fourteen_days_after_the_send() {
         json!({"campaign_id": s.campaign_id, "send_id": "old", "recipients": recipients(&["u"])}),
     )
     .await;
-    app.clock.set_seconds(NOON + 14 * DAY);
+    app.clock().set_seconds(NOON + 14 * DAY);
     let data = ok_series(&app, &s, "old", "length=15").await;
     assert_eq!(data[0]["time"], "2026-11-27");
     assert_eq!(
         data[0]["messages"]["email"][0]["sent"], 1,
         "14 days after: kept"
     );
-    app.clock.set_seconds(NOON + 15 * DAY);
+    app.clock().set_seconds(NOON + 15 * DAY);
     let data = ok_series(&app, &s, "old", "length=16").await;
     assert_eq!(data[0]["time"], "2026-11-27");
     assert_eq!(
@@ -380,7 +380,7 @@ async fn the_sandbox_sets_a_sends_stats_and_the_series_reads_them() {
             "/admin/workspaces/{}/campaigns/stats/send-ids/never/stats",
             s.workspace_id
         )))
-        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .bearer_auth(ADMIN_TOKEN)
         .json(&json!({"days": []}))
         .send()
         .await
@@ -430,7 +430,7 @@ async fn without_the_sandbox_the_stats_path_is_404() {
             "/admin/workspaces/{}/campaigns/nostats/send-ids/s/stats",
             s.workspace_id
         )))
-        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .bearer_auth(ADMIN_TOKEN)
         .json(&json!({"days": []}))
         .send()
         .await

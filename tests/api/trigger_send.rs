@@ -3,7 +3,7 @@
 //! dispatch, a broadcast's generated send ID, and nothing recorded for a refused body.
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_no_rate_limit_headers, expect_json, header, spawn_app, TestApp};
+use sendid_test_support::{assert_no_rate_limit_headers, expect_json, header, spawn_app, TestApp};
 
 pub const ALL: &[&str] = &[
     "sends.id.create",
@@ -422,7 +422,7 @@ async fn the_demo_key_can_try_every_operation() {
 /// and the journal records both operations.
 #[tokio::test]
 async fn fault_rules_and_the_journal_cover_the_new_operations() {
-    let app = crate::helpers::spawn_sandbox().await;
+    let app = sendid_test_support::spawn_sandbox().await;
     let s = sender(&app, json!({"campaign_id": "faulty"})).await;
     s.create(&app, "order-1").await;
     s.create(&app, "invoice-1").await;

@@ -4,11 +4,10 @@
 //! reads them from the database, so several instances agree at once.
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use std::time::Duration;
-
 use sqlx::Row;
 
-use super::{batch, bounded, db_error, from_json_text, json_text, PgStore};
+use super::retry::{bounded, with_retry};
+use super::{db_error, from_json_text, json_text, PgStore};
 use crate::domain::Dispatch;
 use crate::store::lifecycle::{DispatchPage, DispatchStore};
 use crate::store::StoreResult;
@@ -26,6 +25,9 @@ pub(super) const SCHEMA: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS dispatches_by_campaign ON dispatches (campaign_id, seq)",
     "CREATE INDEX IF NOT EXISTS dispatches_by_send ON dispatches (campaign_id, send_id, created_at)",
+    // A campaign's channel and audience (what its analytics are keyed by and a broadcast counts).
+    "ALTER TABLE campaigns ADD COLUMN IF NOT EXISTS channel TEXT NOT NULL DEFAULT 'email'",
+    "ALTER TABLE campaigns ADD COLUMN IF NOT EXISTS audience_size BIGINT NOT NULL DEFAULT 0",
 ];
 
 fn rows_to_dispatches(rows: Vec<sqlx::postgres::PgRow>) -> StoreResult<Vec<Dispatch>> {
@@ -61,7 +63,8 @@ impl DispatchStore for PgStore {
     fn record_dispatch<'a>(&'a self, dispatch: &'a Dispatch) -> BoxFuture<'a, StoreResult<()>> {
         async move {
             let record = json_text(dispatch)?;
-            with_retry!(self.timeout, async {
+            let record = &record;
+            with_retry(self.timeout, || async move {
                 let mut tx = self.begin().await?;
                 if let (true, Some(send_id)) = (dispatch.send_id_generated, &dispatch.send_id) {
                     sqlx::query(
@@ -82,11 +85,12 @@ impl DispatchStore for PgStore {
                 .bind(&dispatch.campaign_id)
                 .bind(&dispatch.send_id)
                 .bind(dispatch.created_at)
-                .bind(&record)
+                .bind(record)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await
             })
+            .await
         }
         .boxed()
     }

@@ -107,6 +107,6 @@ fn is_race(e: &sqlx::Error) -> bool {
         .and_then(|d| d.code().map(|c| c.into_owned()));
     matches!(
         code.as_deref(),
-        Some("23505" | "42P07" | "42710" | "40001" | "40P01" | "XX000")
+        Some("23505" | "42P07" | "42701" | "42710" | "40001" | "40P01" | "XX000")
     )
 }

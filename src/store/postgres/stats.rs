@@ -2,11 +2,10 @@
 //! JSON text), replaced whole by each `PUT` and answered after the commit.
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use std::time::Duration;
-
 use sqlx::Row;
 
-use super::{batch, bounded, db_error, from_json_text, json_text, PgStore};
+use super::retry::{bounded, with_retry};
+use super::{db_error, from_json_text, json_text, PgStore};
 use crate::domain::DayStats;
 use crate::store::lifecycle::StatsStore;
 use crate::store::StoreResult;
@@ -28,18 +27,20 @@ impl StatsStore for PgStore {
     ) -> BoxFuture<'a, StoreResult<()>> {
         async move {
             let days = json_text(&days)?;
-            with_retry!(self.timeout, async {
+            let days = &days;
+            with_retry(self.timeout, || async move {
                 sqlx::query(
                     "INSERT INTO send_stats (campaign_id, send_id, days) VALUES ($1, $2, $3) \
                      ON CONFLICT (campaign_id, send_id) DO UPDATE SET days = EXCLUDED.days",
                 )
                 .bind(campaign_id)
                 .bind(send_id)
-                .bind(&days)
+                .bind(days)
                 .execute(&self.pool)
                 .await
                 .map(|_| ())
             })
+            .await
         }
         .boxed()
     }

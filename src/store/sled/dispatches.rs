@@ -46,7 +46,6 @@ fn by_send_prefix(campaign_id: &str, send_id: &str) -> Vec<u8> {
 
 /// The prefixes a campaign's deletion must also remove (its dispatches, their index, its
 /// stats).
-#[allow(dead_code)] // Wired into the deletions once the store's per-resource layout is merged.
 pub(super) fn campaign_prefixes(campaign_id: &str) -> [Vec<u8>; 3] {
     [
         under("d", campaign_id),

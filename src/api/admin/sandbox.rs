@@ -24,7 +24,7 @@ use crate::sandbox::reset::ResetError;
 use crate::sandbox::{FaultRule, Sandbox, SANDBOX_OFF_MESSAGE};
 
 #[derive(Tags)]
-enum SandboxTags {
+pub(super) enum SandboxTags {
     /// For integration tests (`--sandbox`): reset, clock, faults, request journal.
     Sandbox,
 }

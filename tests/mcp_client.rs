@@ -9,9 +9,6 @@
 //! Needs the venv `tests/clients/mcp/.venv` (`tests/clients/mcp/setup.sh` makes it, from a
 //! Python of at least 3.12), or `SENDID_MCP_PYTHON=/path/to/python` with the requirements
 //! installed. Without it the test prints why and passes, except in CI (`CI=true`), where it fails.
-#[path = "api/helpers.rs"]
-mod helpers;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -28,7 +25,7 @@ async fn brazes_mcp_server_parses_sendids_send_data_series_with_its_own_model() 
     let Some(python) = mcp_python() else {
         return;
     };
-    let app = helpers::spawn_app().await;
+    let app = sendid_test_support::spawn_app().await;
     let tenant = app.workspace(5).await;
     let key = app
         .api_key(
@@ -50,7 +47,7 @@ async fn brazes_mcp_server_parses_sendids_send_data_series_with_its_own_model() 
             &json!({"campaign_id": tenant.campaign_id, "send_id": send_id}),
         )
         .await;
-    helpers::expect_json(created, 200).await;
+    sendid_test_support::expect_json(created, 200).await;
     // Three recipients dispatched today, two of them distinct.
     for recipients in [
         json!([{"external_user_id": "mcp-user-1"}, {"external_user_id": "mcp-user-2"}]),
@@ -68,11 +65,11 @@ async fn brazes_mcp_server_parses_sendids_send_data_series_with_its_own_model() 
             .send()
             .await
             .expect("trigger/send");
-        let body = helpers::expect_json(sent, 201).await;
+        let body = sendid_test_support::expect_json(sent, 201).await;
         assert_eq!(body["send_id"], send_id, "{body}");
     }
 
-    let today = chrono::DateTime::from_timestamp(helpers::NOON, 0)
+    let today = chrono::DateTime::from_timestamp(sendid_test_support::NOON, 0)
         .expect("the tests' clock")
         .date_naive()
         .to_string();

@@ -1,6 +1,6 @@
 //! Issue #25: Braze's own MCP server (PyPI `braze-mcp-server` 1.2, pinned with `mcp<2` in
 //! `tests/clients/mcp/requirements.txt`) reads a send's analytics from sendid. The test makes a
-//! send ID, dispatches it to three recipients (two distinct), then runs
+//! send ID per channel, dispatches each to three recipients (two distinct), then runs
 //! `tests/clients/mcp/check_data_series.py`, which spawns the server over stdio with
 //! `BRAZE_BASE_URL`/`BRAZE_API_KEY` and calls its tool `call_function` with
 //! `get_send_data_series`: the server must return its parsed `SendDataSeriesResponse` model (it
@@ -17,6 +17,20 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::process::Command;
 
+/// Every channel a campaign may have, as Braze names them under `messages`.
+const CHANNELS: &[&str] = &[
+    "email",
+    "ios_push",
+    "android_push",
+    "kindle_push",
+    "web_push",
+    "webhook",
+    "sms",
+    "whats_app",
+    "content_cards",
+    "in_app_message",
+];
+
 /// The server starts in about a second; generous for a loaded 2-core CI machine.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -26,7 +40,7 @@ async fn brazes_mcp_server_parses_sendids_send_data_series_with_its_own_model() 
         return;
     };
     let app = sendid_test_support::spawn_app().await;
-    let tenant = app.workspace(5).await;
+    let tenant = app.workspace(CHANNELS.len() as u64).await;
     let key = app
         .api_key(
             &tenant.workspace_id,
@@ -40,55 +54,79 @@ async fn brazes_mcp_server_parses_sendids_send_data_series_with_its_own_model() 
         .await;
     let key = key["api_key"].as_str().expect("api key").to_owned();
 
-    let send_id = "mcp-weekly-digest";
-    let created = app
-        .create(
-            &key,
-            &json!({"campaign_id": tenant.campaign_id, "send_id": send_id}),
-        )
-        .await;
-    sendid_test_support::expect_json(created, 200).await;
-    // Three recipients dispatched today, two of them distinct.
-    for recipients in [
-        json!([{"external_user_id": "mcp-user-1"}, {"external_user_id": "mcp-user-2"}]),
-        json!([{"external_user_id": "mcp-user-1"}]),
-    ] {
-        let sent = app
-            .client
-            .post(app.url("/campaigns/trigger/send"))
-            .bearer_auth(&key)
-            .json(&json!({
-                "campaign_id": tenant.campaign_id,
-                "send_id": send_id,
-                "recipients": recipients,
-            }))
-            .send()
-            .await
-            .expect("trigger/send");
-        let body = sendid_test_support::expect_json(sent, 201).await;
-        assert_eq!(body["send_id"], send_id, "{body}");
+    // One send ID per channel (a campaign's channel is the key of `messages`), each dispatched
+    // today to three recipients, two of them distinct. The tenant's campaign has the default
+    // channel, email, and comes first.
+    let mut sends = vec![(tenant.campaign_id.clone(), "email".to_owned())];
+    for channel in CHANNELS.iter().filter(|c| **c != "email") {
+        let campaign_id = format!("mcp-{channel}");
+        let path = format!("/admin/workspaces/{}/campaigns", tenant.workspace_id);
+        let made = app
+            .admin_post(
+                &path,
+                &json!({"campaign_id": campaign_id, "channel": channel}),
+            )
+            .await;
+        sendid_test_support::expect_json(made, 201).await;
+        sends.push((campaign_id, (*channel).to_owned()));
+    }
+    let mut expected = Vec::new();
+    for (campaign_id, channel) in &sends {
+        let send_id = format!("mcp-digest-{channel}");
+        let created = app
+            .create(
+                &key,
+                &json!({"campaign_id": campaign_id, "send_id": send_id}),
+            )
+            .await;
+        sendid_test_support::expect_json(created, 200).await;
+        for recipients in [
+            json!([{"external_user_id": "mcp-user-1"}, {"external_user_id": "mcp-user-2"}]),
+            json!([{"external_user_id": "mcp-user-1"}]),
+        ] {
+            let sent = app
+                .client
+                .post(app.url("/campaigns/trigger/send"))
+                .bearer_auth(&key)
+                .json(&json!({
+                    "campaign_id": campaign_id,
+                    "send_id": send_id,
+                    "recipients": recipients,
+                }))
+                .send()
+                .await
+                .expect("trigger/send");
+            let body = sendid_test_support::expect_json(sent, 201).await;
+            assert_eq!(body["send_id"], send_id.as_str(), "{body}");
+        }
+        expected.push(json!({
+            "campaign_id": campaign_id,
+            "send_id": send_id,
+            "channel": channel,
+            "sent": 3,
+            "unique_recipients": 2,
+        }));
     }
 
     let today = chrono::DateTime::from_timestamp(sendid_test_support::NOON, 0)
         .expect("the tests' clock")
         .date_naive()
         .to_string();
+    let sends = serde_json::to_string(&expected).expect("JSON");
     let output = run_script(
         &python,
         &[
             ("SENDID_BASE_URL", app.address.as_str()),
             ("SENDID_API_KEY", key.as_str()),
-            ("SENDID_CAMPAIGN_ID", tenant.campaign_id.as_str()),
-            ("SENDID_SEND_ID", send_id),
-            ("SENDID_CHANNEL", "email"),
-            ("SENDID_EXPECT_SENT", "3"),
-            ("SENDID_EXPECT_UNIQUE", "2"),
+            ("SENDID_SENDS", sends.as_str()),
             ("SENDID_TODAY", today.as_str()),
         ],
     )
     .await;
     assert!(
-        output.lines().any(|l| l == "4 passed, 0 failed"),
+        output
+            .lines()
+            .any(|l| l == format!("{} passed, 0 failed", 3 + CHANNELS.len())),
         "the MCP script did not run every check:\n{output}"
     );
 }

@@ -8,13 +8,15 @@ answer it falls back to the raw dictionary, which this script counts as a failur
 
 Run by tests/mcp_client.rs; by hand (a venv with requirements.txt installed):
 
-    SENDID_BASE_URL=http://127.0.0.1:8080 SENDID_API_KEY=... SENDID_CAMPAIGN_ID=... \
-    SENDID_SEND_ID=... SENDID_CHANNEL=email SENDID_EXPECT_SENT=3 SENDID_EXPECT_UNIQUE=2 \
-    SENDID_TODAY=2026-12-01 python check_data_series.py
+    SENDID_BASE_URL=http://127.0.0.1:8080 SENDID_API_KEY=... SENDID_TODAY=2026-12-01 \
+    SENDID_SENDS='[{"campaign_id": "...", "send_id": "...", "channel": "email",
+                    "sent": 3, "unique_recipients": 2}]' python check_data_series.py
 
-The key needs `sends.data_series`; the send ID was dispatched today to SENDID_EXPECT_SENT
-recipients, SENDID_EXPECT_UNIQUE of them distinct. Prints one line per check, then
-`N passed, N failed`; exits 1 on any failure, 2 on a missing setting.
+The key needs `sends.data_series`. Each entry of SENDID_SENDS is a send ID of a campaign whose
+channel is `channel`, dispatched on SENDID_TODAY (the server's UTC day) to `sent` recipients,
+`unique_recipients` of them distinct; the first entry is also used for the window and refusal
+checks. Prints one line per check, then `N passed, N failed`; exits 1 on any failure, 2 on a
+missing setting.
 """
 
 import asyncio
@@ -38,11 +40,7 @@ def env(name: str) -> str:
 
 BASE_URL = env("SENDID_BASE_URL")
 API_KEY = env("SENDID_API_KEY")
-CAMPAIGN_ID = env("SENDID_CAMPAIGN_ID")
-SEND_ID = env("SENDID_SEND_ID")
-CHANNEL = env("SENDID_CHANNEL")
-EXPECT_SENT = int(env("SENDID_EXPECT_SENT"))
-EXPECT_UNIQUE = int(env("SENDID_EXPECT_UNIQUE"))
+SENDS = json.loads(env("SENDID_SENDS"))
 # The server's UTC day (a test's server may run on a clock of its own).
 TODAY = datetime.date.fromisoformat(env("SENDID_TODAY"))
 
@@ -100,32 +98,41 @@ async def main() -> None:
             listed = tool_result(await session.call_tool("list_functions", {}))
             assert "get_send_data_series" in listed["available_functions"], listed
 
-        async def parsed_by_its_model():
-            length = 7
-            out = await series(
-                {"campaign_id": CAMPAIGN_ID, "send_id": SEND_ID, "length": length}
-            )
-            schema = out.get("schema")
-            assert schema is not None, (
-                "the server fell back to the raw dictionary: its SendDataSeriesResponse model "
-                f"did not accept sendid's answer: {json.dumps(out)[:2000]}"
-            )
-            assert schema["model_name"] == "SendDataSeriesResponse", schema["model_name"]
-            data = out["data"]
-            assert data["message"] == "success", data
-            days = data["data"]
-            assert len(days) == length, f"{len(days)} entries for length {length}"
-            times = [day["time"] for day in days]
-            assert times == sorted(times), f"not oldest first: {times}"
-            today = TODAY.isoformat()
-            assert times[-1] == today, f"the last entry is {times[-1]}, today is {today}"
-            last = days[-1]
-            stats = last["messages"][CHANNEL]
-            assert isinstance(stats, list) and stats, f"messages.{CHANNEL}: {stats}"
-            assert stats[0]["sent"] == EXPECT_SENT, f"sent {stats[0]['sent']}, not {EXPECT_SENT}"
-            assert last["unique_recipients"] == EXPECT_UNIQUE, last
-            for day in days[:-1]:
-                assert day["messages"][CHANNEL][0]["sent"] == 0, f"sent before today: {day}"
+        def parsed_by_its_model(send: dict):
+            async def body():
+                length = 7
+                channel = send["channel"]
+                out = await series(
+                    {"campaign_id": send["campaign_id"], "send_id": send["send_id"], "length": length}
+                )
+                schema = out.get("schema")
+                assert schema is not None, (
+                    "the server fell back to the raw dictionary: its SendDataSeriesResponse "
+                    f"model did not accept sendid's answer: {json.dumps(out)[:2000]}"
+                )
+                assert schema["model_name"] == "SendDataSeriesResponse", schema["model_name"]
+                data = out["data"]
+                assert data["message"] == "success", data
+                days = data["data"]
+                assert len(days) == length, f"{len(days)} entries for length {length}"
+                times = [day["time"] for day in days]
+                assert times == sorted(times), f"not oldest first: {times}"
+                today = TODAY.isoformat()
+                assert times[-1] == today, f"the last entry is {times[-1]}, today is {today}"
+                last = days[-1]
+                stats = last["messages"].get(channel)
+                assert isinstance(stats, list) and stats, f"messages.{channel}: {last['messages']}"
+                # in_app_message has no `sent` in Braze's shape; every other channel has.
+                if channel != "in_app_message":
+                    assert stats[0]["sent"] == send["sent"], f"{channel}: {stats[0]}"
+                assert last["unique_recipients"] == send["unique_recipients"], last
+                for day in days[:-1]:
+                    assert day["unique_recipients"] == 0, f"recipients before today: {day}"
+
+            return body
+
+        first = SENDS[0]
+        CAMPAIGN_ID, SEND_ID, CHANNEL = first["campaign_id"], first["send_id"], first["channel"]
 
         async def ending_at_moves_the_window():
             yesterday = datetime.datetime.combine(
@@ -142,7 +149,7 @@ async def main() -> None:
             assert out.get("schema", {}).get("model_name") == "SendDataSeriesResponse", out
             days = out["data"]["data"]
             assert [d["time"] for d in days][-1] == yesterday.date().isoformat(), days
-            assert all(d["messages"][CHANNEL][0]["sent"] == 0 for d in days), days
+            assert all(d["unique_recipients"] == 0 for d in days), days
 
         async def refusal_reaches_the_agent():
             out = await series(
@@ -154,7 +161,11 @@ async def main() -> None:
             assert isinstance(details["response_body"]["message"], str), details
 
         await check("the server offers get_send_data_series", lists_the_function)
-        await check("its SendDataSeriesResponse model accepts sendid's answer", parsed_by_its_model)
+        for send in SENDS:
+            await check(
+                f"its SendDataSeriesResponse model accepts sendid's answer ({send['channel']})",
+                parsed_by_its_model(send),
+            )
         await check("ending_at ends the series on that day", ending_at_moves_the_window)
         await check("a send ID never created is an HTTP 400 it passes on", refusal_reaches_the_agent)
 

@@ -382,7 +382,10 @@ impl Runner {
                     .iter()
                     .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
                     .collect();
-                !deciding.is_empty() && deciding.iter().all(|p| self.plan.units_of(p.name) == 0)
+                !deciding.is_empty()
+                    && deciding
+                        .iter()
+                        .all(|p| p.spend != Spend::Nothing && self.plan.units_of(p.name) == 0)
             } else {
                 // A check of one exchange that nothing reached, in a run the budget cut.
                 !self.plan.cut.is_empty() || self.plan.probe == 0

@@ -11,6 +11,7 @@
 //!   pool reconnects by itself.
 mod batch;
 mod schema;
+mod standby;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -81,6 +82,7 @@ pub(crate) async fn bounded<T>(
 
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
+        _ if standby::is_read_only(&e) => standby::refused(&e),
         sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
             StoreError::Conflict("record")
         }
@@ -109,7 +111,7 @@ impl PgStore {
             .unwrap_or(super::DEFAULT_DATABASE_TIMEOUT);
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("the database URL is not valid: {e}")))?;
-        let connecting = PgPoolOptions::new()
+        let connecting = standby::hooks(PgPoolOptions::new())
             .max_connections(16)
             .min_connections(0)
             .acquire_timeout(timeout)
@@ -123,6 +125,7 @@ impl PgStore {
             })
         })
         .await?;
+        bounded(timeout, standby::refuse(&pool, url)).await?;
         bounded(timeout, schema::migrate(&pool)).await?;
         let (counter, loaded) = bounded(timeout, async {
             load_directory(&pool).await.map_err(db_error)
@@ -604,16 +607,7 @@ impl Store for PgStore {
     }
 
     fn health(&self) -> BoxFuture<'_, StoreResult<()>> {
-        async move {
-            let ping = sqlx::query("SELECT 1").execute(&self.pool);
-            let limit = self.timeout.min(Duration::from_secs(2));
-            match tokio::time::timeout(limit, ping).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(db_error(e)),
-                Err(_) => Err(timed_out(limit)),
-            }
-        }
-        .boxed()
+        standby::health(&self.pool, self.timeout.min(Duration::from_secs(2))).boxed()
     }
 
     fn close(&self) -> BoxFuture<'_, StoreResult<()>> {

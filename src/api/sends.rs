@@ -229,9 +229,10 @@ pub enum CreateSendIdResponse {
     #[oai(status = 503)]
     Unavailable(
         Json<ErrorBody>,
-        /// Seconds to wait before retrying (a failover of the database takes about 10).
+        /// Seconds to wait before retrying (a failover of the database takes about 10). Sent
+        /// by sendid; optional in the document, which other servers (Braze) are checked against.
         #[oai(header = "Retry-After")]
-        u64,
+        Option<u64>,
     ),
 }
 
@@ -340,7 +341,7 @@ fn unavailable(e: crate::store::StoreError) -> CreateSendIdResponse {
         Json(ErrorBody::new(
             "Storage is unavailable; retry later. Retrying the same request is safe: a pair is created, and counted against the quota, once.",
         )),
-        STORAGE_RETRY_AFTER_SECONDS,
+        Some(STORAGE_RETRY_AFTER_SECONDS),
     )
 }
 

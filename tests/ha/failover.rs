@@ -285,10 +285,14 @@ async fn the_primary_killed_or_frozen_under_load_loses_nothing_acknowledged() {
         );
     }
     let before = oks.iter().filter(|t| **t < killed_at).count();
+    let after_thaw = oks.iter().filter(|t| **t > thawed_at).count();
     println!(
-        "HA {mode}: {:.0} pairs/s before the first fault; thawed at {:.1} s",
+        "HA {mode}: {:.0} pairs/s before the first fault; after the thaw (at {:.1} s) {:.0} pairs/s, \
+         longest time without a 200 {:.1} s",
         before as f64 / killed_at.as_secs_f64(),
-        thawed_at.as_secs_f64()
+        thawed_at.as_secs_f64(),
+        after_thaw as f64 / (ended_at - thawed_at).as_secs_f64(),
+        longest_gap(&oks, (thawed_at, ended_at)).as_secs_f64(),
     );
 
     let limit = Duration::from_secs(DATABASE_TIMEOUT + 1);

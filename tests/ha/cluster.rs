@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sqlx::Connection;
 
-use crate::support::cannot_run;
+use sendid_test_support::cannot_run;
 
 pub const SUPERUSER_PASSWORD: &str = "change-me-superuser";
 

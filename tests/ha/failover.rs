@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::cluster::HaCluster;
-use crate::support::{start_on_database, Api, Proc, Tenant};
+use sendid_test_support::process::{start_on_database, Api, Proc};
+use sendid_test_support::Tenant;
 
 const DATABASE_TIMEOUT: u64 = 5;
 const WRITERS: usize = 16;

@@ -7,8 +7,4 @@
 //! they fail.
 mod cluster;
 mod failover;
-#[path = "../api/helpers.rs"]
-mod helpers;
 mod standby;
-#[path = "../hardening/support.rs"]
-mod support;

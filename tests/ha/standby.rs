@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use crate::helpers::pg;
-use crate::support::{run_to_exit, start_on_database};
+use sendid_test_support::pg;
+use sendid_test_support::process::{run_to_exit, start_on_database};
 
 /// A PostgreSQL cluster and, on it, a new database (the primary's; `pg_basebackup` copies it).
 async fn primary() -> Option<(pg::Cluster, String)> {

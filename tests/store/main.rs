@@ -1,12 +1,11 @@
 //! The store contract: one generic suite over `dyn Store`, run against every engine — sled in a
-//! temporary directory and PostgreSQL in a new database (`tests/support/pg.rs`; skipped with the
+//! temporary directory and PostgreSQL in a new database (`sendid_test_support::pg`; skipped with the
 //! reason printed when PostgreSQL is missing, failing under `CI=true`). Rules 6–8, concurrency,
 //! reopening, bootstrap, revocation, conflicts, listing order and pagination; the admin edits
 //! (`edits.rs`).
 mod edits;
 use edits::*;
-#[path = "../support/pg.rs"]
-mod pg;
+use sendid_test_support::pg;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -427,7 +426,7 @@ async fn a_campaign_id_exists_once_across_workspaces(store: Arc<dyn Store>) {
     let other = setup(store.as_ref(), 1, &[]).await;
     assert!(matches!(
         store.create_campaign(&campaign(&other, &c)).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict { .. })
     ));
     assert_eq!(
         store.campaign(&c).await.unwrap().unwrap().workspace_id,

@@ -11,8 +11,8 @@ use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres};
 
-use super::{db_error, describe_url, timed_out};
-use crate::store::{StoreError, StoreResult};
+use super::{bounded, db_error, describe_url, timed_out};
+use crate::store::{OpenError, StoreError, StoreResult};
 
 /// What to do about it, in every message.
 const FIX: &str = "point --database-url at the primary, or at a router that follows it \
@@ -87,24 +87,30 @@ pub(crate) fn hooks(options: PgPoolOptions) -> PgPoolOptions {
 }
 
 /// At start: a read-only database is refused with the fix (sendid writes on every request).
-pub(crate) async fn refuse(pool: &PgPool, url: &str) -> StoreResult<()> {
-    if !read_only(pool).await.map_err(db_error)? {
-        return Ok(());
+pub(crate) async fn refuse(pool: &PgPool, url: &str, limit: Duration) -> Result<(), OpenError> {
+    let what = bounded(limit, async {
+        if !read_only(pool).await.map_err(db_error)? {
+            return Ok(None);
+        }
+        // Not every PostgreSQL-wire database has pg_is_in_recovery(): unknown is "not a standby".
+        let recovering: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+            .fetch_one(pool)
+            .await
+            .unwrap_or(false);
+        Ok(Some(if recovering {
+            "is a read-only standby (pg_is_in_recovery() is true)"
+        } else {
+            "is read-only, as a standby is (transaction_read_only is on: default_transaction_read_only?)"
+        }))
+    })
+    .await?;
+    match what {
+        None => Ok(()),
+        Some(what) => Err(OpenError::ReadOnly {
+            target: describe_url(url),
+            what,
+        }),
     }
-    // Not every PostgreSQL-wire database has pg_is_in_recovery(): unknown is "not a standby".
-    let recovering: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
-        .fetch_one(pool)
-        .await
-        .unwrap_or(false);
-    let what = if recovering {
-        "is a read-only standby (pg_is_in_recovery() is true)"
-    } else {
-        "is read-only, as a standby is (transaction_read_only is on: default_transaction_read_only?)"
-    };
-    Err(StoreError::Unavailable(format!(
-        "{} {what}, and sendid writes: {FIX}",
-        describe_url(url)
-    )))
 }
 
 /// `/health`: the database answers within `limit` and accepts writes.

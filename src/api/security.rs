@@ -152,10 +152,13 @@ impl<E> SendsGate<E> {
         };
         let store = &self.state.store;
         let unavailable = |_| {
-            json_error(
+            let mut resp = json_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Storage is unavailable; retry later",
-            )
+            );
+            let after = super::sends::STORAGE_RETRY_AFTER_SECONDS;
+            resp.headers_mut().insert("retry-after", after.into());
+            resp
         };
         let hash = hash_secret(&token);
         let key = store.api_key_by_hash(&hash).await.map_err(unavailable)?;

@@ -345,7 +345,13 @@ pub enum CreateSendIdResponse {
     ),
     /// Storage failed; nothing was acknowledged. Safe to retry.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+    Unavailable(
+        Json<ErrorBody>,
+        /// Seconds to wait before retrying (a failover of the database takes about 10). Sent
+        /// by sendid; optional in the document, which other servers (Braze) are checked against.
+        #[oai(header = "Retry-After")]
+        Option<u64>,
+    ),
 }
 
 fn bad_request(err: poem::Error) -> CreateSendIdResponse {
@@ -441,11 +447,17 @@ impl SendsApi {
     }
 }
 
+/// `Retry-After` of a 503 for storage: soon, and the retry is safe (a pair is created once).
+pub const STORAGE_RETRY_AFTER_SECONDS: u64 = 1;
+
 fn unavailable(e: crate::store::StoreError) -> CreateSendIdResponse {
     tracing::error!(error = %e, "storage failure on POST /sends/id/create");
-    CreateSendIdResponse::Unavailable(Json(ErrorBody::new(
-        "Storage is unavailable; retry later. Retrying the same request is safe: a pair is created, and counted against the quota, once.",
-    )))
+    CreateSendIdResponse::Unavailable(
+        Json(ErrorBody::new(
+            "Storage is unavailable; retry later. Retrying the same request is safe: a pair is created, and counted against the quota, once.",
+        )),
+        Some(STORAGE_RETRY_AFTER_SECONDS),
+    )
 }
 
 #[cfg(test)]

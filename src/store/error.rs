@@ -57,6 +57,17 @@ pub enum OpenError {
         #[source]
         source: sqlx::Error,
     },
+    /// The database accepts no writes: a read-only standby, or `default_transaction_read_only`.
+    #[error(
+        "{target} {what}, and sendid writes: point --database-url at the primary, or at a router \
+         that follows it (HAProxy over Patroni: docs/deploying.md, \"High availability\")"
+    )]
+    ReadOnly {
+        /// Where, without the password (`describe_url`).
+        target: String,
+        /// Which: `is a read-only standby (…)` or `is read-only (…)`.
+        what: &'static str,
+    },
     /// `--data-dir` names a file.
     #[error("cannot create data directory {}: it is a file, not a directory", .path.display())]
     NotADirectory { path: PathBuf },

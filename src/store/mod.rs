@@ -172,6 +172,15 @@ pub trait CampaignStore: HasDirectory {
         name: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>>;
 
+    /// Sets a campaign's `channel` and `audience_size` (a changed fixture); `false` when there
+    /// is no such campaign.
+    fn set_campaign_audience<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        channel: &'a str,
+        audience_size: u64,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+
     /// Deletes a campaign and its pairs; the quota they spent stays spent. `false` when there
     /// is no such campaign.
     fn delete_campaign<'a>(&'a self, campaign_id: &'a str) -> BoxFuture<'a, StoreResult<bool>>;

@@ -60,8 +60,8 @@ fn is_root() -> bool {
 }
 
 impl Cluster {
-    /// A new cluster of its own (for tests that stop and start the server).
-    pub fn start_new() -> Option<Cluster> {
+    /// A directory and a port for a cluster, nothing in them yet.
+    fn prepare() -> Option<Cluster> {
         let Some(bin) = bin_dir() else {
             return unavailable(
                 "no PostgreSQL server found under /usr/lib/postgresql (install the Debian package `postgresql`, or set SENDID_TEST_DATABASE_URL)",
@@ -84,6 +84,61 @@ impl Cluster {
                 .expect("chown");
             assert!(status.success(), "chown of the cluster directory failed");
         }
+        Some(cluster)
+    }
+
+    /// A streaming standby of `primary`, started: a copy by `pg_basebackup -R`, read-only and
+    /// in recovery (`pg_is_in_recovery()`), as a Patroni replica is.
+    pub fn standby_of(primary: &Cluster) -> Option<Cluster> {
+        let standby = Self::prepare()?;
+        let out = standby
+            .command("pg_basebackup")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+            ])
+            .arg("--checkpoint=fast")
+            .arg("-p")
+            .arg(primary.port.to_string())
+            .arg("-D")
+            .arg(standby.data())
+            .output()
+            .expect("running pg_basebackup");
+        assert!(
+            out.status.success(),
+            "pg_basebackup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        standby.start();
+        standby.watchdog();
+        Some(standby)
+    }
+
+    /// Promotes a standby to a primary (`pg_ctl promote`, waiting until it accepts writes).
+    pub fn promote(&self) {
+        let out = self
+            .command("pg_ctl")
+            .args(["-w", "-D"])
+            .arg(self.data())
+            .arg("promote")
+            .output()
+            .expect("running pg_ctl promote");
+        assert!(
+            out.status.success(),
+            "pg_ctl promote failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A new cluster of its own (for tests that stop and start the server).
+    pub fn start_new() -> Option<Cluster> {
+        let cluster = Self::prepare()?;
         let out = cluster
             .command("initdb")
             .args([

@@ -327,3 +327,51 @@ async fn a_sandbox_reset_goes_back_to_the_fixtures_with_the_same_keys() {
     assert_eq!(create(&app, &gen, "welcome", "three").await.status(), 200);
     assert_eq!(generated_key(dir.path())["api_key"], gen.as_str());
 }
+
+/// A campaign's `channel` and `audience_size` (docs/contract.md §6) come from the file, and a
+/// changed file changes them; an unknown channel is refused naming its place.
+#[tokio::test]
+async fn a_campaigns_channel_and_audience_size_follow_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |channel: &str, size: u64| {
+        format!(
+            "workspaces:\n  - id: ws-ch\n    name: Channels\n    campaigns:\n      - {{campaign_id: pushy, channel: {channel}, audience_size: {size}}}\n"
+        )
+    };
+    let path = write_fixtures(dir.path(), &file("ios_push", 10));
+    let app = spawn_with(&path).await;
+    let listed = app
+        .admin()
+        .fetched("/admin/workspaces/ws-ch/campaigns")
+        .await;
+    assert_eq!(listed["campaigns"][0]["channel"], "ios_push");
+    assert_eq!(listed["campaigns"][0]["audience_size"], 10);
+    write_fixtures(dir.path(), &file("sms", 25));
+    let app = app.restart().await;
+    let said = app.fixtures_report.clone().unwrap().changes.join("\n");
+    assert!(
+        said.contains("campaign pushy to channel sms and audience_size 25"),
+        "{said}"
+    );
+    let listed = app
+        .admin()
+        .fetched("/admin/workspaces/ws-ch/campaigns")
+        .await;
+    assert_eq!(listed["campaigns"][0]["channel"], "sms");
+    assert_eq!(listed["campaigns"][0]["audience_size"], 25);
+    drop(app);
+    let bad = write_fixtures(dir.path(), &file("pigeon", 1));
+    let out = sendid(&[
+        "serve",
+        "--fixtures",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        dir.path().join("other").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("campaigns[0].channel") && err.contains("pigeon"),
+        "{err}"
+    );
+}

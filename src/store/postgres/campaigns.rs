@@ -90,6 +90,39 @@ impl CampaignStore for PgStore {
         .boxed()
     }
 
+    fn set_campaign_audience<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        channel: &'a str,
+        audience_size: u64,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        async move {
+            let size = audience_size.min(i64::MAX as u64) as i64;
+            let changed = with_retry(self.timeout, || async move {
+                let mut tx = self.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE campaigns SET channel = $2, audience_size = $3 WHERE campaign_id = $1",
+                )
+                .bind(campaign_id)
+                .bind(channel)
+                .bind(size)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0;
+                finish_change(tx, done).await
+            })
+            .await?;
+            if let Some(mut c) = self.directory.campaign(campaign_id).filter(|_| changed) {
+                c.channel = channel.to_string();
+                c.audience_size = audience_size;
+                self.directory.put_campaign(c);
+            }
+            Ok(changed)
+        }
+        .boxed()
+    }
+
     fn rename_campaign<'a>(
         &'a self,
         campaign_id: &'a str,

@@ -22,6 +22,7 @@ mod dispatches;
 mod pairs;
 mod retry;
 mod schema;
+mod standby;
 mod stats;
 mod workspaces;
 
@@ -75,6 +76,7 @@ pub fn describe_url(url: &str) -> String {
 
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
+        _ if standby::is_read_only(&e) => standby::refused(&e),
         sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
             match d.constraint().and_then(resource_of) {
                 Some(resource) => StoreError::Conflict {
@@ -132,7 +134,7 @@ impl PgStore {
             .database_timeout
             .unwrap_or(super::DEFAULT_DATABASE_TIMEOUT);
         let connect = PgConnectOptions::from_str(url).map_err(OpenError::BadUrl)?;
-        let connecting = PgPoolOptions::new()
+        let connecting = standby::hooks(PgPoolOptions::new())
             .max_connections(16)
             .min_connections(0)
             .acquire_timeout(timeout)
@@ -147,6 +149,7 @@ impl PgStore {
                 target: describe_url(url),
                 source,
             })?;
+        standby::refuse(&pool, url, timeout).await?;
         bounded(timeout, schema::migrate(&pool)).await?;
         let (counter, loaded) = bounded(timeout, async {
             load_directory(&pool).await.map_err(db_error)
@@ -245,16 +248,7 @@ impl Store for PgStore {
     }
 
     fn health(&self) -> BoxFuture<'_, StoreResult<()>> {
-        async move {
-            let ping = sqlx::query("SELECT 1").execute(&self.pool);
-            let limit = self.timeout.min(Duration::from_secs(2));
-            match tokio::time::timeout(limit, ping).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(db_error(e)),
-                Err(_) => Err(timed_out(limit)),
-            }
-        }
-        .boxed()
+        standby::health(&self.pool, self.timeout.min(Duration::from_secs(2))).boxed()
     }
 
     fn close(&self) -> BoxFuture<'_, StoreResult<()>> {

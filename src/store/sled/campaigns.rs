@@ -59,6 +59,32 @@ impl CampaignStore for SledStore {
             .boxed()
     }
 
+    fn set_campaign_audience<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        channel: &'a str,
+        audience_size: u64,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.shared
+            .admin_write(move |_, d| {
+                let Some(mut campaign) = d.campaign(campaign_id) else {
+                    return Ok(Step::Answer(false));
+                };
+                campaign.channel = channel.to_string();
+                campaign.audience_size = audience_size;
+                let mut batch = ::sled::Batch::default();
+                write(&mut batch, &campaign)?;
+                Ok(Step::Write(
+                    batch,
+                    Box::new(|d| {
+                        d.put_campaign(campaign);
+                        true
+                    }),
+                ))
+            })
+            .boxed()
+    }
+
     fn rename_campaign<'a>(
         &'a self,
         campaign_id: &'a str,

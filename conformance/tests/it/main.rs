@@ -6,6 +6,7 @@ mod broken_server;
 mod budget;
 mod cli;
 mod defects;
+mod mutants;
 mod prism;
 mod sandbox;
 mod sendid;

@@ -6,7 +6,7 @@ use super::Runner;
 use crate::burst;
 use crate::events::Event;
 use crate::http::{quote, quote_or, Request};
-use crate::oracle::RunCheckId;
+use crate::oracle::CheckId;
 use crate::oracle::{self};
 use crate::strategies::{Case, Invalid, NewPair, SendIdField};
 
@@ -45,26 +45,21 @@ impl Runner {
 
     pub(super) fn burst_failure(
         &mut self,
-        id: RunCheckId,
+        check: CheckId,
         property: &'static str,
         verdict: Result<(), String>,
         requests: &[Request],
         answers: &[burst::Answer],
     ) {
-        let check = id.name();
-        if !id.runs_under(self.cli.profile) {
+        if !check.runs_under(self.config.profile) {
             // Not a check of this profile (a burst that only spends the quota under braze).
             return;
         }
-        let reason = match verdict {
-            Ok(()) => {
-                self.tally(check, true);
-                return;
-            }
-            Err(r) => r,
+        self.result.absorb_one(check, &verdict);
+        let Err(reason) = verdict else {
+            return;
         };
-        self.tally(check, false);
-        if !self.shrunk.insert(check) {
+        if !self.result.claim(check) {
             return;
         }
         let curls: Vec<String> = requests.iter().map(|r| r.curl(&self.target)).collect();
@@ -147,13 +142,7 @@ impl Runner {
             }
         }
         let failing = u64::from(verdict.is_err());
-        self.burst_failure(
-            RunCheckId::BurstSamePair,
-            name,
-            verdict,
-            &requests,
-            &answers,
-        );
+        self.burst_failure(CheckId::BurstSamePair, name, verdict, &requests, &answers);
         self.events.event(Event::PropertyDone {
             name,
             cases: k as u64,
@@ -165,7 +154,7 @@ impl Runner {
     /// distinct.
     pub(super) async fn new_pairs_burst(&mut self, name: &'static str) {
         let n = self.plan.units_of(name).min(self.budget.left()) as usize;
-        if self.cli.exhaust_quota {
+        if self.config.exhaust_quota {
             self.events.event(Event::PropertySkipped {
                 name,
                 why: "with --exhaust-quota the burst goes across the quota's end instead",
@@ -207,6 +196,11 @@ impl Runner {
     /// `generated_only`, given fresh ones in turn.
     fn burst_case(&mut self, i: usize, generated_only: bool) -> Case {
         self.executions += 1;
+        let two = self.campaigns() >= 2;
+        if two && !generated_only && i < 2 {
+            // One new send_id at once in both campaigns: a pair in each, two units.
+            return new_given(i, &format!("nb-{}-both", self.tag), true);
+        }
         let turn = if generated_only { i % 2 } else { i % 3 };
         let send_id = match turn {
             0 => SendIdField::Absent,
@@ -214,7 +208,9 @@ impl Runner {
             _ => SendIdField::Given(format!("nb-{}-{}", self.tag, self.executions)),
         };
         let fresh = matches!(send_id, SendIdField::Given(_));
+        // With two campaigns the burst spans both: the quota is one per workspace, also at once.
         Case::New(NewPair {
+            campaign: if two { i % 2 } else { 0 },
             send_id,
             fresh,
             ..NewPair::default()
@@ -237,23 +233,26 @@ impl Runner {
         let (after, _) = self.read_remaining(0).await;
         let counts = oracle::count(&answers);
         let verdict = oracle::new_pairs(n, before, after, &counts);
-        let distinct = oracle::distinct_ids(&counts);
+        // Distinct among the generated ones (a given send_id may be sent to both campaigns).
+        let generated: Vec<burst::Answer> = cases
+            .iter()
+            .zip(&answers)
+            .filter(
+                |(c, _)| matches!(c, Case::New(p) if !matches!(p.send_id, SendIdField::Given(_))),
+            )
+            .map(|(_, a)| a.clone())
+            .collect();
+        let distinct = oracle::distinct_ids(&oracle::count(&generated));
         let mut failing = u64::from(verdict.is_err() || distinct.is_err());
+        self.burst_failure(CheckId::BurstNewPairs, name, verdict, &requests, &answers);
         self.burst_failure(
-            RunCheckId::BurstNewPairs,
-            name,
-            verdict,
-            &requests,
-            &answers,
-        );
-        self.burst_failure(
-            RunCheckId::BurstIdsDistinct,
+            CheckId::BurstIdsDistinct,
             name,
             distinct,
             &requests,
             &answers,
         );
-        failing += self.repeat_burst_pairs(name, &answers, after).await;
+        failing += self.repeat_burst_pairs(name, &cases, &answers, after).await;
         failing
     }
 
@@ -263,21 +262,27 @@ impl Runner {
     async fn repeat_burst_pairs(
         &mut self,
         name: &'static str,
+        cases: &[Case],
         answers: &[burst::Answer],
         after: Option<i64>,
     ) -> u64 {
-        let mut ids: Vec<String> = Vec::new();
-        for a in answers.iter().flatten() {
+        let mut ids: Vec<(usize, String)> = Vec::new();
+        for (case, a) in cases.iter().zip(answers) {
+            let Ok(a) = a else { continue };
+            let campaign = match case {
+                Case::New(p) => p.campaign,
+                _ => 0,
+            };
             if let (true, Some(id)) = (self.succeeded(a), a.send_id()) {
-                if !ids.iter().any(|i| i == id) {
-                    ids.push(id.to_string());
+                if !ids.iter().any(|(c, i)| *c == campaign && i == id) {
+                    ids.push((campaign, id.to_string()));
                 }
             }
         }
         let mut before = after;
         let mut last = None;
-        for id in ids {
-            let (step, fails) = self.send_judged(repeat(0, &id), before, true).await;
+        for (campaign, id) in ids {
+            let (step, fails) = self.send_judged(repeat(campaign, &id), before, true).await;
             self.observe(&step);
             let now = step.result.as_ref().ok().and_then(|r| r.remaining());
             let what = format!(
@@ -309,26 +314,14 @@ impl Runner {
             }
             before = now.or(before);
             if verdict.is_err() {
-                self.report_with_run_check(
-                    RunCheckId::BurstPairsStored,
-                    name,
-                    verdict,
-                    &step,
-                    fails,
-                );
+                self.report_with_run_check(CheckId::BurstPairsStored, name, verdict, &step, fails);
                 return 1;
             }
             self.report_new_failures(name, &step, fails, 0);
             last = Some(step);
         }
         if let Some(step) = last {
-            self.report_with_run_check(
-                RunCheckId::BurstPairsStored,
-                name,
-                Ok(()),
-                &step,
-                Vec::new(),
-            );
+            self.report_with_run_check(CheckId::BurstPairsStored, name, Ok(()), &step, Vec::new());
         }
         0
     }

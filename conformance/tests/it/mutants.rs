@@ -121,6 +121,21 @@ enum M {
     GeneratedTimeBased,
     GeneratedShort,
     GeneratedLowEntropy,
+    // Beyond the brief's list
+    DoubleSpaceBearerRefused,
+    AcceptHtmlAnswersHtml,
+    InvalidCampaignMessage,
+    OversizeBeforeAuth,
+    MediaTypeBeforeAuth,
+    ValidationBeforePermission,
+    QuotaBeforeCampaign,
+    RemainingNonZeroOn429,
+    RetryAfterPastReset,
+    PlainText429,
+    DuplicateRemainingHeader,
+    TrailingGarbageAccepted,
+    SendIdNumberCoerced,
+    MessageNullOn400,
 }
 
 use Expect::*;
@@ -225,6 +240,45 @@ const MUTANTS: &[(M, &str, Mode, Expect)] = &[
     (M::GeneratedTimeBased, "generated ids", Roomy, Miss),
     (M::GeneratedShort, "generated ids", Roomy, Miss),
     (M::GeneratedLowEntropy, "generated ids", Roomy, Miss),
+    (
+        M::DoubleSpaceBearerRefused,
+        "equivalent requests (RFC 9110 §11.4)",
+        Roomy,
+        Catch,
+    ),
+    (M::AcceptHtmlAnswersHtml, "media type", Roomy, Catch),
+    (M::InvalidCampaignMessage, "response shape", Roomy, Catch),
+    (M::OversizeBeforeAuth, "order of decisions", Roomy, Catch),
+    (M::MediaTypeBeforeAuth, "order of decisions", Roomy, Catch),
+    (
+        M::ValidationBeforePermission,
+        "order of decisions",
+        Roomy,
+        Catch,
+    ),
+    (M::QuotaBeforeCampaign, "order of decisions", Exhaust, Catch),
+    (
+        M::RemainingNonZeroOn429,
+        "rate-limit headers",
+        Exhaust,
+        Catch,
+    ),
+    (M::RetryAfterPastReset, "rate-limit headers", Exhaust, Catch),
+    (M::PlainText429, "media type", Exhaust, Catch),
+    (
+        M::DuplicateRemainingHeader,
+        "rate-limit headers (RFC 9110 §5.3)",
+        Roomy,
+        Catch,
+    ),
+    (
+        M::TrailingGarbageAccepted,
+        "validation (RFC 8259 §2)",
+        Roomy,
+        Catch,
+    ),
+    (M::SendIdNumberCoerced, "validation", Roomy, Catch),
+    (M::MessageNullOn400, "response shape", Roomy, Catch),
 ];
 
 const CREATE: &str = "/sends/id/create";
@@ -451,6 +505,60 @@ impl Proxy {
         let ct = Self::content_type(m).unwrap_or("").to_string();
         let auth = Self::auth(m).to_string();
         match self.m {
+            M::DoubleSpaceBearerRefused if auth.starts_with("Bearer  ") => {
+                return err(401, "Unauthorized")
+            }
+            M::OversizeBeforeAuth if create && m.body.len() > 64 * 1024 => {
+                return err(413, "Payload Too Large")
+            }
+            M::MediaTypeBeforeAuth if create && !ct.contains("json") => {
+                return err(415, "Unsupported Media Type")
+            }
+            M::ValidationBeforePermission
+                if create
+                    && auth == format!("Bearer {}", self.forbidden)
+                    && !Self::json(m).is_some_and(|v| v.is_object()) =>
+            {
+                return err(400, "body: not a JSON object")
+            }
+            M::QuotaBeforeCampaign if create && st.last_remaining == Some(0) => {
+                let known = Self::json(m)
+                    .and_then(|v| v.get("campaign_id")?.as_str().map(str::to_string))
+                    .is_some_and(|c| self.campaigns.contains(&c));
+                if auth == format!("Bearer {}", self.key) && !known {
+                    let reset = st.last_reset.unwrap_or(now());
+                    let mut a = Ans::json(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        json!({"message": "Daily quota exceeded"}),
+                    );
+                    a.set_header("x-ratelimit-limit", "8".into());
+                    a.set_header("x-ratelimit-remaining", "0".into());
+                    a.set_header("x-ratelimit-reset", reset.to_string());
+                    a.set_header("retry-after", reset.saturating_sub(now()).to_string());
+                    return Some(a);
+                }
+            }
+            M::TrailingGarbageAccepted if create => {
+                let mut it = serde_json::Deserializer::from_slice(&m.body).into_iter::<Value>();
+                if let Some(Ok(first)) = it.next() {
+                    if it.byte_offset() < m.body.len()
+                        && !m.body[it.byte_offset()..]
+                            .iter()
+                            .all(u8::is_ascii_whitespace)
+                    {
+                        Self::set_json(m, &first);
+                    }
+                }
+            }
+            M::SendIdNumberCoerced if create => {
+                if let Some(mut v) = Self::json(m) {
+                    if let Some(n) = v.get("send_id").filter(|n| n.is_number()).cloned() {
+                        v["send_id"] = json!(n.to_string());
+                        Self::set_json(m, &v);
+                        ctx.echo = None;
+                    }
+                }
+            }
             M::HeadIs200 if m.method == Method::HEAD && m.path == CREATE => {
                 let mut a = Ans::json(StatusCode::OK, json!({}));
                 a.body.clear();
@@ -798,6 +906,39 @@ impl Proxy {
                 a.headers.insert(ALLOW, HeaderValue::from_static("POST"));
                 a.set_value(&json!({"message": "Method Not Allowed"}));
             }
+            M::AcceptHtmlAnswersHtml
+                if req
+                    .headers
+                    .get("accept")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("text/html")) =>
+            {
+                a.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+                let text = String::from_utf8_lossy(&a.body).to_string();
+                a.body = format!("<html><body><pre>{text}</pre></body></html>").into_bytes();
+            }
+            M::InvalidCampaignMessage if status == 400 => {
+                a.edit_message(|m| if m == "Invalid campaign_id" { "Campaign not found".into() } else { m.into() })
+            }
+            M::RemainingNonZeroOn429 if status == 429 => a.set_header("x-ratelimit-remaining", "1".into()),
+            M::RetryAfterPastReset if status == 429 => {
+                let r = a.header_u64("retry-after").unwrap_or(0);
+                a.set_header("retry-after", (r + 3600).to_string());
+            }
+            M::PlainText429 if status == 429 => {
+                a.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                a.body = b"Too Many Requests".to_vec();
+            }
+            M::DuplicateRemainingHeader if has_rate => {
+                let r = a.header_u64("x-ratelimit-remaining").unwrap_or(0);
+                a.headers.append("x-ratelimit-remaining", HeaderValue::from_str(&(r + 5).to_string()).unwrap());
+            }
+            M::MessageNullOn400 if status == 400 => {
+                if let Some(mut v) = a.value() {
+                    v["message"] = Value::Null;
+                    a.set_value(&v);
+                }
+            }
             M::NoAllowOn405 if status == 405 => {
                 a.headers.remove(ALLOW);
             }
@@ -1015,7 +1156,11 @@ async fn the_checker_catches_each_mutant_of_a_real_sendid() {
     let mut wrong = Vec::new();
     println!("{:<30} {:<40} {:<8} verdict", "mutant", "class", "run");
     for &(m, class, mode, expect) in MUTANTS {
-        if only.as_deref().is_some_and(|o| o != format!("{m:?}")) {
+        // MUTANT=A,B runs only those (for re-measuring a few).
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|n| n == format!("{m:?}")))
+        {
             continue;
         }
         let r = measure(m, mode, "21").await;

@@ -140,6 +140,12 @@ fn after_help() -> String {
 pub const TIMEOUT_MIN: f64 = 0.001;
 pub const TIMEOUT_MAX: f64 = 3600.0;
 
+/// Flags with an environment fallback, and its variable.
+pub const ENV_FALLBACKS: &[(&str, &str)] = &[
+    ("--api-key", "SENDID_API_KEY"),
+    ("--forbidden-api-key", "SENDID_FORBIDDEN_API_KEY"),
+];
+
 /// Flags whose value is a secret: never part of a printed command.
 const SECRET_FLAGS: &[&str] = &["--api-key", "--forbidden-api-key"];
 
@@ -242,6 +248,15 @@ where
         }
         Err(e) => {
             let _ = e.print();
+            if e.kind() == clap::error::ErrorKind::MissingRequiredArgument {
+                // clap names the flag only; the environment fallback is as good a way to give it.
+                let text = e.to_string();
+                for (flag, var) in ENV_FALLBACKS {
+                    if text.contains(&format!("{flag} <")) {
+                        eprintln!("  {flag} can also come from the environment: export {var}=…");
+                    }
+                }
+            }
             match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     Err(Exit::Conformant)

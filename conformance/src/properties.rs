@@ -5,7 +5,7 @@
 use proptest::strategy::{BoxedStrategy, Just, Strategy};
 
 use crate::budget::Want;
-use crate::oracle::{CheckId, Needs};
+use crate::oracle::{CheckId, Have, Needs};
 use crate::strategies::{self, Case, NewPair, RequestContext, SendIdField};
 use crate::{edges, strategies::JSON};
 
@@ -228,7 +228,12 @@ pub fn unmet(p: &Property, strict: bool, campaigns: usize, exhaust: bool) -> Opt
     if p.strict_only && !strict {
         return Some("strict profile only");
     }
-    p.needs.unmet(campaigns, exhaust)
+    // No property needs the forbidden key: `auth` runs without it, its 403 cases with it.
+    p.needs.unmet(Have {
+        campaigns,
+        exhaust,
+        forbidden_key: true,
+    })
 }
 
 /// What the pair-creating properties that run with these flags ask of the planner, in the

@@ -110,7 +110,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo { id: CheckId::WrongMethodIs405WithAllow, name: "wrong_method_is_405_with_allow", statement: "Known path, other method → 405 with Allow: POST", braze: false, needs: Needs::Nothing, class: Class::HttpMethods, rule: "contract §1 step 1; RFC 9110 §15.5.6", judge: Judge::Exchange(wrong_method_is_405_with_allow) },
     CheckInfo { id: CheckId::UnknownPathIs404, name: "unknown_path_is_404", statement: "Unknown path → 404", braze: false, needs: Needs::Nothing, class: Class::HttpMethods, rule: "contract §1 step 1", judge: Judge::Exchange(unknown_path_is_404) },
     CheckInfo { id: CheckId::BadKeyIs401, name: "bad_key_is_401", statement: "Missing Authorization, another scheme than Bearer, an unknown key → 401", braze: true, needs: Needs::Nothing, class: Class::Auth, rule: "contract §1 step 2", judge: Judge::Exchange(bad_key_is_401) },
-    CheckInfo { id: CheckId::ForbiddenKeyIs403, name: "forbidden_key_is_403", statement: "A key without sends.id.create → 403 (after authentication, before the body)", braze: false, needs: Needs::Nothing, class: Class::Auth, rule: "contract §1 step 3", judge: Judge::Exchange(forbidden_key_is_403) },
+    CheckInfo { id: CheckId::ForbiddenKeyIs403, name: "forbidden_key_is_403", statement: "A key without sends.id.create → 403 (after authentication, before the body)", braze: false, needs: Needs::ForbiddenKey, class: Class::Auth, rule: "contract §1 step 3", judge: Judge::Exchange(forbidden_key_is_403) },
     CheckInfo { id: CheckId::InvalidRequestIsRefused, name: "invalid_request_is_refused", statement: "An invalid request is never answered 2xx", braze: false, needs: Needs::Nothing, class: Class::Validation, rule: "contract §1 step 4", judge: Judge::Exchange(invalid_request_is_refused) },
     CheckInfo { id: CheckId::InvalidRequestGetsItsStatus, name: "invalid_request_gets_its_status", statement: "Over 64 KiB → 413; Content-Type not JSON → 415; bad JSON, not an object, a bad field → 400", braze: false, needs: Needs::Nothing, class: Class::Validation, rule: "contract §1 step 4", judge: Judge::Exchange(invalid_request_gets_its_status) },
     CheckInfo { id: CheckId::ErrorNamesTheField, name: "error_names_the_field", statement: "A 400 for a bad field has a message that names the field", braze: false, needs: Needs::Nothing, class: Class::Validation, rule: "contract §1 step 4", judge: Judge::Exchange(error_names_the_field) },
@@ -125,7 +125,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo { id: CheckId::GeneratedIdIsUnique, name: "generated_id_is_unique", statement: "A generated send_id is unique", braze: false, needs: Needs::Nothing, class: Class::GeneratedIds, rule: "contract §1 (generated send_id)", judge: Judge::Exchange(generated_id_is_unique) },
     CheckInfo { id: CheckId::RepeatReturnsPairAndSpendsNothing, name: "repeat_returns_pair_and_spends_nothing", statement: "An existing pair → 200 with that send_id; no quota is used", braze: false, needs: Needs::Nothing, class: Class::Pairs, rule: "contract §1 step 6", judge: Judge::Exchange(repeat_returns_pair_and_spends_nothing) },
     CheckInfo { id: CheckId::NewPairSpendsExactlyOne, name: "new_pair_spends_exactly_one", statement: "Creating a new pair lowers X-RateLimit-Remaining by exactly 1", braze: false, needs: Needs::Nothing, class: Class::Quota, rule: "contract §1 Daily quota", judge: Judge::Exchange(new_pair_spends_exactly_one) },
-    CheckInfo { id: CheckId::NewPairOverQuotaIs429, name: "new_pair_over_quota_is_429", statement: "A new pair gets 429 exactly when the day's quota is used up", braze: true, needs: Needs::Nothing, class: Class::Quota, rule: "contract §1 step 7", judge: Judge::Exchange(new_pair_over_quota_is_429) },
+    CheckInfo { id: CheckId::NewPairOverQuotaIs429, name: "new_pair_over_quota_is_429", statement: "A new pair gets 429 exactly when the day's quota is used up", braze: true, needs: Needs::Exhaust, class: Class::Quota, rule: "contract §1 step 7", judge: Judge::Exchange(new_pair_over_quota_is_429) },
     CheckInfo { id: CheckId::OverQuotaAnswerHasRetryAfter, name: "over_quota_answer_has_retry_after", statement: "429 carries the rate-limit headers, Remaining 0, and Retry-After: seconds until the reset", braze: false, needs: Needs::Exhaust, class: Class::Quota, rule: "contract §1 Daily quota; RFC 9110 §10.2.3", judge: Judge::Exchange(over_quota_answer_has_retry_after) },
     CheckInfo { id: CheckId::ExistingPairOkOverQuota, name: "existing_pair_ok_over_quota", statement: "An existing pair still gets 200 when today's quota is used up", braze: false, needs: Needs::Exhaust, class: Class::Quota, rule: "contract §1 step 6", judge: Judge::Exchange(existing_pair_ok_over_quota) },
     CheckInfo { id: CheckId::ValidNewPairIsAccepted, name: "valid_new_pair_is_accepted", statement: "A valid new pair (send_id 1–64 printable ASCII: spaces, ~ ! \" \\ / included) gets 200 while quota is left", braze: false, needs: Needs::Nothing, class: Class::Validation, rule: "contract §1 Request, step 8", judge: Judge::Exchange(valid_new_pair_is_accepted) },
@@ -210,14 +210,29 @@ pub enum Needs {
     TwoCampaigns,
     Exhaust,
     TwoCampaignsAndExhaust,
+    /// `--forbidden-api-key`.
+    ForbiddenKey,
+}
+
+/// What a run has, that some checks and properties need.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Have {
+    pub campaigns: usize,
+    pub exhaust: bool,
+    pub forbidden_key: bool,
 }
 
 impl Needs {
     /// Why the check cannot run with these flags, and the flag that enables it.
-    pub fn unmet(self, campaigns: usize, exhaust: bool) -> Option<&'static str> {
-        let two = campaigns >= 2;
+    pub fn unmet(self, have: Have) -> Option<&'static str> {
+        let two = have.campaigns >= 2;
+        let exhaust = have.exhaust;
         match self {
             Needs::Nothing => None,
+            Needs::ForbiddenKey if !have.forbidden_key => Some(
+                "give --forbidden-api-key (or SENDID_FORBIDDEN_API_KEY): a valid key of the \
+                 workspace without sends.id.create",
+            ),
             Needs::TwoCampaigns if !two => {
                 Some("give a second --campaign-id of the same workspace")
             }
@@ -249,14 +264,26 @@ mod tests {
 
     #[test]
     fn checks_that_need_flags_say_which() {
-        assert_eq!(Needs::Nothing.unmet(1, false), None);
+        let have = |campaigns, exhaust, forbidden_key| Have {
+            campaigns,
+            exhaust,
+            forbidden_key,
+        };
+        assert_eq!(Needs::Nothing.unmet(have(1, false, false)), None);
         assert!(Needs::TwoCampaigns
-            .unmet(1, true)
+            .unmet(have(1, true, true))
             .is_some_and(|w| w.contains("--campaign-id")));
-        assert_eq!(Needs::TwoCampaigns.unmet(2, false), None);
+        assert_eq!(Needs::TwoCampaigns.unmet(have(2, false, false)), None);
         assert!(Needs::Exhaust
-            .unmet(2, false)
+            .unmet(have(2, false, true))
             .is_some_and(|w| w.contains("--exhaust-quota")));
-        assert_eq!(Needs::TwoCampaignsAndExhaust.unmet(2, true), None);
+        assert_eq!(
+            Needs::TwoCampaignsAndExhaust.unmet(have(2, true, false)),
+            None
+        );
+        assert!(Needs::ForbiddenKey
+            .unmet(have(2, true, false))
+            .is_some_and(|w| w.contains("--forbidden-api-key")));
+        assert_eq!(Needs::ForbiddenKey.unmet(have(1, false, true)), None);
     }
 }

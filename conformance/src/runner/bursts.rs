@@ -98,7 +98,13 @@ impl Runner {
                 .body
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned()),
-            response: answers.iter().find_map(|a| a.as_ref().ok()).cloned(),
+            // A server error among the answers is what to show (it is likely the cause).
+            response: answers
+                .iter()
+                .filter_map(|a| a.as_ref().ok())
+                .find(|r| r.status >= 500)
+                .or_else(|| answers.iter().find_map(|a| a.as_ref().ok()))
+                .cloned(),
             curl: burst::replay(&curls, requests.len()),
         };
         self.record_shown(check, property, reason, shown, 0, Vec::new());

@@ -675,6 +675,18 @@ async fn per_campaign_lock(state: &State, campaign: &str, send_id: Option<String
     success(state, &id, send_id.as_deref())
 }
 
+/// 64 random bits: SipHash under the standard library's random keys (fresh for each call).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
 async fn generate(state: &State) -> String {
     if state.defect == Defect::IdCounterNotAtomic {
         let n = state.counter.load(Ordering::SeqCst);
@@ -698,10 +710,10 @@ async fn generate(state: &State) -> String {
                 .duration_since(std::time::UNIX_EPOCH)
                 .expect("clock")
                 .as_millis();
-            format!("{ms:012x}{:016x}", uuid::Uuid::new_v4().as_u64_pair().0)
+            format!("{ms:012x}{:016x}", random_u64())
         }
-        // 122 random bits, as sendid's own (a v4 UUID in 32 hex digits).
-        _ => uuid::Uuid::new_v4().simple().to_string(),
+        // 128 random bits in 32 hex digits (sendid's own: a v4 UUID in 32 hex digits).
+        _ => format!("{:016x}{:016x}", random_u64(), random_u64()),
     }
 }
 

@@ -104,7 +104,9 @@ fn an_unreachable_target_exits_3() {
     let (code, out) = run(&["--base-url", &base, "--api-key", "k", "--campaign-id", "c"]);
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("could not be reached"), "{out}");
-    assert!(out.contains("seed "), "every run prints its seed: {out}");
+    // Refused before its preflight passed, a run prints that one message and nothing else (no
+    // header, no seed: it sent nothing to replay).
+    assert_eq!(out.lines().count(), 1, "{out}");
 }
 
 #[test]
@@ -192,6 +194,18 @@ fn an_unwritable_report_exits_2_before_any_request() {
         !good.exists(),
         "the writable report's probe file is removed again"
     );
+}
+
+#[test]
+fn a_missing_key_names_its_environment_variable_in_the_error_and_the_help() {
+    let (code, text) = run(&["--base-url", "http://127.0.0.1:9", "--campaign-id", "c"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("--api-key"), "{text}");
+    assert!(text.contains("SENDID_API_KEY"), "{text}");
+    let (code, help) = run(&["--help"]);
+    assert_eq!(code, 0, "{help}");
+    assert!(help.contains("[env: SENDID_API_KEY]"), "{help}");
+    assert!(help.contains("[env: SENDID_FORBIDDEN_API_KEY]"), "{help}");
 }
 
 const BEGIN: &str =

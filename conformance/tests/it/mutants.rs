@@ -136,6 +136,10 @@ enum M {
     TrailingGarbageAccepted,
     SendIdNumberCoerced,
     MessageNullOn400,
+    PanicTextIn400,
+    SourcePathIn400,
+    ForbiddenKeyEchoedIn403,
+    KeyInHeader,
 }
 
 use Expect::*;
@@ -279,6 +283,10 @@ const MUTANTS: &[(M, &str, Mode, Expect)] = &[
     ),
     (M::SendIdNumberCoerced, "validation", Roomy, Catch),
     (M::MessageNullOn400, "response shape", Roomy, Catch),
+    (M::PanicTextIn400, "error hygiene", Roomy, Catch),
+    (M::SourcePathIn400, "error hygiene", Roomy, Catch),
+    (M::ForbiddenKeyEchoedIn403, "error hygiene", Roomy, Catch),
+    (M::KeyInHeader, "error hygiene", Roomy, Catch),
 ];
 
 const CREATE: &str = "/sends/id/create";
@@ -818,6 +826,9 @@ impl Proxy {
         let _ = remaining_before;
         let status = a.status.as_u16();
         let has_rate = a.headers.contains_key("x-ratelimit-limit");
+        let campaign_message = a
+            .value()
+            .is_some_and(|v| v["message"] == json!("Invalid campaign_id"));
         match self.m {
             M::ResetHourOff if has_rate => {
                 let r = a.header_u64("x-ratelimit-reset").unwrap_or(0);
@@ -840,9 +851,18 @@ impl Proxy {
                 a.set_header("x-ratelimit-remaining", r.to_string());
             }
             M::RateHeadersMissingOn400 | M::RateHeadersMissingOn429
-                if status == if self.m == M::RateHeadersMissingOn400 { 400 } else { 429 } =>
+                if status
+                    == if self.m == M::RateHeadersMissingOn400 {
+                        400
+                    } else {
+                        429
+                    } =>
             {
-                for h in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] {
+                for h in [
+                    "x-ratelimit-limit",
+                    "x-ratelimit-remaining",
+                    "x-ratelimit-reset",
+                ] {
                     a.headers.remove(h);
                 }
             }
@@ -869,7 +889,8 @@ impl Proxy {
                 a.set_header("retry-after", r.saturating_sub(now()).to_string());
             }
             M::TextPlainOn413 if status == 413 => {
-                a.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                a.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             }
             M::NoContentTypeOn200 if ok => {
                 a.headers.remove(CONTENT_TYPE);
@@ -898,7 +919,8 @@ impl Proxy {
                 if self.m == M::UnknownPathIs200Html {
                     a.status = StatusCode::OK;
                 }
-                a.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+                a.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
                 a.body = b"<html><body>Not Found</body></html>".to_vec();
             }
             M::UnknownPathIs405 if status == 404 => {
@@ -913,25 +935,36 @@ impl Proxy {
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.contains("text/html")) =>
             {
-                a.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+                a.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
                 let text = String::from_utf8_lossy(&a.body).to_string();
                 a.body = format!("<html><body><pre>{text}</pre></body></html>").into_bytes();
             }
-            M::InvalidCampaignMessage if status == 400 => {
-                a.edit_message(|m| if m == "Invalid campaign_id" { "Campaign not found".into() } else { m.into() })
+            M::InvalidCampaignMessage if status == 400 => a.edit_message(|m| {
+                if m == "Invalid campaign_id" {
+                    "Campaign not found".into()
+                } else {
+                    m.into()
+                }
+            }),
+            M::RemainingNonZeroOn429 if status == 429 => {
+                a.set_header("x-ratelimit-remaining", "1".into())
             }
-            M::RemainingNonZeroOn429 if status == 429 => a.set_header("x-ratelimit-remaining", "1".into()),
             M::RetryAfterPastReset if status == 429 => {
                 let r = a.header_u64("retry-after").unwrap_or(0);
                 a.set_header("retry-after", (r + 3600).to_string());
             }
             M::PlainText429 if status == 429 => {
-                a.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                a.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
                 a.body = b"Too Many Requests".to_vec();
             }
             M::DuplicateRemainingHeader if has_rate => {
                 let r = a.header_u64("x-ratelimit-remaining").unwrap_or(0);
-                a.headers.append("x-ratelimit-remaining", HeaderValue::from_str(&(r + 5).to_string()).unwrap());
+                a.headers.append(
+                    "x-ratelimit-remaining",
+                    HeaderValue::from_str(&(r + 5).to_string()).unwrap(),
+                );
             }
             M::MessageNullOn400 if status == 400 => {
                 if let Some(mut v) = a.value() {
@@ -943,17 +976,39 @@ impl Proxy {
                 a.headers.remove(ALLOW);
             }
             M::AllowGetPostOn405 if status == 405 => {
-                a.headers.insert(ALLOW, HeaderValue::from_static("GET, POST"));
+                a.headers
+                    .insert(ALLOW, HeaderValue::from_static("GET, POST"));
             }
-            M::KeyEchoedIn400 if status == 400 => {
+            // The hygiene mutants leave "Invalid campaign_id" alone, so that only the hygiene
+            // checks can catch them.
+            M::KeyEchoedIn400 if status == 400 && !campaign_message => {
                 let k = self.key.clone();
                 a.edit_message(|m| format!("{m} (key {k})"));
             }
-            M::StackTraceIn400 if status == 400 => a.edit_message(|m| {
-                format!("{m}\n   at sendid::api::create::handle (src/api/create.rs:88:5)\n   at tokio::runtime::task::harness::poll")
-            }),
-            M::ExceptionNameIn400 if status == 400 => {
+            M::StackTraceIn400 if status == 400 => {
+                if let Some(mut v) = a.value() {
+                    v["detail"] = json!("   at sendid::api::create::handle (src/api/create.rs:88:5)\n   at tokio::runtime::task::harness::poll");
+                    a.set_value(&v);
+                }
+            }
+            M::ExceptionNameIn400 if status == 400 && !campaign_message => {
                 a.edit_message(|m| format!("com.fasterxml.jackson.core.JsonParseException: {m}"))
+            }
+            M::PanicTextIn400 if status == 400 => {
+                if let Some(mut v) = a.value() {
+                    v["errors"] = json!(["thread 'tokio-runtime-worker' panicked at src/api/create.rs:41:9: called `Option::unwrap()` on a `None` value"]);
+                    a.set_value(&v);
+                }
+            }
+            M::SourcePathIn400 if status == 400 && !campaign_message => {
+                a.edit_message(|m| format!("{m} (/home/build/sendid/src/api/create.rs:41)"))
+            }
+            M::ForbiddenKeyEchoedIn403 if status == 403 => {
+                let k = self.forbidden.clone();
+                a.edit_message(|m| format!("{m}: key {k} lacks sends.id.create"));
+            }
+            M::KeyInHeader if status == 400 => {
+                a.set_header("x-debug-api-key", self.key.clone());
             }
             M::ConcurrentDuplicateDiffers if ok && ctx.concurrent => {
                 if let Some(mut v) = a.value() {
@@ -999,7 +1054,10 @@ impl Proxy {
                     a.set_value(&json!({"message": "success", "send_id": id}));
                 }
             }
-            M::GeneratedSequential | M::GeneratedTimeBased | M::GeneratedShort | M::GeneratedLowEntropy
+            M::GeneratedSequential
+            | M::GeneratedTimeBased
+            | M::GeneratedShort
+            | M::GeneratedLowEntropy
                 if ok && ctx.generated =>
             {
                 if let Some(mut v) = a.value() {

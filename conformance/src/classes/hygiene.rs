@@ -164,6 +164,15 @@ pub struct Secrets {
 const WINDOW: usize = 16;
 
 impl Secrets {
+    /// The run's key and, when given, its forbidden key.
+    pub fn of(api_key: &str, forbidden: Option<&str>) -> Self {
+        let mut keys = vec![(api_key, "the API key (--api-key)")];
+        if let Some(k) = forbidden {
+            keys.push((k, "the forbidden API key (--forbidden-api-key)"));
+        }
+        Self::new(&keys)
+    }
+
     /// `keys`: (key, what it is, e.g. "the API key (--api-key)").
     pub fn new(keys: &[(&str, &'static str)]) -> Self {
         let mut needles = Vec::new();

@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
     pub profile: Profile,
     pub api_key: &'a str,
     pub forbidden_api_key: Option<&'a str>,
+    /// The keys, in the forms an answer could show them (built once per run).
+    pub secrets: &'a crate::classes::hygiene::Secrets,
 }
 
 /// One request and its answer, with the run's state just before it was sent.

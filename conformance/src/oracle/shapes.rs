@@ -178,12 +178,7 @@ pub fn no_server_error(_: &Ctx, ex: &Exchange) -> Verdict {
 }
 
 pub fn no_internals_shown(ctx: &Ctx, ex: &Exchange) -> Verdict {
-    let mut keys = vec![(ctx.api_key, "the API key (--api-key)")];
-    if let Some(k) = ctx.forbidden_api_key {
-        keys.push((k, "the forbidden API key (--forbidden-api-key)"));
-    }
-    let secrets = crate::classes::hygiene::Secrets::new(&keys);
-    match crate::classes::hygiene::leaks(&ex.response.headers, &ex.response.body, &secrets) {
+    match crate::classes::hygiene::leaks(&ex.response.headers, &ex.response.body, ctx.secrets) {
         Some(why) => Verdict::Fail(why),
         None => Verdict::Pass,
     }

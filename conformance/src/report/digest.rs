@@ -15,12 +15,27 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub fn of(f: &Failure) -> Option<Cause> {
+    /// The failure's cause: its answer was a 5XX (or none came); or, for a check that
+    /// compares answers (an equivalent request, a burst), one of the answers it names was a
+    /// 5XX of this run ("… answered 503 …").
+    pub fn of(f: &Failure, report: &Report) -> Option<Cause> {
         match &f.response {
-            Some(r) if r.status >= 500 => Some(Cause::ServerError(r.status)),
-            None => Some(Cause::NoAnswer),
-            Some(_) => None,
+            Some(r) if r.status >= 500 => return Some(Cause::ServerError(r.status)),
+            None => return Some(Cause::NoAnswer),
+            Some(_) => {}
         }
+        let server_errors = report
+            .statuses
+            .keys()
+            .filter(|s| s.starts_with('5'))
+            .filter_map(|s| s.parse::<u16>().ok());
+        for s in server_errors {
+            let named = format!("answered {s}");
+            if f.broken().any(|b| b.reason.contains(&named)) {
+                return Some(Cause::ServerError(s));
+            }
+        }
+        None
     }
 
     /// The group's headline: how many answers had the cause, and where to look.
@@ -56,7 +71,7 @@ impl Cause {
 pub fn failures(report: &Report, render: fn(&Failure) -> String) -> String {
     let mut groups: BTreeMap<Cause, Vec<&Failure>> = BTreeMap::new();
     for f in &report.failures {
-        if let Some(c) = Cause::of(f) {
+        if let Some(c) = Cause::of(f, report) {
             groups.entry(c).or_default().push(f);
         }
     }
@@ -87,7 +102,7 @@ pub fn failures(report: &Report, render: fn(&Failure) -> String) -> String {
         out.push('\n');
     }
     for f in &report.failures {
-        if Cause::of(f).is_some_and(|c| groups.contains_key(&c)) {
+        if Cause::of(f, report).is_some_and(|c| groups.contains_key(&c)) {
             continue;
         }
         out.push_str(&render(f));

@@ -165,6 +165,7 @@ impl Runner {
             profile: self.config.profile,
             api_key: &self.config.api_key,
             forbidden_api_key: self.config.forbidden_api_key.as_deref(),
+            secrets: &self.secrets,
         };
         let ex = Exchange {
             case: &step.case,

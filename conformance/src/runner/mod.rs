@@ -105,6 +105,8 @@ struct Runner {
     seed: u64,
     /// Unique to this run: send_ids carrying it are new.
     tag: String,
+    /// The run's keys as an answer could show them (error hygiene).
+    secrets: crate::classes::hygiene::Secrets,
     rctx: RequestContext,
     budget: Budget,
     /// The quota plan.
@@ -188,6 +190,10 @@ impl Runner {
             executions: 0,
             preflight_done: false,
             tag: edges::run_tag(),
+            secrets: crate::classes::hygiene::Secrets::of(
+                &config.api_key,
+                config.forbidden_api_key.as_deref(),
+            ),
             events,
             started: Instant::now(),
             started_at: now_epoch_seconds(),
@@ -376,7 +382,10 @@ impl Runner {
                     .iter()
                     .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
                     .collect();
-                !deciding.is_empty() && deciding.iter().all(|p| self.plan.units_of(p.name) == 0)
+                !deciding.is_empty()
+                    && deciding
+                        .iter()
+                        .all(|p| p.spend != Spend::Nothing && self.plan.units_of(p.name) == 0)
             } else {
                 // A check of one exchange that nothing reached, in a run the budget cut.
                 !self.plan.cut.is_empty() || self.plan.probe == 0

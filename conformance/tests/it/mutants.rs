@@ -4,7 +4,7 @@
 //!
 //! KNOWN MISSES — exit 0 against the mutant. Kept in `MUTANTS` as `Miss` (measured and printed,
 //! not asserted); flip one to `Catch` when the checker learns its class (the run prints "flip"
-//! for a `Miss` that is caught). Measured with confclass 78c2daf (confcore c7b4efc within it) merged:
+//! for a `Miss` that is caught). Measured with confclass f2798d1 (confcore e45b12d within it) merged; run 613 s:
 //! - LimitPlusOne: `X-RateLimit-Limit` one over the quota — black-box it reads as one unit used
 //!   before the run; only a quota given to the checker (or read from the sandbox) can catch it.
 //! - ExtraFieldOn200: a `created` field in the 200 — the contract lists the 200 body exactly; a

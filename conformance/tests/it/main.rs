@@ -7,6 +7,7 @@ mod budget;
 mod classes;
 mod cli;
 mod defects;
+mod mutants;
 mod prism;
 mod sandbox;
 mod sendid;

@@ -34,6 +34,9 @@ pub enum Transform {
     HeaderNamesUppercase,
     HeaderNamesLowercase,
     Chunked,
+    QueryString,
+    BrowserAccept,
+    DoubleSpaceBearer,
     NullSendIdAbsent,
 }
 
@@ -54,6 +57,9 @@ pub const TRANSFORMS: &[Transform] = &[
     Transform::HeaderNamesUppercase,
     Transform::HeaderNamesLowercase,
     Transform::Chunked,
+    Transform::QueryString,
+    Transform::BrowserAccept,
+    Transform::DoubleSpaceBearer,
 ];
 
 impl Transform {
@@ -95,6 +101,16 @@ impl Transform {
             }
             Transform::HeaderNamesLowercase => "header names in lower case (RFC 9110 §5.1)",
             Transform::Chunked => "the body chunked instead of Content-Length (RFC 9112 §7.1)",
+            Transform::QueryString => {
+                "a query string on the path, ?x=1 (contract §1: the operation is the path)"
+            }
+            Transform::BrowserAccept => {
+                "a browser's Accept: text/html,...,*/*;q=0.8 (contract §1: every body is JSON)"
+            }
+            Transform::DoubleSpaceBearer => {
+                "Authorization: Bearer  <key>, two spaces (RFC 9110 §11.4: credentials = \
+                 auth-scheme 1*SP token68)"
+            }
             Transform::NullSendIdAbsent => "\"send_id\": null instead of no send_id (contract §1)",
         }
     }
@@ -261,6 +277,12 @@ impl Base {
                 .iter_mut()
                 .for_each(|(n, _)| *n = n.to_ascii_lowercase()),
             Transform::Chunked => req.chunked = true,
+            Transform::QueryString => req.path = format!("{}?x=1", self.path),
+            Transform::BrowserAccept => req.headers.push((
+                "Accept".into(),
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8".into(),
+            )),
+            Transform::DoubleSpaceBearer => set(&mut req, "Authorization", "Bearer  {secret}"),
             Transform::NullSendIdAbsent => {
                 if self.members.iter().any(|(n, _)| n == "send_id") {
                     return None;
@@ -285,6 +307,15 @@ fn set(req: &mut RawRequest, name: &str, value: &str) {
 /// The variant answered as the base was: the same status, for a 200 the same send_id, and the
 /// same `X-RateLimit-Remaining` (neither spends a unit).
 pub fn same_answer(t: Transform, base: &Response, variant: &Response) -> Result<(), String> {
+    let media = |r: &Response| r.content_type().map(crate::spec::essence);
+    if base.status == variant.status && media(base) != media(variant) {
+        return Err(format!(
+            "the same request written with {} answered Content-Type {}; as written plainly {}",
+            t.label(),
+            quote(variant.content_type().unwrap_or("none")),
+            quote(base.content_type().unwrap_or("none"))
+        ));
+    }
     if base.status != variant.status || (base.status == 200 && base.send_id() != variant.send_id())
     {
         let show = |r: &Response| {

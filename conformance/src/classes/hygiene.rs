@@ -22,6 +22,18 @@ const MARKS: &[(&str, &str)] = &[
     ("[running]:", "a Go stack trace"),
     (".cs:line ", "a .NET stack trace"),
     ("at System.", "a .NET stack trace"),
+    ("System.Private.CoreLib", "a .NET stack trace"),
+    ("Microsoft.AspNetCore", "a .NET framework's name"),
+    ("at Object.<anonymous>", "a Node.js stack trace"),
+    ("at Module._compile", "a Node.js stack trace"),
+    ("(node:internal", "a Node.js stack trace"),
+    ("runtime error: ", "a Go runtime error"),
+    ("panic: ", "a Go panic"),
+    ("File \"", "a Python source path"),
+    ("#0 /", "a PHP stack trace"),
+    ("org.apache.", "a Java class name"),
+    ("com.fasterxml.", "a Java class name"),
+    ("javax.", "a Java class name"),
     ("Stack trace:", "a stack trace"),
     ("stack trace:", "a stack trace"),
     (".php on line", "a PHP source path"),
@@ -109,12 +121,18 @@ fn exception_name(text: &str) -> Option<(usize, usize)> {
                 .rfind(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '.')
                 .map_or(0, |s| s + 1);
             let name = &text[start..at];
+            // A dotted class name (`com.x.JsonParseException`, `System.IO.IOException`): its
+            // last segment is the class, the segments before it its package or namespace.
+            let class = name.rsplit('.').next().unwrap_or(name);
+            let dotted = class.len() < name.len();
             // `Exception` alone is a name; `Error` alone is an ordinary word.
-            let camel = name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            let camel = class.chars().next().is_some_and(|c| c.is_ascii_uppercase())
                 && name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-            if (suffix == "Exception" && (name.is_empty() || camel)) || (!name.is_empty() && camel)
+            if (suffix == "Exception" && (class.is_empty() || camel))
+                || (!class.is_empty() && camel)
+                || (dotted && class.is_empty())
             {
                 return Some((start, end - start));
             }
@@ -308,6 +326,12 @@ mod tests {
             r#"{"message":"java.lang.NullPointerException\n\tat com.x.Create(Create.java:42)"}"#,
             r#"{"message":"KeyError: 'campaign_id'"}"#,
             r#"{"message":"Exception"}"#,
+            r#"{"message":"com.fasterxml.jackson.core.JsonParseException: Unexpected character"}"#,
+            r#"{"message":"System.Text.Json.JsonException: bad"}"#,
+            r#"{"message":"TypeError: Cannot read properties of undefined"}"#,
+            r#"{"message":"bad","stack":"at Object.<anonymous> (\/app\/index.mjs)"}"#,
+            r#"{"message":"goroutine 1 [running]:"}"#,
+            r#"{"message":"json.decoder.JSONDecodeError: Expecting value"}"#,
             r#"{"message":"bad","debug":"at \/srv\/src\/handler.go:88"}"#,
             "<html><body>Internal error</body></html>",
         ] {

@@ -67,6 +67,10 @@ pub enum CheckId {
     HostileBodyHandled,
     HostileBodyStatus,
     GeneratedIdsRandom,
+    SingleValuedHeadersOnce,
+    OkBodyIsExact,
+    NearMissPathIs404,
+    PaddedVariantIsANewPair,
 }
 
 /// How a check is decided.
@@ -150,6 +154,10 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo { id: CheckId::HostileBodyHandled, name: "hostile_body_never_fails", statement: "Deep nesting, near-limit strings, huge numbers, invalid UTF-8, a BOM, NUL bytes, empty or truncated bodies, non-objects: never a 5xx, every error JSON {\"message\"}", braze: false, needs: Needs::Nothing, class: Class::Parser, rule: "contract §1 Responses; RFC 8259 §8.1, §9", judge: Judge::Run },
     CheckInfo { id: CheckId::HostileBodyStatus, name: "hostile_body_gets_its_status", statement: "A hostile body gets the status of the order of decisions: 413 over 64 KiB, 400 otherwise; a valid one (hostile only in an unknown field) the repeat it is, or 400", braze: false, needs: Needs::Nothing, class: Class::Parser, rule: "contract §1 step 4; RFC 8259 §9", judge: Judge::Run },
     CheckInfo { id: CheckId::GeneratedIdsRandom, name: "generated_ids_without_structure", statement: "Generated send_ids have room for 96 random bits and no structure: no shared prefix or suffix, no counter or clock, not in order (false-alarm rate < 1e-6)", braze: false, needs: Needs::Nothing, class: Class::GeneratedIds, rule: "contract §1 (generated send_id: ≥ 96 bits of randomness)", judge: Judge::Run },
+    CheckInfo { id: CheckId::SingleValuedHeadersOnce, name: "single_valued_headers_once", statement: "Content-Type, Content-Length, Retry-After and the X-RateLimit-* headers appear at most once in an answer", braze: true, needs: Needs::Nothing, class: Class::Responses, rule: "RFC 9110 §5.3", judge: Judge::Exchange(single_valued_headers_once) },
+    CheckInfo { id: CheckId::OkBodyIsExact, name: "ok_body_is_exact", statement: "A 200's body is exactly {\"message\": \"success\", \"send_id\"} (strict: Braze may add fields)", braze: false, needs: Needs::Nothing, class: Class::Responses, rule: "contract §1 Responses", judge: Judge::Exchange(ok_body_is_exact) },
+    CheckInfo { id: CheckId::NearMissPathIs404, name: "near_miss_path_is_404", statement: "A near miss of the path (a trailing or doubled slash, another letter case, a segment more or less) → 404 JSON, carrying a repeat's body", braze: false, needs: Needs::Nothing, class: Class::HttpMethods, rule: "contract §1 step 1; RFC 9110 §4.2.3", judge: Judge::Run },
+    CheckInfo { id: CheckId::PaddedVariantIsANewPair, name: "padded_variant_is_a_new_pair", statement: "send_id is kept as sent: the existing send_id with a space added or removed at an end is a new pair (200, echoed as sent, one unit)", braze: false, needs: Needs::Nothing, class: Class::Pairs, rule: "contract §1 Request, steps 6–8", judge: Judge::Run },
 ];
 
 impl CheckId {

@@ -183,3 +183,65 @@ pub fn no_internals_shown(ctx: &Ctx, ex: &Exchange) -> Verdict {
         None => Verdict::Pass,
     }
 }
+
+/// Headers whose value is one item, not a list: a second field line of one makes the message
+/// ambiguous (RFC 9110 §5.3: only list-valued fields may be repeated).
+const SINGLE_VALUED: &[&str] = &[
+    "content-type",
+    "content-length",
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+];
+
+/// The first single-valued header that appears more than once, with its values.
+pub fn repeated_single_valued(headers: &[(String, String)]) -> Option<String> {
+    SINGLE_VALUED.iter().find_map(|name| {
+        let values: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (values.len() > 1).then(|| {
+            format!(
+                "{name} appears {} times ({}): a single-valued header appears once (RFC 9110 §5.3)",
+                values.len(),
+                values
+                    .iter()
+                    .map(|v| quote(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    })
+}
+
+pub fn single_valued_headers_once(_ctx: &Ctx, ex: &Exchange) -> Verdict {
+    match repeated_single_valued(&ex.response.headers) {
+        Some(why) => Verdict::Fail(why),
+        None => Verdict::Pass,
+    }
+}
+
+/// The contract lists the 200's body exactly: `message` and `send_id`. Strict only: Braze may
+/// add fields to its answers.
+pub fn ok_body_is_exact(ctx: &Ctx, ex: &Exchange) -> Verdict {
+    if !status_ok(ctx, ex) || !is_operation(ex) {
+        return Verdict::Skip;
+    }
+    let Some(obj) = ex.response.json.as_ref().and_then(|j| j.as_object()) else {
+        return Verdict::Skip;
+    };
+    let extra: Vec<&str> = obj
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !matches!(*k, "message" | "send_id"))
+        .collect();
+    pass_if(extra.is_empty(), || {
+        format!(
+            "the 200 body has fields besides message and send_id: {}",
+            extra.join(", ")
+        )
+    })
+}

@@ -18,20 +18,26 @@ use crate::spec::OPERATION_PATH;
 impl Runner {
     /// Sends one raw request; every answer is held to the framing and hygiene checks. `None`
     /// when nothing came back (tallied as a request without an answer).
-    async fn raw(
+    pub(super) async fn raw(
         &mut self,
         property: &'static str,
         label: &str,
         req: &RawRequest,
     ) -> Option<RawAnswer> {
+        let key = self.target.api_key.clone();
+        self.raw_as(property, label, req, &key).await
+    }
+
+    /// [`Self::raw`], with `secret` for the request's `{secret}`.
+    pub(super) async fn raw_as(
+        &mut self,
+        property: &'static str,
+        label: &str,
+        req: &RawRequest,
+        secret: &str,
+    ) -> Option<RawAnswer> {
         self.requests += 1;
-        let result = wire::send(
-            &self.target.base,
-            self.target.timeout,
-            req,
-            &self.target.api_key,
-        )
-        .await;
+        let result = wire::send(&self.target.base, self.target.timeout, req, secret).await;
         self.events.event(Event::CaseDone);
         self.cases += 1;
         let answer = match result {
@@ -88,6 +94,18 @@ impl Runner {
             req,
             &answer,
         );
+        let once = match crate::oracle::repeated_single_valued(&answer.response.headers) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        };
+        self.class_verdict(
+            CheckId::SingleValuedHeadersOnce,
+            property,
+            once,
+            label,
+            req,
+            &answer,
+        );
         Some(answer)
     }
 
@@ -104,7 +122,7 @@ impl Runner {
         }
     }
 
-    fn class_verdict(
+    pub(super) fn class_verdict(
         &mut self,
         check: CheckId,
         property: &'static str,
@@ -126,7 +144,7 @@ impl Runner {
     }
 
     /// Whether raw requests can go to this target; says why not.
-    fn raw_possible(&mut self, name: &'static str) -> bool {
+    pub(super) fn raw_possible(&mut self, name: &'static str) -> bool {
         if self.target.base.scheme() == "http" {
             return true;
         }
@@ -160,7 +178,7 @@ impl Runner {
                 failing += 1;
                 continue;
             };
-            let verdict = methods::answer_verdict(method, &a);
+            let verdict = methods::answer_verdict(method, &a, self.config.strict());
             failing += u64::from(verdict.is_err());
             self.class_verdict(CheckId::OtherMethodIs405, name, verdict, &label, &req, &a);
             if *method == "HEAD" {
@@ -194,6 +212,7 @@ impl Runner {
             let label = format!("method {} (its Allow)", req.method);
             self.class_verdict(CheckId::AllowMatchesServer, name, verdict, &label, req, a);
         }
+        failing += self.near_miss_paths(name, &body).await;
         self.events.event(Event::PropertyDone {
             name,
             cases: answers.len() as u64,
@@ -281,6 +300,9 @@ impl Runner {
                 self.remaining = Some(r);
             }
         }
+        let (c, f) = self.refused_earlier(name, &existing).await;
+        cases += c;
+        failing += f;
         self.events.event(Event::PropertyDone {
             name,
             cases,

@@ -10,6 +10,7 @@ mod cross_campaign;
 mod edge_groups;
 mod exchange;
 mod findings;
+mod near_misses;
 mod probe;
 mod quota_end;
 mod result;

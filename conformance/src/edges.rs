@@ -341,6 +341,27 @@ pub fn min_length(tag: &str, min: usize) -> Case {
     Case::New(given(fill(&short, min.max(1)), min > 8))
 }
 
+/// A padded variant of an existing send_id: one space fewer (or more) at an end, a pair of its
+/// own (a server that trims send_ids takes it for the existing one). `None` when it cannot be
+/// written within `max` characters.
+pub fn padded_variant(of: &str, max: usize) -> Option<Case> {
+    let v = if let Some(rest) = of.strip_prefix(' ') {
+        rest.to_string()
+    } else if let Some(rest) = of.strip_suffix(' ') {
+        rest.to_string()
+    } else if of.len() < max {
+        format!(" {of}")
+    } else {
+        return None;
+    };
+    (!v.trim().is_empty()).then(|| {
+        Case::New(NewPair {
+            variant_of: Some(of.to_string()),
+            ..given(v, true)
+        })
+    })
+}
+
 /// A case variant of an existing send_id: every ASCII letter's case flipped, a pair of its own.
 pub fn case_variant(of: &str) -> Case {
     Case::New(NewPair {

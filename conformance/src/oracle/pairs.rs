@@ -244,19 +244,33 @@ pub fn json_media_type_variants_accepted(_: &Ctx, ex: &Exchange) -> Verdict {
 }
 
 pub fn case_variant_is_a_new_pair(_: &Ctx, ex: &Exchange) -> Verdict {
+    variant_is_a_new_pair(ex, false)
+}
+
+pub fn padded_variant_is_a_new_pair(_: &Ctx, ex: &Exchange) -> Verdict {
+    variant_is_a_new_pair(ex, true)
+}
+
+/// A variant of an existing send_id (its case, or `padded`: a space more or fewer at an end) is
+/// a new pair.
+fn variant_is_a_new_pair(ex: &Exchange, padded: bool) -> Verdict {
     let Case::New(pair) = ex.case else {
         return Verdict::Skip;
     };
     let (Some(original), SendIdField::Given(sent)) = (&pair.variant_of, &pair.send_id) else {
         return Verdict::Skip;
     };
+    if (sent.trim() == original.trim()) != padded {
+        return Verdict::Skip;
+    }
+    let what = if padded { "padded" } else { "case" };
     let (sent_q, original_q) = (quote(sent), quote(original));
     if let Some(before) = ex.remaining_before.filter(|r| *r <= 0) {
         // Over quota a new pair is refused; the existing pair would be answered 200.
         let s = ex.response.status;
         return pass_if(s == 429, || {
             format!(
-                "{sent_q}, a case variant of the existing {original_q}, answered {s} with \
+                "{sent_q}, a {what} variant of the existing {original_q}, answered {s} with \
                  X-RateLimit-Remaining {before}: a new pair gets 429 then; it was taken for the \
                  existing pair"
             )
@@ -265,21 +279,21 @@ pub fn case_variant_is_a_new_pair(_: &Ctx, ex: &Exchange) -> Verdict {
     let s = ex.response.status;
     if s != 200 {
         return Verdict::Fail(format!(
-            "{sent_q}, a case variant of the existing {original_q}, answered {s}, not 200"
+            "{sent_q}, a {what} variant of the existing {original_q}, answered {s}, not 200"
         ));
     }
     let got = ex.response.send_id();
     if got != Some(sent.as_str()) {
         return Verdict::Fail(format!(
-            "{sent_q}, a case variant of the existing {original_q}, answered send_id {}: \
-             send_ids were compared without their case",
+            "{sent_q}, a {what} variant of the existing {original_q}, answered send_id {}: \
+             the send_id was not kept as sent",
             quote_or(got, "none")
         ));
     }
     match (ex.remaining_before, ex.response.remaining()) {
         (Some(before), Some(after)) => pass_if(before - after == 1, || {
             format!(
-                "{sent_q}, a case variant of the existing {original_q}: expected \
+                "{sent_q}, a {what} variant of the existing {original_q}: expected \
                  X-RateLimit-Remaining {} (a new pair, one unit), saw {after}: it was taken for \
                  the same pair",
                 before - 1

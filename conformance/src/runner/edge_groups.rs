@@ -2,7 +2,8 @@
 //! longest send_id, spaces leading, inner and trailing, `~ ! " \ /`, letters of both cases); a
 //! conformant server pays one unit for all of them, and only a group that fails is split in
 //! halves (bisection) until the culprit is named. Then, within the plan, a case variant of that
-//! send_id (a pair of its own) and the shortest send_id.
+//! send_id and a padded one (a space fewer or more at an end; each a pair of its own), and the
+//! shortest send_id.
 use super::exchange::{Fails, Step};
 use super::Runner;
 use crate::edges::{self, Feature, FEATURES};
@@ -60,6 +61,15 @@ impl Runner {
             )),
         }
         if units >= 3 {
+            // Its sibling: a space more or fewer at an end is a new pair too.
+            if let Some(p) = original
+                .as_deref()
+                .and_then(|o| edges::padded_variant(o, max))
+            {
+                extra.push(p);
+            }
+        }
+        if units >= 4 {
             extra.push(edges::min_length(&self.tag, self.spec.send_id_min));
         }
         for case in extra {

@@ -447,7 +447,7 @@ impl Case {
                     label.push_str(&format!(", campaign #{}", p.campaign + 1));
                 }
                 if p.variant_of.is_some() {
-                    label.push_str(", a case variant of an existing send_id");
+                    label.push_str(", a variant of an existing send_id");
                 }
                 if p.content_type != JSON {
                     label.push_str(&format!(", Content-Type {}", p.content_type));

@@ -1,7 +1,8 @@
 //! HTTP method semantics (RFC 9110 §9, §15.5.6; contract §1 step 1): every other method on the
 //! operation's path — HEAD, OPTIONS, TRACE and a token no server knows included — answers 405
 //! with `Allow` listing POST, and only methods the server does accept; HEAD gets no body;
-//! OPTIONS, when answered 2xx, carries `Allow`; the error is JSON. Each is sent with the run's
+//! OPTIONS is one more other method (405; only outside the strict profile may a 2xx OPTIONS
+//! carrying `Allow` pass); the error is JSON. Each is sent with the run's
 //! key and, where a body goes, the run's existing pair: free even when wrongly accepted.
 use super::wire::{RawAnswer, RawRequest};
 use crate::http::quote;

@@ -73,12 +73,12 @@ impl Class {
     /// The rule behind the class: the contract's section, or the RFC's.
     pub fn rule(self) -> &'static str {
         match self {
-            Class::Responses => "contract §1 Responses; the OpenAPI document (openapi/sends.json)",
-            Class::HttpMethods => "contract §1 step 1; RFC 9110 §8.6, §9, §10.2.1, §15.5.6; RFC 9112 §6",
+            Class::Responses => "contract §1 Responses; the OpenAPI document (openapi/sends.json); RFC 9110 §5.3",
+            Class::HttpMethods => "contract §1 step 1; RFC 9110 §4.2.3, §8.6, §9, §10.2.1, §15.5.6; RFC 9112 §6",
             Class::Auth => "contract §1 steps 2–3; RFC 9110 §11",
             Class::Validation => "contract §1 Request, steps 4–5",
             Class::Parser => "contract §1 step 4, Responses; RFC 8259 §8.1, §9",
-            Class::Equivalent => "contract §1 Request; RFC 8259 §2, §4, §7; RFC 9110 §5.1, §5.6.6, §8.3.1, §11.1; RFC 9112 §7.1",
+            Class::Equivalent => "contract §1 Request; RFC 8259 §2, §4, §7; RFC 9110 §4.2.3, §5.1, §5.6.6, §8.3.1, §11.1, §11.4; RFC 9112 §7.1",
             Class::Hygiene => "contract §1 Responses (no stack traces, never the API key)",
             Class::Pairs => "contract §1 steps 6–8",
             Class::GeneratedIds => "contract §1 (a generated send_id: unique, printable, ≤ 64, ≥ 96 random bits)",

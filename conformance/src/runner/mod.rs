@@ -127,6 +127,8 @@ struct Runner {
     /// A send_id whose case variant the edge groups had no unit for: `new_pair_given_id` sends
     /// it first.
     case_variant_due: Option<String>,
+    /// The padded variant the edge groups had no unit for: the quota's end sends it.
+    padded_variant_due: Option<crate::strategies::Case>,
     notes: Vec<String>,
     /// `--profile braze`: tolerances used, and how often.
     tolerances: BTreeMap<String, u64>,
@@ -182,6 +184,7 @@ impl Runner {
             generated: HashSet::new(),
             generated_order: Vec::new(),
             case_variant_due: None,
+            padded_variant_due: None,
             notes: Vec::new(),
             tolerances: BTreeMap::new(),
             server_errors: Vec::new(),

@@ -10,7 +10,7 @@ use crate::config::{Config, DATABASE_URL_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR};
 #[command(
     name = "sendid",
     version,
-    about = "A Braze-compatible send-ID service on embedded sled"
+    about = "A Braze-compatible send-ID service on embedded sled (the default) or PostgreSQL"
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -1,4 +1,5 @@
-//! sendid: a Braze-compatible `POST /sends/id/create` service on embedded sled.
+//! sendid: a Braze-compatible `POST /sends/id/create` service on embedded sled (the default) or
+//! on PostgreSQL, the engine several instances share.
 pub mod admin_token;
 pub mod allocator;
 pub mod api;

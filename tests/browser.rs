@@ -6,8 +6,6 @@
 //! Needs `chromedriver` and `chromium` (Debian: `chromium`, `chromium-driver`); `CHROMEDRIVER`
 //! and `CHROMIUM` override where they are looked for. Without them the test prints why and
 //! passes, except in CI (`CI=true`), where it fails.
-#[path = "api/helpers.rs"]
-mod helpers;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -21,7 +19,7 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use helpers::{expect_json, header, TestApp};
+use sendid_test_support::{expect_json, header, TestApp};
 
 /// The longest any single step may take; generous for a loaded 2-core CI machine.
 const STEP: Duration = Duration::from_secs(30);
@@ -32,7 +30,7 @@ async fn swagger_ui_authorize_try_it_out_execute_creates_a_send_id() {
     let Some(tools) = BrowserTools::find() else {
         return;
     };
-    let app = helpers::spawn_app().await;
+    let app = sendid_test_support::spawn_app().await;
     let demo = app.demo.clone().expect("a new data directory has a demo");
 
     let driver = ChromeDriver::start(&tools.chromedriver).await;

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use sendid_test_support::ADMIN_TOKEN;
 use serde_json::{json, Value};
 
-const ADMIN_TOKEN: &str = "container-test-admin-token-0c6e9d";
 /// The image's name as built here; the README's compose file and CI job use it too.
 const IMAGE: &str = concat!("localhost/sendid:", env!("CARGO_PKG_VERSION"));
 

@@ -8,8 +8,6 @@
 //!
 //! Needs `node` (or `NODE=/path/to/node`) and `npm ci` run in `tests/clients/node`. Without them
 //! the test prints why and passes, except in CI (`CI=true`), where it fails.
-#[path = "api/helpers.rs"]
-mod helpers;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -29,7 +27,7 @@ async fn the_braze_api_node_client_gets_braze_answers_from_sendid() {
     let Some(node) = node_and_packages() else {
         return;
     };
-    let app = helpers::spawn_app().await;
+    let app = sendid_test_support::spawn_app().await;
     let tenant = app.workspace(QUOTA).await;
     let forbidden = app.api_key(&tenant.workspace_id, &[], None).await;
     let forbidden = forbidden["api_key"].as_str().expect("api key");
@@ -80,14 +78,14 @@ async fn the_braze_api_node_client_comes_through_sandbox_faults_by_repeating_the
     let Some(node) = node_and_packages() else {
         return;
     };
-    let app = helpers::spawn_sandbox().await;
+    let app = sendid_test_support::spawn_sandbox().await;
     let tenant = app.workspace(10).await;
     run_script(
         &node,
         "faults.mjs",
         &[
             ("SENDID_BASE_URL", &app.address),
-            ("SENDID_ADMIN_TOKEN", helpers::ADMIN_TOKEN),
+            ("SENDID_ADMIN_TOKEN", sendid_test_support::ADMIN_TOKEN),
             ("SENDID_API_KEY", &tenant.api_key),
             ("SENDID_CAMPAIGN_ID", &tenant.campaign_id),
             ("SENDID_WORKSPACE_ID", &tenant.workspace_id),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod routes;
+pub mod sandbox_layer;
 pub mod security;
 pub mod sends;
 

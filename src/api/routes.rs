@@ -10,9 +10,9 @@ use super::access_log::AccessLog;
 use super::docs::{admin_service, sends_service};
 use super::error::{json_error, AllowIndex, JsonErrors};
 use super::metrics::RequestMetrics;
+use super::sandbox_layer::{FaultLayer, Recorder, SandboxOff};
 use super::security::{AdminGate, SendsGate};
 use super::AppState;
-use crate::sandbox::layer::{FaultLayer, Recorder, SandboxOff};
 
 /// Every route of the service, with its layers.
 pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {

@@ -1,7 +1,8 @@
 //! Fault rules: which public requests a rule matches, what it does to them, when (before the
 //! store is called, or after the handler committed), and how often. Deciding is pure: the HTTP
-//! layer (`sandbox::layer`) hands over what it knows about a request and applies the answer, so
-//! the storage engines carry no fault code at all.
+//! layer (`api::sandbox_layer`) hands over what it knows about a request and applies the
+//! answer, so the storage engines know nothing of these rules (their only fault knob,
+//! `StoreOptions::fail_flush`, is the tests' way to make a commit fail, not the sandbox's).
 use std::sync::Mutex;
 
 /// Longest delay a rule may ask for; kept below the server's default idle timeout (60 s).

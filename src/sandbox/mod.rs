@@ -1,12 +1,13 @@
 //! The sandbox (`--sandbox`): what other teams' integration tests steer sendid with — a clock
 //! they can move, fault rules, a request journal and a reset (docs/testing.md, "Sandbox").
-//! Everything here sits in the HTTP layer and on the service's own clock; the storage engines
-//! know nothing of it, except the reset, which is a store operation like any other.
+//! This module holds the sandbox's state and rules, on the service's own clock; its HTTP face is
+//! `crate::api::sandbox_layer` (the layers in the request path) and `crate::api::admin::sandbox`
+//! (the admin calls), and nothing here depends on them. The storage engines know nothing of the
+//! sandbox, except the reset, which is a store operation like any other.
 pub mod clock;
 pub mod connections;
 pub mod faults;
 pub mod journal;
-pub mod layer;
 pub mod reset;
 
 use std::sync::{Arc, Mutex};

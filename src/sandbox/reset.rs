@@ -2,8 +2,9 @@
 //! the demo workspace (the same ids and the same key, so a test's configuration stays valid)
 //! and, with `--fixtures`, the fixtures applied again. The sandbox's own state — rules, journal,
 //! clock — goes back to nothing. The store's part is one engine operation, [`Store::reset`].
-use crate::api::AppState;
+use crate::clock::Clock;
 use crate::demo::DEMO_CAMPAIGN_ID;
+use crate::fixtures::Fixtures;
 use crate::store::{ApiKeyRecord, Campaign, Store, StoreError, Workspace};
 
 use super::Sandbox;
@@ -56,15 +57,21 @@ pub enum ResetError {
     Setup(String),
 }
 
-pub async fn reset(state: &AppState, sandbox: &Sandbox) -> Result<ResetDone, ResetError> {
+/// The store back to its start (`fixtures`: the server's `--fixtures`, applied again; `clock`:
+/// the service's clock, for what they create), and `sandbox`'s own state cleared.
+pub async fn reset(
+    store: &dyn Store,
+    fixtures: Option<&Fixtures>,
+    clock: &dyn Clock,
+    sandbox: &Sandbox,
+) -> Result<ResetDone, ResetError> {
     sandbox.clear();
-    let store = state.store.as_ref();
     store.reset().await?;
-    let mut done = match (state.fixtures.as_deref(), sandbox.baseline()) {
+    let mut done = match (fixtures, sandbox.baseline()) {
         (Some(fixtures), _) => {
             // Applied again to the empty store: the same ids, and the same keys (a generated
             // key is read back from the file it was written to).
-            let report = crate::fixtures::apply(store, fixtures, state.clock.as_ref())
+            let report = crate::fixtures::apply(store, fixtures, clock)
                 .await
                 .map_err(|e| ResetError::Setup(e.to_string()))?;
             ResetDone {
@@ -85,7 +92,7 @@ pub async fn reset(state: &AppState, sandbox: &Sandbox) -> Result<ResetDone, Res
             }
         }
         (None, None) => {
-            let demo = crate::demo::bootstrap(store, state.clock.as_ref())
+            let demo = crate::demo::bootstrap(store, clock)
                 .await
                 .map_err(|e| ResetError::Setup(format!("{e:#}")))?;
             if let Some(b) = Baseline::capture(store).await? {

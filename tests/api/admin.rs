@@ -1,9 +1,7 @@
 //! The admin API (docs/contract.md §2).
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    expect_json, next_midnight, spawn_app, spawn_app_with, SpawnOptions, TestApp, ADMIN_TOKEN, NOON,
-};
+use sendid_test_support::{expect_json, next_midnight, spawn_app, TestApp, ADMIN_TOKEN, NOON};
 
 async fn new_workspace(app: &TestApp, body: Value) -> Value {
     expect_json(app.admin_post("/admin/workspaces", &body).await, 201).await
@@ -95,7 +93,10 @@ async fn create_workspace_refuses_invalid_bodies() {
         .send()
         .await
         .unwrap();
-    assert_eq!(crate::helpers::header(&resp, "allow"), Some("GET, POST"));
+    assert_eq!(
+        sendid_test_support::header(&resp, "allow"),
+        Some("GET, POST")
+    );
     expect_json(resp, 405).await;
 }
 
@@ -120,7 +121,7 @@ async fn the_workspace_quota_view_follows_use_and_the_clock() {
         ws["quota"],
         json!({"limit": 3, "used_today": 2, "remaining": 1, "reset": next_midnight(NOON)})
     );
-    app.clock.advance_seconds(86_400);
+    app.clock().advance_seconds(86_400);
     let ws = expect_json(app.admin_get(&path).await, 200).await;
     assert_eq!(
         ws["quota"],
@@ -393,7 +394,7 @@ async fn send_ids_are_listed_in_creation_order_with_pagination() {
     // Not alphabetical, so that the order can only be the order of creation.
     let ids = ["zeta", "alpha", "mid dle", "0", "~tilde", "beta"];
     for (i, s) in ids.iter().enumerate() {
-        app.clock.set_seconds(NOON + i as i64);
+        app.clock().set_seconds(NOON + i as i64);
         expect_json(
             app.create(
                 &t.api_key,
@@ -587,11 +588,7 @@ async fn a_wrong_or_missing_admin_token_is_401() {
 
 #[tokio::test]
 async fn without_an_admin_token_every_admin_path_is_404_saying_how_to_turn_it_on() {
-    let app = spawn_app_with(SpawnOptions {
-        admin_token: None,
-        ..SpawnOptions::default()
-    })
-    .await;
+    let app = TestApp::builder().no_admin().spawn().await;
     let paths = [
         (reqwest::Method::POST, "/admin/workspaces"),
         (reqwest::Method::GET, "/admin/workspaces/x"),

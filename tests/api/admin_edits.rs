@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_json, spawn_app, start, TestApp, ADMIN_TOKEN};
+use sendid_test_support::{expect_json, spawn_app, Engine, TestApp};
 
 async fn new_pair(app: &TestApp, key: &str, campaign_id: &str, send_id: &str) -> u16 {
     app.create(
@@ -215,19 +215,16 @@ async fn delete_workspace_takes_its_campaigns_and_keys_and_its_keys_answer_401()
     // A second instance on the same database sees the key, then its deletion within a second.
     let second = match &app.database_url {
         Some(url) => {
-            let dir = tempfile::tempdir().unwrap();
-            let other = start(
-                &dir.path().join("unused"),
-                Some(url.clone()),
-                app.clock.clone(),
-                Some(ADMIN_TOKEN.into()),
-            )
-            .await;
+            let other = TestApp::builder()
+                .engine(Engine::Database(url.clone()))
+                .clock(app.clock().clone())
+                .spawn()
+                .await;
             assert_eq!(
                 new_pair(&other, &t.api_key, &t.campaign_id, "one").await,
                 200
             );
-            Some((other, dir))
+            Some(other)
         }
         None => None,
     };
@@ -236,7 +233,7 @@ async fn delete_workspace_takes_its_campaigns_and_keys_and_its_keys_answer_401()
     assert_eq!(admin.delete(&ws).await.status(), 204);
     let deleted = Instant::now();
     assert_eq!(new_pair(&app, &t.api_key, &t.campaign_id, "two").await, 401);
-    if let Some((other, _dir)) = &second {
+    if let Some(other) = &second {
         loop {
             let status = new_pair(other, &t.api_key, &t.campaign_id, "one").await;
             if status == 401 {
@@ -272,7 +269,7 @@ async fn delete_workspace_takes_its_campaigns_and_keys_and_its_keys_answer_401()
     );
 
     // After a restart the deletion holds.
-    if let Some((mut other, _dir)) = second {
+    if let Some(mut other) = second {
         other.stop().await;
     }
     let app = app.restart().await;

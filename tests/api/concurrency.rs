@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_json, rate_limit, spawn_app};
+use sendid_test_support::{expect_json, rate_limit, spawn_app};
 
 #[tokio::test]
 async fn simultaneous_new_pairs_create_exactly_what_is_left() {

@@ -5,10 +5,10 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::helpers::*;
 use sendid::clock::ManualClock;
 use sendid::config::Config;
 use sendid::startup::Application;
+use sendid_test_support::*;
 
 #[tokio::test]
 async fn a_start_that_cannot_listen_leaves_no_data_directory_and_suggests_bind() {
@@ -320,7 +320,7 @@ async fn workspaces_campaigns_and_keys_are_listed_in_creation_order_page_by_page
     let demo = app.demo.clone().unwrap();
     let mut created = vec![demo.workspace_id.clone()];
     for i in 0..4 {
-        app.clock.advance_seconds(1);
+        app.clock().advance_seconds(1);
         let ws = expect_json(
             app.admin_post(
                 "/admin/workspaces",
@@ -467,11 +467,7 @@ async fn workspaces_campaigns_and_keys_are_listed_in_creation_order_page_by_page
 
 #[tokio::test]
 async fn the_admin_api_when_off_is_404_for_every_method_of_every_admin_path() {
-    let app = spawn_app_with(SpawnOptions {
-        admin_token: None,
-        ..SpawnOptions::default()
-    })
-    .await;
+    let app = TestApp::builder().no_admin().spawn().await;
     let paths = [
         "/admin",
         "/admin/workspaces",

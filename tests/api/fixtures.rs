@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_json, spawn_app_with, SpawnOptions, TestApp, ADMIN_TOKEN};
+use sendid_test_support::{expect_json, TestApp, ADMIN_TOKEN};
 
 const CI_KEY: &str = "ci-key-0123456789abcdef01";
 
@@ -34,11 +34,7 @@ fn write_fixtures(dir: &Path, text: &str) -> PathBuf {
 }
 
 async fn spawn_with(path: &Path) -> TestApp {
-    spawn_app_with(SpawnOptions {
-        fixtures: Some(path.to_path_buf()),
-        ..SpawnOptions::default()
-    })
-    .await
+    TestApp::builder().fixtures(path).spawn().await
 }
 
 /// Every workspace with its campaigns and keys, as the admin API lists them.
@@ -293,12 +289,7 @@ async fn a_broken_file_exits_2_naming_the_place_and_leaves_the_store_as_it_was()
 async fn a_sandbox_reset_goes_back_to_the_fixtures_with_the_same_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_fixtures(dir.path(), FIXTURES);
-    let app = spawn_app_with(SpawnOptions {
-        fixtures: Some(path.clone()),
-        sandbox: true,
-        ..SpawnOptions::default()
-    })
-    .await;
+    let app = TestApp::builder().fixtures(&path).sandbox().spawn().await;
     let before = everything(&app).await;
     let gen = generated_key(dir.path());
     let gen = gen["api_key"].as_str().unwrap().to_string();

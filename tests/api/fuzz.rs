@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Map, Value};
 
-use crate::helpers::{spawn_app, Tenant, TestApp};
+use sendid_test_support::{spawn_app, Tenant, TestApp};
 
 /// How many requests each property sends (all against one spawned app).
 const CASES: u32 = 96;

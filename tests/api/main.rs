@@ -7,7 +7,6 @@ mod concurrency;
 mod first_minutes;
 mod fixtures;
 mod fuzz;
-mod helpers;
 mod openapi_drift;
 mod quota;
 mod readme_links;

@@ -2,7 +2,7 @@
 //! quota and rate-limit headers").
 use serde_json::json;
 
-use crate::helpers::{
+use sendid_test_support::{
     expect_json, header, next_midnight, rate_limit, spawn_app, Tenant, TestApp, NOON,
 };
 
@@ -52,12 +52,12 @@ async fn an_exhausted_quota_is_429_with_retry_after_until_midnight() {
         assert!(err.get("send_id").is_none());
     }
     // Retry-After follows the clock: seconds until the next 00:00 UTC.
-    app.clock.set_seconds(reset - 1);
+    app.clock().set_seconds(reset - 1);
     let resp = create(&app, &t, "c").await;
     assert_eq!(header(&resp, "retry-after"), Some("1"));
     assert_eq!(rate_limit(&resp).2, Some(reset));
     expect_json(resp, 429).await;
-    app.clock.set_seconds(reset - 3_600 - 17);
+    app.clock().set_seconds(reset - 3_600 - 17);
     let resp = create(&app, &t, "c").await;
     assert_eq!(header(&resp, "retry-after"), Some("3617"));
     expect_json(resp, 429).await;
@@ -84,7 +84,7 @@ async fn an_existing_pair_is_200_when_the_quota_is_exhausted_today_and_later() {
     );
 
     // Three days later the quota is spent again by another pair; the old pair still answers.
-    app.clock.set_seconds(NOON + 3 * 86_400);
+    app.clock().set_seconds(NOON + 3 * 86_400);
     expect_json(create(&app, &t, "later").await, 200).await;
     expect_json(create(&app, &t, "later-2").await, 429).await;
     let resp = create(&app, &t, "kept").await;
@@ -101,7 +101,7 @@ async fn the_quota_comes_back_at_midnight_utc() {
     let app = spawn_app().await;
     let t = app.workspace(2).await;
     let midnight = next_midnight(NOON);
-    app.clock.set_seconds(midnight - 1);
+    app.clock().set_seconds(midnight - 1);
     expect_json(create(&app, &t, "d1-a").await, 200).await;
     expect_json(create(&app, &t, "d1-b").await, 200).await;
     let resp = create(&app, &t, "d2-a").await;
@@ -109,7 +109,7 @@ async fn the_quota_comes_back_at_midnight_utc() {
     expect_json(resp, 429).await;
 
     // 00:00:00 UTC belongs to the new day.
-    app.clock.set_seconds(midnight);
+    app.clock().set_seconds(midnight);
     let ws = expect_json(
         app.admin_get(&format!("/admin/workspaces/{}", t.workspace_id))
             .await,

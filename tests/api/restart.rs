@@ -1,7 +1,7 @@
 //! Durability across a restart on the same data directory (docs/contract.md §1 "Durability").
 use serde_json::json;
 
-use crate::helpers::{expect_json, header, rate_limit, spawn_app};
+use sendid_test_support::{expect_json, header, rate_limit, spawn_app};
 
 #[tokio::test]
 async fn pairs_keys_and_spent_quota_survive_a_restart() {
@@ -127,7 +127,7 @@ async fn pairs_keys_and_spent_quota_survive_a_restart() {
     .await;
 
     // The next day the quota is back, after a second restart too.
-    app.clock.advance_seconds(86_400);
+    app.clock().advance_seconds(86_400);
     let app = app.restart().await;
     expect_json(
         app.create(
@@ -180,7 +180,7 @@ async fn api_keys_are_stored_only_as_hashes() {
     let key = key["api_key"].as_str().unwrap().to_string();
     app.stop().await;
     let files = match &app.database_url {
-        Some(url) => vec![crate::helpers::pg::dump(url).await],
+        Some(url) => vec![sendid_test_support::pg::dump(url).await],
         None => data_files(&app.data_dir),
     };
     // The scan does see what is stored in the clear…

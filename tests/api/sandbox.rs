@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use sendid_test_support::{
     expect_json, header, next_midnight, rate_limit, spawn_app, spawn_sandbox, TestApp, ADMIN_TOKEN,
     NOON,
 };
@@ -77,7 +77,7 @@ async fn without_sandbox_every_sandbox_path_is_404_json_saying_how_to_turn_it_on
         let body = (*method == "POST" || *method == "PUT").then(|| json!({}));
         let resp = admin_call(&app, method, path, body).await;
         let what = format!("{method} {path}");
-        let body = crate::helpers::admin::json_body(resp, 404, &what).await;
+        let body = sendid_test_support::admin::json_body(resp, 404, &what).await;
         let message = body["message"].as_str().unwrap_or_default();
         assert!(message.contains("--sandbox"), "{what}: {body}");
         assert!(message.contains("SENDID_SANDBOX"), "{what}: {body}");
@@ -182,7 +182,7 @@ async fn the_clock_moved_past_midnight_gives_the_quota_back_and_moves_the_reset(
     assert_eq!(create("d").await.status(), 429);
     // The clock moves on from where it was set.
     set_clock(&app, json!({"now": "2026-11-28T00:00:00Z"})).await;
-    app.clock.advance_seconds(30);
+    app.clock().advance_seconds(30);
     let clock = expect_json(admin_call(&app, "GET", "/admin/clock", None).await, 200).await;
     assert_eq!(clock["now"], "2026-11-28T00:00:30.000Z");
 }
@@ -416,7 +416,7 @@ async fn rules_match_by_workspace_campaign_key_and_send_id_prefix() {
     let app = spawn_sandbox().await;
     let a = app.workspace(50).await;
     let b = app.workspace(50).await;
-    let hit = |t: &crate::helpers::Tenant, send_id: Option<&str>| {
+    let hit = |t: &sendid_test_support::Tenant, send_id: Option<&str>| {
         let body = match send_id {
             Some(s) => json!({"campaign_id": t.campaign_id, "send_id": s}),
             None => json!({"campaign_id": t.campaign_id}),

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use sendid_test_support::{
     assert_no_rate_limit_headers, chunked, expect_json, header, next_midnight, padded_body,
     rate_limit, spawn_app, Tenant, TestApp, NOON,
 };
@@ -569,7 +569,7 @@ async fn a_missing_or_unknown_key_is_401() {
         Some(format!("Bearer {}", t.api_key.to_uppercase())),
         Some(format!(
             "Bearer {ADMIN}",
-            ADMIN = crate::helpers::ADMIN_TOKEN
+            ADMIN = sendid_test_support::ADMIN_TOKEN
         )),
         Some(format!("Bearer {} {}", t.api_key, t.api_key)),
     ];

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{run_to_exit, Proc, BIN};
+use sendid_test_support::process::{bin, run_to_exit, Proc};
 
 /// Every file under `dir` with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -27,7 +27,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn check(data: &Path) -> (i32, String) {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["check", "--data-dir"])
         .arg(data)
         .env_remove("SENDID_DATA_DIR")

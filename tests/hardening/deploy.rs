@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{run_to_exit, Proc, ADMIN_TOKEN};
+use sendid_test_support::process::{run_to_exit, Proc};
+use sendid_test_support::ADMIN_TOKEN;
 
 /// A client whose connections come from `ip` (any 127.0.0.0/8 address is loopback on Linux).
 fn client_from(ip: &str) -> reqwest::Client {
@@ -564,7 +565,7 @@ fn unit_under_test(dir: &Path) -> std::path::PathBuf {
         assert!(text.lines().any(|l| l == line), "the unit lacks {line:?}");
     }
     let path = dir.join("sendid.service");
-    let bin = crate::support::BIN;
+    let bin = sendid_test_support::process::bin().to_str().unwrap();
     std::fs::write(&path, text.replace("/usr/local/bin/sendid", bin)).unwrap();
     path
 }

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{cannot_run, Proc, ADMIN_TOKEN};
+use sendid_test_support::process::{Api, Proc};
+use sendid_test_support::{cannot_run, Tenant, ADMIN_TOKEN};
 
 const WRITERS: usize = 16;
 
@@ -84,8 +85,8 @@ struct Tally {
 
 /// `WRITERS` clients creating new pairs until `stop`; every answer judged.
 fn writers(
-    api: &crate::support::Api,
-    tenant: &crate::support::Tenant,
+    api: &Api,
+    tenant: &Tenant,
     phase: &str,
     stop: Arc<AtomicBool>,
     tally: Arc<Mutex<Tally>>,
@@ -123,8 +124,8 @@ fn writers(
 }
 
 async fn run_phase(
-    api: &crate::support::Api,
-    tenant: &crate::support::Tenant,
+    api: &Api,
+    tenant: &Tenant,
     phase: &str,
     tally: &Arc<Mutex<Tally>>,
     until: impl std::future::Future<Output = ()>,
@@ -138,7 +139,7 @@ async fn run_phase(
     }
 }
 
-async fn health(api: &crate::support::Api) -> (u16, String) {
+async fn health(api: &Api) -> (u16, String) {
     match api.client.get(api.url("/health")).send().await {
         Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
         Err(e) => (0, e.to_string()),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
-use crate::helpers::{spawn_app, ADMIN_TOKEN};
+use sendid_test_support::{spawn_app, ADMIN_TOKEN};
 
 #[derive(Debug, Clone)]
 enum Framing {

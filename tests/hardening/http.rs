@@ -6,7 +6,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{Proc, Tenant, ADMIN_TOKEN};
+use sendid_test_support::process::Proc;
+use sendid_test_support::{Tenant, ADMIN_TOKEN};
 
 /// A response read off a raw connection.
 #[derive(Debug)]

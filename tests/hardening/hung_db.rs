@@ -5,8 +5,8 @@
 //! retry (an answer lost after `COMMIT` was sent is found by the retry).
 use std::time::{Duration, Instant};
 
-use crate::helpers::pg;
-use crate::support::{own_cluster, start_on_database};
+use sendid_test_support::pg;
+use sendid_test_support::process::{own_cluster, start_on_database};
 
 const TIMEOUT_SECONDS: u64 = 2;
 

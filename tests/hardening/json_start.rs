@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{Proc, ADMIN_TOKEN};
+use sendid_test_support::process::Proc;
+use sendid_test_support::ADMIN_TOKEN;
 
 fn json_lines(text: &str, stream: &str) -> Vec<Value> {
     text.lines()

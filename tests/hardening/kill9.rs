@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::{Proc, Rng};
+use sendid_test_support::process::Proc;
 
 const ROUNDS: usize = 6;
 const CLIENTS: usize = 16;
@@ -137,4 +137,38 @@ async fn kill_9_loses_no_acknowledged_write_and_gives_back_no_quota() {
         "kill -9 summary: {ROUNDS} rounds, {CLIENTS} clients, {sent} requests sent, {} acknowledged, 0 lost",
         acked.len()
     );
+}
+
+/// A small deterministic generator (xorshift64*), seeded from the clock and printed, so a run
+/// can be repeated with `SENDID_HARDENING_SEED`.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_env_or_clock(what: &str) -> Self {
+        let seed = std::env::var("SENDID_HARDENING_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        println!("{what}: seed {seed} (replay with SENDID_HARDENING_SEED={seed})");
+        Rng(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `lo..hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo)
+    }
 }

@@ -7,7 +7,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{Api, Proc, Tenant, ADMIN_TOKEN};
+use sendid_test_support::process::{Api, Proc};
+use sendid_test_support::{Tenant, ADMIN_TOKEN};
 
 const CLIENTS: usize = 16;
 /// Far more than a pipe holds: each request logs a line of about 250 bytes.

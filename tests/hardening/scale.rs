@@ -1,7 +1,7 @@
 //! Scaling out (issue #10): several `sendid` processes on one PostgreSQL database give the same
 //! exact answers as one — the quota never overspent, a pair created once, nothing acknowledged
 //! lost (kill -9 of an instance, the database stopped and started) — and admin changes reach
-//! every instance within a second. The database is a throwaway cluster (`tests/support/pg.rs`)
+//! every instance within a second. The database is a throwaway cluster (`sendid_test_support::pg`)
 //! or `SENDID_TEST_DATABASE_URL`; without PostgreSQL these tests say why and pass, under
 //! `CI=true` they fail.
 use std::collections::HashSet;
@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
 
-use crate::helpers::pg;
-use crate::support::{own_cluster, start_on_database, Api, Proc, Tenant, ADMIN_TOKEN};
+use sendid_test_support::process::{own_cluster, start_on_database, Api, Proc};
+use sendid_test_support::{pg, Tenant, ADMIN_TOKEN};
 
 /// Three instances on a new database, started at once (migrations and bootstrap race).
 async fn three_instances() -> Option<(String, Vec<Proc>)> {

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Proc, ADMIN_TOKEN};
+use sendid_test_support::process::Proc;
+use sendid_test_support::ADMIN_TOKEN;
 
 fn occurrences(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::Proc;
+use sendid_test_support::process::Proc;
 
 const CLIENTS: usize = 16;
 

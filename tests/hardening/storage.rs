@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{expect_json, spawn_app};
-use crate::support::{run_to_exit, Proc};
+use sendid_test_support::process::{run_to_exit, Proc};
+use sendid_test_support::{expect_json, spawn_app};
 
 /// Runs the binary on `data_dir`, expecting a fast failure whose message contains `expected`.
 fn assert_start_fails(data_dir: &Path, expected: &str) -> String {

@@ -1,12 +1,11 @@
 //! The store contract: one generic suite over `dyn Store`, run against every engine — sled in a
-//! temporary directory and PostgreSQL in a new database (`tests/support/pg.rs`; skipped with the
+//! temporary directory and PostgreSQL in a new database (`sendid_test_support::pg`; skipped with the
 //! reason printed when PostgreSQL is missing, failing under `CI=true`). Rules 6–8, concurrency,
 //! reopening, bootstrap, revocation, conflicts, listing order and pagination; the admin edits
 //! (`edits.rs`).
 mod edits;
 use edits::*;
-#[path = "../support/pg.rs"]
-mod pg;
+use sendid_test_support::pg;
 
 use std::collections::HashSet;
 use std::sync::Arc;

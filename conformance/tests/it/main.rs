@@ -1,15 +1,11 @@
 //! Integration tests of the checker: against sendid, a deliberately broken server, a Prism mock,
 //! and the binary's exit codes.
-#[path = "../../../tests/support/admin.rs"]
-mod admin;
 mod braze;
 mod braze_fake;
 mod broken_server;
 mod budget;
 mod cli;
 mod defects;
-#[path = "../../../tests/support/pg.rs"]
-mod pg;
 mod prism;
 mod sandbox;
 mod sendid;

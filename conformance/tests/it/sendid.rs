@@ -75,7 +75,7 @@ async fn with_one_campaign_the_cross_campaign_checks_say_how_to_run_them() {
 /// failing under CI=true.
 #[tokio::test]
 async fn sendid_on_postgresql_is_conformant_when_exhausting_its_quota() {
-    let Some(url) = crate::pg::database_url().await else {
+    let Some(url) = sendid_test_support::pg::database_url().await else {
         return;
     };
     let app = Sendid::spawn_on(15, Some(url)).await;

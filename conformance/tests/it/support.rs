@@ -1,19 +1,12 @@
 //! Spawning targets for the checker: the real service, and a server with a chosen defect.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
-use crate::admin::Admin;
-use sendid::clock::SystemClock;
-use sendid::config::Config;
-use sendid::startup::Application;
 use sendid_conformance::{cli, Exit, Outcome};
-use tempfile::TempDir;
+use sendid_test_support::{Admin, Engine, TestApp, TestAppBuilder};
 use tokio::sync::oneshot;
 
-pub const ADMIN_TOKEN: &str = "conformance-admin-token-0123456789";
-
-/// A running sendid on port 0 with a workspace of the chosen quota.
+/// A running sendid on port 0 (on the wall clock: the checker holds its answers to the real time)
+/// with a workspace of the chosen quota.
 pub struct Sendid {
     pub address: String,
     pub api_key: String,
@@ -23,8 +16,7 @@ pub struct Sendid {
     pub campaign_id_2: String,
     pub workspace_id: String,
     pub admin: Admin,
-    _dir: TempDir,
-    _shutdown: oneshot::Sender<()>,
+    _app: TestApp,
 }
 
 impl Sendid {
@@ -34,30 +26,23 @@ impl Sendid {
 
     /// On PostgreSQL when `database_url` is set, on sled otherwise.
     pub async fn spawn_on(quota: u64, database_url: Option<String>) -> Sendid {
-        Self::start(quota, database_url, false).await
+        let engine = match database_url {
+            Some(url) => Engine::Database(url),
+            None => Engine::Sled,
+        };
+        Self::start(quota, TestApp::builder().engine(engine)).await
     }
 
     /// With `--sandbox` (sled): fault rules, the request journal, reset and the clock through
     /// [`Sendid::admin`].
     pub async fn spawn_sandbox(quota: u64) -> Sendid {
-        Self::start(quota, None, true).await
+        Self::start(quota, TestApp::builder().engine(Engine::Sled).sandbox()).await
     }
 
-    async fn start(quota: u64, database_url: Option<String>, sandbox: bool) -> Sendid {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let mut config = Config::for_tests(dir.path().join("data"));
-        config.admin_token = Some(ADMIN_TOKEN.into());
-        config.database_url = database_url;
-        config.sandbox = sandbox;
-        let app = Application::build(&config, Arc::new(SystemClock))
-            .await
-            .expect("sendid starts");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
-            let _ = rx.await;
-        }));
-        let admin = Admin::new(&address, ADMIN_TOKEN, reqwest::Client::new());
+    async fn start(quota: u64, builder: TestAppBuilder) -> Sendid {
+        let app = builder.system_clock().spawn().await;
+        let address = app.address.clone();
+        let admin = app.admin();
         let tenant = admin
             .tenant_named("conformance", quota, Some("welcome-series"))
             .await;
@@ -73,8 +58,7 @@ impl Sendid {
             workspace_id: tenant.workspace_id,
             address,
             admin,
-            _dir: dir,
-            _shutdown: tx,
+            _app: app,
         }
     }
 

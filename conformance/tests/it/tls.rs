@@ -1,13 +1,9 @@
 //! `--ca-cert`: the checker holds an HTTPS sendid (certificate from a private CA) to the contract.
-use std::sync::Arc;
-
-use sendid::clock::SystemClock;
-use sendid::config::Config;
-use sendid::startup::Application;
 use sendid_conformance::Exit;
+use sendid_test_support::{Engine, TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
-use crate::support::{args, assert_conformant, check, ADMIN_TOKEN};
+use crate::support::{args, assert_conformant, check};
 
 /// A private CA's certificate (PEM) and a server certificate and key for 127.0.0.1 it signed.
 fn private_ca() -> (String, String, String) {
@@ -35,18 +31,13 @@ async fn the_checker_passes_against_https_with_the_private_ca() {
     std::fs::write(&ca, &ca_pem).unwrap();
     std::fs::write(dir.path().join("cert.pem"), cert_pem).unwrap();
     std::fs::write(dir.path().join("key.pem"), key_pem).unwrap();
-    let mut config = Config::for_tests(dir.path().join("data"));
-    config.admin_token = Some(ADMIN_TOKEN.into());
-    config.tls_cert = Some(dir.path().join("cert.pem"));
-    config.tls_key = Some(dir.path().join("key.pem"));
-    let app = Application::build(&config, Arc::new(SystemClock))
-        .await
-        .expect("sendid starts with TLS");
-    let base = format!("https://127.0.0.1:{}", app.port());
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let app = TestApp::builder()
+        .engine(Engine::Sled)
+        .system_clock()
+        .tls(dir.path().join("cert.pem"), dir.path().join("key.pem"))
+        .spawn()
+        .await;
+    let base = app.address.clone();
 
     let client = reqwest::Client::builder()
         .tls_built_in_root_certs(false)

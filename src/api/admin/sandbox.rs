@@ -172,7 +172,8 @@ impl SandboxApi {
             Ok(s) => s,
             Err(off) => return off,
         };
-        match crate::sandbox::reset::reset(&state, sandbox).await {
+        let (store, fixtures) = (state.store.as_ref(), state.fixtures.as_deref());
+        match crate::sandbox::reset::reset(store, fixtures, state.clock.as_ref(), sandbox).await {
             Ok(done) => ResetResponse::Ok(Json(ResetDone {
                 message: done.message,
                 demo_workspace_id: done.demo_workspace_id,

@@ -1,6 +1,5 @@
-//! One small admin-API client for every test suite (tests/api, tests/hardening, the conformance
-//! crate's tests): tenant setup and the admin calls, over a base URL and a token.
-#![allow(dead_code)]
+//! The admin-API client of every suite: tenant setup and the admin calls, over a base URL and a
+//! token.
 
 use serde_json::{json, Value};
 

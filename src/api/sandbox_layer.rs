@@ -1,4 +1,4 @@
-//! The sandbox in the HTTP path. Two layers, installed only with `--sandbox`:
+//! The sandbox in the HTTP path (its state and rules are `crate::sandbox`'s). Two layers, installed only with `--sandbox`:
 //! - [`Recorder`], around every route: journals each public request with what the client got;
 //! - [`FaultLayer`], inside `SendsGate` (after the key is checked and the body read, before the
 //!   handler): decides a request's fault and applies it — `before` answers without calling the
@@ -17,14 +17,14 @@ use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response};
 use serde_json::Value;
 
-use super::faults::{Applied, FaultAction, RequestFacts, When};
-use super::journal::{body_value, masked_headers, FaultNote, JournalEntry};
-use super::Sandbox;
-use crate::api::error::{json_error, FinalStatus};
-use crate::api::limits::drain_body;
-use crate::api::security::{Principal, CREATE_PATH};
+use super::error::{json_error, FinalStatus};
+use super::limits::drain_body;
+use super::security::{Principal, CREATE_PATH};
 use crate::clock::Clock;
 use crate::domain::hash_secret;
+use crate::sandbox::faults::{Applied, FaultAction, RequestFacts, When};
+use crate::sandbox::journal::{body_value, masked_headers, FaultNote, JournalEntry};
+use crate::sandbox::{Sandbox, SANDBOX_OFF_MESSAGE};
 use crate::store::Store;
 
 /// Paths that are not the public API: the admin API, documents, health and metrics.
@@ -120,7 +120,10 @@ impl<E: Endpoint> Endpoint for RecorderEndpoint<E> {
                 at_millis,
                 method,
                 path,
-                headers: masked_headers(&headers, key_id.as_deref()),
+                headers: masked_headers(
+                    headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+                    key_id.as_deref(),
+                ),
                 body: None,
                 status: None,
                 send_id: None,
@@ -378,7 +381,7 @@ impl<E: Endpoint> Endpoint for SandboxOff<E> {
         if !is_sandbox_path(req.uri().path()) {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
-        let mut off = json_error(StatusCode::NOT_FOUND, super::SANDBOX_OFF_MESSAGE);
+        let mut off = json_error(StatusCode::NOT_FOUND, SANDBOX_OFF_MESSAGE);
         off.extensions_mut().insert(FinalStatus);
         Ok(drain_body(&mut req, off).await)
     }

@@ -1,19 +1,37 @@
-//! Runs the real `sendid` binary for the process-level tests and talks to it over HTTP.
-#![allow(dead_code)]
+//! The real `sendid` binary as a child process (the process-level tests: crashes, signals,
+//! logs, several instances), and [`Api`], its admin and public API over HTTP.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::admin::Admin;
-use crate::helpers::pg;
+use crate::admin::{Admin, Tenant};
+use crate::{pg, ADMIN_TOKEN};
 
-pub const ADMIN_TOKEN: &str = "hardening-admin-token-5f1c0e9a7b";
-pub const BIN: &str = env!("CARGO_BIN_EXE_sendid");
+/// The `sendid` binary Cargo built beside the running test (`target/<profile>/sendid`; Cargo
+/// builds a package's binaries for its integration tests).
+pub fn bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let test = std::env::current_exe().expect("the test executable's path");
+        // target/<profile>/deps/<test>-<hash>
+        let profile = test
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from target/<profile>/deps");
+        let bin = profile.join("sendid");
+        assert!(
+            bin.exists(),
+            "no sendid binary at {} (run the tests with cargo test in the sendid package)",
+            bin.display()
+        );
+        bin
+    })
+}
 
 /// A running `sendid` process, with everything it printed so far.
 pub struct Proc {
@@ -25,7 +43,7 @@ pub struct Proc {
 }
 
 fn command(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     // The settings come from the arguments only, whatever the CI environment holds.
     for var in [
         "SENDID_BIND",
@@ -245,8 +263,6 @@ pub fn run_to_exit(
     (status, out, err)
 }
 
-pub use crate::helpers::admin::Tenant;
-
 /// The admin and public API of one running instance.
 #[derive(Clone)]
 pub struct Api {
@@ -270,7 +286,7 @@ impl Api {
         format!("{}{}", self.base, path)
     }
 
-    /// The shared admin client (`tests/support/admin.rs`) for this instance.
+    /// The admin client ([`Admin`]) for this instance.
     pub fn admin(&self) -> Admin {
         Admin::new(&self.base, ADMIN_TOKEN, self.client.clone())
     }
@@ -386,54 +402,6 @@ pub struct Created {
     pub body: Value,
     /// `X-RateLimit-Limit - X-RateLimit-Remaining`: quota used today after this request.
     pub used: Option<u64>,
-}
-
-/// A small deterministic generator (xorshift64*), seeded from the clock and printed, so a run
-/// can be repeated with `SENDID_HARDENING_SEED`.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn from_env_or_clock(what: &str) -> Self {
-        let seed = std::env::var("SENDID_HARDENING_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-            });
-        println!("{what}: seed {seed} (replay with SENDID_HARDENING_SEED={seed})");
-        Rng(seed | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `lo..hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo)
-    }
-}
-
-/// Whether the tests run under CI (`CI=true`), where a test that cannot run must fail.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Says why a test cannot run here: fails under `CI=true`, skips (returns `None`) otherwise.
-pub fn cannot_run<T>(why: &str) -> Option<T> {
-    if in_ci() {
-        panic!("this test cannot run under CI=true: {why}");
-    }
-    println!("SKIPPED: {why}");
-    None
 }
 
 impl Proc {

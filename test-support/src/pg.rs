@@ -4,7 +4,6 @@
 //! PostgreSQL refuses to run as root). A watchdog process stops it when the test process ends.
 //! Without PostgreSQL installed, `database_url()` says why and returns `None`; under `CI=true`
 //! it panics instead, so CI cannot skip these tests silently.
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -22,13 +21,9 @@ pub struct Cluster {
     user: Option<&'static str>,
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// Says why PostgreSQL tests cannot run: fails under CI, skips (returns `None`) otherwise.
 pub fn unavailable(why: &str) -> Option<Cluster> {
-    if in_ci() {
+    if crate::in_ci() {
         panic!("PostgreSQL tests cannot run under CI=true: {why}");
     }
     eprintln!("skipping a PostgreSQL test: {why}");

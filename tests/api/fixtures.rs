@@ -55,6 +55,17 @@ async fn everything(app: &TestApp) -> Value {
     Value::Array(all)
 }
 
+/// The names of every workspace the store holds, in creation order.
+async fn workspace_names(app: &TestApp) -> Vec<String> {
+    let all = app.admin().fetched("/admin/workspaces?limit=1000").await;
+    all["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 async fn create(app: &TestApp, key: &str, campaign_id: &str, send_id: &str) -> reqwest::Response {
     app.create(
         key,
@@ -291,6 +302,8 @@ async fn a_sandbox_reset_goes_back_to_the_fixtures_with_the_same_keys() {
     let path = write_fixtures(dir.path(), FIXTURES);
     let app = TestApp::builder().fixtures(&path).sandbox().spawn().await;
     let before = everything(&app).await;
+    // A new store with fixtures holds what they name and no demo workspace (the CEO's answer).
+    assert_eq!(workspace_names(&app).await, ["CI", "Second"]);
     let gen = generated_key(dir.path());
     let gen = gen["api_key"].as_str().unwrap().to_string();
     assert_eq!(create(&app, CI_KEY, "welcome", "one").await.status(), 200);
@@ -311,8 +324,10 @@ async fn a_sandbox_reset_goes_back_to_the_fixtures_with_the_same_keys() {
     );
     assert_eq!(done["demo_workspace_id"], Value::Null, "{done}");
 
-    // What the fixtures name, as at the start: the same ids, the same two keys, nothing spent.
+    // What the fixtures name, as at the start: the same ids, the same two keys, nothing spent;
+    // still no demo workspace.
     assert_eq!(everything(&app).await, before);
+    assert_eq!(workspace_names(&app).await, ["CI", "Second"]);
     let gone = app
         .admin_get(&format!("/admin/workspaces/{}", extra.workspace_id))
         .await;

@@ -211,6 +211,12 @@ impl Faults {
         std::mem::take(&mut rules.rules).len()
     }
 
+    /// Removes every rule and starts the ids again at `fault-1`: what a reset does, so that a
+    /// test after any other sees the ids the docs show.
+    pub fn reset(&self) {
+        *self.lock() = Rules::default();
+    }
+
     /// Decides, and counts, the fault of one request.
     pub fn decide(&self, request: &RequestFacts<'_>) -> Option<Applied> {
         let mut rules = self.lock();
@@ -416,11 +422,14 @@ mod tests {
     }
 
     #[test]
-    fn clear_keeps_ids_counting() {
+    fn clear_keeps_ids_counting_and_reset_starts_them_again() {
         let faults = Faults::default();
         faults.add(spec(status(503))).unwrap();
         assert_eq!(faults.clear(), 1);
         assert_eq!(faults.add(spec(status(503))).unwrap().id, "fault-2");
+        faults.reset();
+        assert!(faults.list().is_empty());
+        assert_eq!(faults.add(spec(status(503))).unwrap().id, "fault-1");
     }
 
     #[test]

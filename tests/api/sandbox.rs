@@ -411,6 +411,44 @@ async fn a_delay_holds_the_answer_then_answers_as_usual() {
     assert_eq!(app.used_today(&t.workspace_id).await, 3);
 }
 
+/// Issue 28: a client that gave up at 500 ms on a 1,500 ms delay got nothing; the journal keeps
+/// the status sendid answered and says that nobody received it.
+#[tokio::test]
+async fn the_journal_tells_an_answer_delivered_from_one_whose_client_had_gone() {
+    let app = spawn_sandbox().await;
+    let t = app.workspace(5).await;
+    let delivered = json!({"campaign_id": t.campaign_id, "send_id": "waited"});
+    assert_eq!(app.create(&t.api_key, &delivered).await.status(), 200);
+    add_fault(&app, json!({"action": {"delay_ms": 1500}, "times": 1})).await;
+    let body = json!({"campaign_id": t.campaign_id, "send_id": "gave-up"});
+    let resp = app
+        .client
+        .post(app.url("/sends/id/create"))
+        .bearer_auth(&t.api_key)
+        .timeout(Duration::from_millis(500))
+        .json(&body)
+        .send()
+        .await;
+    assert!(resp.is_err_and(|e| e.is_timeout()));
+    // The delayed request is journaled once its answer is ready, 1.5 s after it came.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let gone = loop {
+        let entries = journal(&app, 10).await;
+        if let Some(e) = entries.iter().find(|e| e["send_id"] == "gave-up") {
+            break e.clone();
+        }
+        assert!(Instant::now() < deadline, "never journaled: {entries:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(gone["status"], 200, "what sendid answered: {gone}");
+    assert_eq!(gone["client_gone"], true, "nobody received it: {gone}");
+    assert_eq!(gone["fault"]["action"], "delay 1500 ms", "{gone}");
+    let entries = journal(&app, 10).await;
+    let waited = entries.iter().find(|e| e["send_id"] == "waited").unwrap();
+    assert_eq!(waited["status"], 200);
+    assert_eq!(waited["client_gone"], false, "{waited}");
+}
+
 #[tokio::test]
 async fn rules_match_by_workspace_campaign_key_and_send_id_prefix() {
     let app = spawn_sandbox().await;
@@ -694,8 +732,16 @@ async fn reset_brings_back_the_demo_workspace_with_its_key_and_clears_the_rest()
         1,
         "{listed}"
     );
-    // The sandbox's own state is cleared: no rules, the clock at real time, the journal anew.
+    // The sandbox's own state is cleared: no rules, the clock at real time, the journal anew;
+    // rule ids start again, as the docs show them.
     assert!(faults(&app).await.is_empty());
+    let first = add_fault(
+        &app,
+        json!({"action": {"status": 503}, "match": {"campaign_id": "nope"}}),
+    )
+    .await;
+    assert_eq!(first["id"], "fault-1", "{first}");
+    admin_call(&app, "DELETE", "/admin/faults", None).await;
     let clock = expect_json(admin_call(&app, "GET", "/admin/clock", None).await, 200).await;
     assert_eq!(clock["offset_seconds"], 0);
     let entries = journal(&app, 100).await;

@@ -179,7 +179,8 @@ pub struct RequestView {
     /// The body: JSON as sent, or text; `null` when it was not read (refused before it).
     #[oai(nullable)]
     pub body: Option<Value>,
-    /// The status the client received; `null` when the connection was closed without one.
+    /// The status sendid answered; `null` when the connection was closed without one. Whether
+    /// the client received it: `client_gone`.
     #[oai(nullable)]
     pub status: Option<u16>,
     /// The send_id asked for, or the one the service answered with.
@@ -189,6 +190,10 @@ pub struct RequestView {
     pub key_id: Option<String>,
     #[oai(nullable)]
     pub fault: Option<FaultApplied>,
+    /// `true` when the client had closed its connection (or dropped the request) before the
+    /// answer was ready — e.g. it timed out during a delay fault: `status` is what sendid
+    /// answered, and nobody received it. `false`: the client was there when the answer left.
+    pub client_gone: bool,
 }
 
 #[derive(Debug, Object)]

@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
-async fn preload(store: &SledStore, args: &Args) -> anyhow::Result<()> {
+async fn preload(store: &dyn Store, args: &Args) -> anyhow::Result<()> {
     let workspace = store
         .workspace(&args.workspace)
         .await?

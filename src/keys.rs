@@ -7,7 +7,7 @@ use crate::cli::KeysCreate;
 use crate::clock::Clock;
 use crate::demo::DEMO_CAMPAIGN_ID;
 use crate::domain::{Permission, SENDS_ID_CREATE};
-use crate::store::{ApiKeyRecord, PgStore, SledStore, Store, StoreError, StoreOptions};
+use crate::store::{ApiKeyRecord, OpenError, PgStore, SledStore, Store, StoreError, StoreOptions};
 
 /// The key minted by [`create`]; `api_key` is the only copy there will ever be.
 #[derive(Debug)]
@@ -37,6 +37,8 @@ pub enum KeysError {
     #[error("{0}")]
     Permission(String),
     #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -64,8 +66,8 @@ pub async fn create(args: &KeysCreate, clock: &dyn Clock) -> Result<MintedKey, K
             Box::new(
                 SledStore::open(&args.sled.data_dir, StoreOptions::default()).map_err(
                     |e| match e {
-                        StoreError::Locked(m) => KeysError::InUse(m),
-                        other => KeysError::Store(other),
+                        locked @ OpenError::Locked { .. } => KeysError::InUse(locked.to_string()),
+                        other => KeysError::Open(other),
                     },
                 )?,
             )

@@ -4,7 +4,7 @@ use clap::Parser;
 use sendid::api::docs::{admin_spec, sends_spec};
 use sendid::cli::{Cli, Command, KeysCommand};
 use sendid::clock::SystemClock;
-use sendid::startup::Application;
+use sendid::startup::{Application, StartError};
 use sendid::telemetry::{print_stderr, print_stdout};
 
 // musl's own malloc serialises threads on one lock; the static binary uses mimalloc instead
@@ -54,9 +54,9 @@ async fn run() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // A bad fixture file is a usage error (exit 2), like a bad flag.
-            let code = e
-                .downcast_ref::<sendid::fixtures::FixtureError>()
-                .map_or(1, |f| f.exit_code());
+            let code = e.exit_code();
+            // As a chain: what failed, then each cause.
+            let e = e.into_anyhow();
             if config_json {
                 tracing::error!(
                     error = format!("{e:#}"),
@@ -86,12 +86,12 @@ fn exit_code(success: bool) -> std::process::ExitCode {
     }
 }
 
-async fn serve(config: sendid::config::Config) -> anyhow::Result<()> {
+async fn serve(config: sendid::config::Config) -> Result<(), StartError> {
     let app = Application::build(&config, Arc::new(SystemClock)).await?;
     // Before the banner: whoever reads it may send SIGTERM at once.
     let shutdown = sendid::startup::shutdown_signal();
     sendid::banner::print_banner(&app, &config);
-    app.run_until(shutdown).await?;
+    app.run_until(shutdown).await.map_err(anyhow::Error::from)?;
     Ok(())
 }
 

@@ -18,10 +18,51 @@ use crate::domain::hash_secret;
 use crate::fixtures::Fixtures;
 use crate::net::GuardedAcceptor;
 use crate::store::postgres::describe_url;
-use crate::store::{PgStore, SledStore, Store, StoreOptions};
+use crate::store::{OpenError, PgStore, SledStore, Store, StoreError, StoreOptions};
 use crate::tls::{TlsAcceptor, TlsFiles};
 
 pub use crate::demo::Demo;
+
+/// Why `sendid serve` could not start; the process's exit status follows the kind
+/// ([`StartError::exit_code`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `--fixtures` is wrong, contradicts the store, or could not be applied.
+    #[error(transparent)]
+    Fixtures(#[from] crate::fixtures::FixtureError),
+    /// The store could not be opened (a bad URL, a locked, damaged or foreign data directory,
+    /// an unreachable database).
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The store failed while the start set it up.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `--admin-token` or `--admin-token-file` is unusable.
+    #[error(transparent)]
+    AdminToken(#[from] crate::admin_token::AdminTokenError),
+    /// Another setting, the port, the TLS files, the demo workspace's set-up.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl StartError {
+    /// The process exit status: a fixture file's own (2: the file is wrong, like a bad flag),
+    /// otherwise 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Fixtures(f) => f.exit_code(),
+            _ => 1,
+        }
+    }
+
+    /// As an `anyhow::Error`, whose `{:#}` prints what failed and then each cause once.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Self::Other(e) => e,
+            other => other.into(),
+        }
+    }
+}
 
 pub struct Application {
     addr: SocketAddr,
@@ -42,7 +83,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         Self::build_with(config, clock, StoreOptions::default()).await
     }
 
@@ -50,14 +91,15 @@ impl Application {
         config: &Config,
         clock: Arc<dyn Clock>,
         mut options: StoreOptions,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, StartError> {
         // Settings that can be wrong are checked before anything touches the disk.
         let admin_token = crate::admin_token::resolve(config)?;
         if config.sandbox && admin_token.is_none() {
-            anyhow::bail!(
+            return Err(anyhow::anyhow!(
                 "--sandbox needs the admin API, which steers it: add --admin-token \
                  (or SENDID_ADMIN_TOKEN, or --admin-token-file). Nothing was written."
-            );
+            )
+            .into());
         }
         // With --sandbox the whole service reads the sandbox's clock, which tests can move.
         let sandbox = config
@@ -227,7 +269,7 @@ impl Application {
 pub async fn open_store(
     config: &Config,
     mut options: StoreOptions,
-) -> anyhow::Result<Arc<dyn Store>> {
+) -> Result<Arc<dyn Store>, OpenError> {
     options.database_timeout = Some(Duration::from_secs(config.database_timeout));
     Ok(match &config.database_url {
         Some(url) => Arc::new(PgStore::open(url, options).await?),

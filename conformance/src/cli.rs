@@ -3,8 +3,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
+use crate::config::RunConfig;
+pub use crate::config::{Profile, ReportFormat, ReportTarget};
 use crate::exit::Exit;
 pub use crate::shell::shell_word;
 
@@ -93,6 +95,10 @@ pub struct Cli {
     #[arg(long)]
     pub no_progress: bool,
 
+    /// Also print the per-check table and every property's line (the reports always have them).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
     /// Also trust the certificate authorities in this PEM file (an https target with a private
     /// CA or a self-signed certificate).
     #[arg(long, value_name = "PATH", value_parser = parse_ca_cert)]
@@ -104,36 +110,6 @@ pub struct Cli {
 pub struct CaCert {
     pub path: PathBuf,
     pub certs: Vec<reqwest::Certificate>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    /// Only what Braze's public documentation promises.
-    Braze,
-    /// The whole sendid contract.
-    Strict,
-}
-
-impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Braze => "braze",
-            Profile::Strict => "strict",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportFormat {
-    Junit,
-    Json,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportTarget {
-    pub format: ReportFormat,
-    pub path: PathBuf,
 }
 
 /// Printed under `--help`.
@@ -183,6 +159,11 @@ impl Cli {
     /// The command that replays this run: the program as invoked and every flag as given, but
     /// the secrets (read from the environment instead) and the seed (pinned to `seed`).
     pub fn replay_command(&self, seed: u64) -> String {
+        format!("{} --seed {seed}", self.replay_prefix())
+    }
+
+    /// [`Cli::replay_command`] without its `--seed`.
+    fn replay_prefix(&self) -> String {
         let mut words: Vec<String> = Vec::new();
         let mut args = self.argv.iter().map(|a| a.to_string_lossy().into_owned());
         words.push(args.next().unwrap_or_else(|| "sendid-conformance".into()));
@@ -200,13 +181,40 @@ impl Cli {
             }
             words.push(arg);
         }
-        words.push("--seed".into());
-        words.push(seed.to_string());
         words
             .iter()
             .map(|w| shell_word(w))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// What the runner is given: the flags as values, the command line gone.
+    pub fn into_config(self) -> RunConfig {
+        use std::io::IsTerminal;
+        let replay_prefix = self.replay_prefix();
+        RunConfig {
+            timeout: self.timeout(),
+            retry_backoff: self.retry_backoff(),
+            progress: !self.no_progress && std::io::stderr().is_terminal(),
+            ca_certs: self.ca_cert.map(|c| c.certs).unwrap_or_default(),
+            base_url: self.base_url,
+            api_key: self.api_key,
+            forbidden_api_key: self.forbidden_api_key,
+            campaign_ids: self.campaign_ids,
+            spec: self.spec,
+            profile: self.profile,
+            cases: self.cases,
+            seed: self.seed,
+            max_creates: self.max_creates,
+            exhaust_quota: self.exhaust_quota,
+            concurrency: self.concurrency,
+            retries: self.retries,
+            max_shrinks: self.max_shrinks,
+            reports: self.reports,
+            fail_on_skipped: self.fail_on_skipped,
+            verbose: self.verbose,
+            replay_prefix,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! wording (a progress bar and lines on a terminal, plain lines in CI) belongs to an
 //! implementation of [`Events`] in `report/`.
 use crate::exit::Exit;
+use crate::oracle::CheckId;
 use crate::report::{Failure, Report};
 
 /// The run's header.
@@ -49,9 +50,9 @@ pub enum Event<'a> {
     Failure(&'a Failure),
     /// Checks broken by a request and answer shown before, joined to that failure's block.
     SameExchange {
-        checks: &'a [&'static str],
+        checks: &'a [CheckId],
         property: &'a str,
-        shown: &'a str,
+        shown: CheckId,
     },
     /// The run is over; the report is what it found.
     Finished(&'a Report),

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod burst;
 pub mod cli;
+pub mod config;
 pub mod edges;
 pub mod events;
 pub mod exit;
@@ -13,7 +14,6 @@ pub mod model;
 pub mod oracle;
 pub mod properties;
 pub mod report;
-pub mod retry;
 pub mod runner;
 pub mod seed;
 pub mod shell;
@@ -22,5 +22,16 @@ pub mod spec;
 pub mod strategies;
 
 pub use cli::Cli;
+pub use config::{Profile, RunConfig};
 pub use exit::Exit;
-pub use runner::{run, run_with, Outcome};
+pub use runner::Outcome;
+
+/// Runs the checker as the binary would, telling the terminal as it goes.
+pub async fn run(cli: Cli) -> Outcome {
+    runner::run(cli.into_config()).await
+}
+
+/// Runs the checker, telling `events` as it goes.
+pub async fn run_with(cli: Cli, events: std::sync::Arc<dyn events::Events>) -> Outcome {
+    runner::run_with(cli.into_config(), events).await
+}

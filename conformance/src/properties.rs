@@ -5,7 +5,7 @@
 use proptest::strategy::{BoxedStrategy, Just, Strategy};
 
 use crate::budget::Want;
-use crate::oracle::{Needs, RunCheckId};
+use crate::oracle::{CheckId, Needs};
 use crate::strategies::{self, Case, NewPair, RequestContext, SendIdField};
 use crate::{edges, strategies::JSON};
 
@@ -50,7 +50,7 @@ pub enum Max {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Count {
     /// `--cases`.
-    Cli,
+    Flag,
     /// `--cases`, at most 16 (small enumerations).
     Small,
     /// Each case of the list once, in order, whatever `--cases` is (coverage).
@@ -98,7 +98,7 @@ pub struct Property {
     pub needs: Needs,
     pub run: Run,
     /// The run-level checks it decides.
-    pub decides: &'static [RunCheckId],
+    pub decides: &'static [CheckId],
     /// The classes of defect it is there to find (for people: `--help`, the plan).
     pub covers: &'static str,
 }
@@ -178,20 +178,20 @@ const fn units(min: u64, extra: u64, max: Max) -> Spend {
 pub const PROPERTIES: &[Property] = &[
     Property { name: "wrong_method", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(wrong_methods), decides: &[], covers: "wrong methods answered other than 405 with Allow" },
     Property { name: "unknown_path", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Small, needs: Needs::Nothing, run: Run::Cases(unknown_paths), decides: &[], covers: "near-miss paths answered other than 404" },
-    Property { name: "auth", mode: Mode::Sequential, strict_only: false, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(auth), decides: &[], covers: "bad keys accepted, 401/403 confused, keys echoed" },
-    Property { name: "invalid_body", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(invalid_body), decides: &[], covers: "invalid bodies accepted or given the wrong status" },
+    Property { name: "auth", mode: Mode::Sequential, strict_only: false, spend: Spend::Nothing, count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(auth), decides: &[], covers: "bad keys accepted, 401/403 confused, keys echoed" },
+    Property { name: "invalid_body", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(invalid_body), decides: &[], covers: "invalid bodies accepted or given the wrong status" },
     Property { name: "edge_refused", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_refused), decides: &[], covers: "control characters, length 65, arrays, coerced types accepted" },
     Property { name: "unknown_campaign", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_unknown_campaigns), decides: &[], covers: "campaign ids matched without case, trimmed or by prefix" },
     Property { name: "edge_media_types", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_media_types), decides: &[], covers: "JSON media types with parameters refused" },
     Property { name: "refused_spent_nothing", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Checkpoint, decides: &[], covers: "refused requests that spend quota" },
-    Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: units(2, 0, Max::Fixed(2)), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign, decides: &[RunCheckId::PairPerCampaign, RunCheckId::QuotaPerWorkspace], covers: "pairs keyed by send_id alone, a quota per campaign, a second campaign's pair not stored" },
+    Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: units(2, 0, Max::Fixed(2)), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign, decides: &[CheckId::PairPerCampaign, CheckId::QuotaPerWorkspace], covers: "pairs keyed by send_id alone, a quota per campaign, a second campaign's pair not stored" },
     Property { name: "edge_new_pairs", mode: Mode::Sequential, strict_only: false, spend: units(1, 2, Max::Fixed(3)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::EdgeGroups, decides: &[], covers: "length 64, spaces, ~ ! \" \\ / refused or altered; send_ids compared without case; length 1" },
-    Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: units(1, 0, Max::Fixed(1)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst, decides: &[RunCheckId::BurstSamePair], covers: "a pair insert that is not atomic" },
-    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: units(2, 2, Max::Burst), count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct, RunCheckId::BurstPairsStored], covers: "a check-then-act quota, generated ids that collide, acknowledged pairs dropped" },
-    Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(generated), decides: &[], covers: "\"send_id\": null handled otherwise than absent; generated ids that repeat" },
-    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: units(1, 0, Max::TwiceCases), count: Count::Cli, needs: Needs::Nothing, run: Run::Sequences, decides: &[RunCheckId::ModelAgrees], covers: "pairs forgotten, quota arithmetic off over a sequence" },
-    Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Cli, needs: Needs::Nothing, run: Run::Cases(given), decides: &[], covers: "given send_ids of the whole printable alphabet refused or altered" },
-    Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion, decides: &[RunCheckId::BurstNewPairs, RunCheckId::BurstIdsDistinct, RunCheckId::BurstPairsStored, RunCheckId::BurstRepeatsOverQuota, RunCheckId::QuotaSpentForEveryCampaign], covers: "overspending across the quota's end, 429 without Retry-After, repeats refused over quota" },
+    Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: units(1, 0, Max::Fixed(1)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst, decides: &[CheckId::BurstSamePair], covers: "a pair insert that is not atomic" },
+    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: units(2, 2, Max::Burst), count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst, decides: &[CheckId::BurstNewPairs, CheckId::BurstIdsDistinct, CheckId::BurstPairsStored], covers: "a check-then-act quota, generated ids that collide, acknowledged pairs dropped" },
+    Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(generated), decides: &[], covers: "\"send_id\": null handled otherwise than absent; generated ids that repeat" },
+    Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: units(1, 0, Max::TwiceCases), count: Count::Flag, needs: Needs::Nothing, run: Run::Sequences, decides: &[CheckId::ModelAgrees], covers: "pairs forgotten, quota arithmetic off over a sequence" },
+    Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(given), decides: &[], covers: "given send_ids of the whole printable alphabet refused or altered" },
+    Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion, decides: &[CheckId::BurstNewPairs, CheckId::BurstIdsDistinct, CheckId::BurstPairsStored, CheckId::BurstRepeatsOverQuota, CheckId::QuotaSpentForEveryCampaign], covers: "overspending across the quota's end, 429 without Retry-After, repeats refused over quota" },
 ];
 
 /// The content type of a repeat that follows a new pair: the other spelling, so both are used.

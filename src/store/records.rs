@@ -75,6 +75,14 @@ impl ApiKeyRecord {
     pub fn key_hash(&self) -> KeyHash {
         KeyHash(self.hash)
     }
+
+    /// What an edit of a key changes (`Store::update_api_key`): its name, permissions and
+    /// allow-list, from `edit`; its id, hash, workspace and revocation stay.
+    pub fn edit_from(&mut self, edit: &ApiKeyRecord) {
+        self.name = edit.name.clone();
+        self.permissions = edit.permissions.clone();
+        self.allowed_ips = edit.allowed_ips.clone();
+    }
 }
 
 /// A request to create (or find) the pair (campaign_id, send_id).

@@ -426,7 +426,7 @@ async fn a_campaign_id_exists_once_across_workspaces(store: Arc<dyn Store>) {
     let other = setup(store.as_ref(), 1, &[]).await;
     assert!(matches!(
         store.create_campaign(&campaign(&other, &c)).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict { .. })
     ));
     assert_eq!(
         store.campaign(&c).await.unwrap().unwrap().workspace_id,

@@ -1,67 +1,9 @@
-//! Checks the runner decides over several exchanges (a burst, a campaign pair, a sequence), each
-//! under a typed id, with the verdict functions on counts beside them.
+//! The verdicts of the checks the runner decides over several exchanges (a burst, a campaign
+//! pair): functions on counts. Their ids and rules are in the registry.
 use std::collections::HashSet;
 
-use super::Needs;
 use crate::burst::Answer;
-use crate::cli::Profile;
 use crate::http::quote;
-
-/// A check decided over several exchanges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RunCheckId {
-    BurstSamePair,
-    BurstNewPairs,
-    BurstIdsDistinct,
-    BurstPairsStored,
-    BurstRepeatsOverQuota,
-    PairPerCampaign,
-    QuotaPerWorkspace,
-    QuotaSpentForEveryCampaign,
-    ModelAgrees,
-}
-
-pub struct RunCheck {
-    pub id: RunCheckId,
-    pub name: &'static str,
-    pub rule: &'static str,
-    pub braze: bool,
-    pub needs: Needs,
-}
-
-impl RunCheckId {
-    pub fn check(self) -> &'static RunCheck {
-        // The table is in the order of the enum (a unit test holds it to that).
-        &RUN_CHECKS[self as usize]
-    }
-
-    pub fn name(self) -> &'static str {
-        self.check().name
-    }
-
-    /// Part of this profile.
-    pub fn runs_under(self, profile: Profile) -> bool {
-        profile == Profile::Strict || self.check().braze
-    }
-}
-
-#[rustfmt::skip]
-pub const RUN_CHECKS: &[RunCheck] = &[
-    RunCheck { id: RunCheckId::BurstSamePair, name: "burst_same_pair_created_once", rule: "K simultaneous requests for one new pair: all 200 with the same send_id, and Remaining drops by exactly 1", braze: false, needs: Needs::Nothing },
-    RunCheck { id: RunCheckId::BurstNewPairs, name: "burst_creates_exactly_min_n_r", rule: "N simultaneous new pairs with R left: exactly min(N, R) answered 200, the rest 429 with Retry-After, Remaining ends at max(0, R − N)", braze: false, needs: Needs::Nothing },
-    RunCheck { id: RunCheckId::BurstIdsDistinct, name: "burst_send_ids_distinct", rule: "The send_ids generated for simultaneous new pairs are all distinct", braze: false, needs: Needs::Nothing },
-    RunCheck { id: RunCheckId::BurstPairsStored, name: "burst_pairs_are_stored", rule: "Every pair a burst answered 200 exists afterwards: its repeat answers that send_id and spends nothing", braze: false, needs: Needs::Nothing },
-    RunCheck { id: RunCheckId::BurstRepeatsOverQuota, name: "burst_repeats_ok_over_quota", rule: "Simultaneous repeats of an existing pair while the quota is used up: all 200 with that send_id", braze: false, needs: Needs::Exhaust },
-    RunCheck { id: RunCheckId::PairPerCampaign, name: "pair_is_per_campaign", rule: "A pair is (campaign_id, send_id): the same send_id under another campaign is a new pair (200, echoed, one unit)", braze: true, needs: Needs::TwoCampaigns },
-    RunCheck { id: RunCheckId::QuotaPerWorkspace, name: "quota_is_per_workspace", rule: "The quota is per workspace: Remaining agrees across its campaigns, and what one spends is gone for the others", braze: true, needs: Needs::TwoCampaigns },
-    RunCheck { id: RunCheckId::QuotaSpentForEveryCampaign, name: "exhausted_quota_applies_to_every_campaign", rule: "With the quota used up through one campaign, a new pair in another campaign gets 429", braze: true, needs: Needs::TwoCampaignsAndExhaust },
-    RunCheck { id: RunCheckId::ModelAgrees, name: "stateful_model_agrees", rule: "Over random sequences (new, generated, repeat, invalid, other campaign, burst) every status and Remaining is what a model of the contract predicts", braze: false, needs: Needs::Nothing },
-];
-
-/// The run-level checks of a profile.
-pub fn run_checks_for(profile: Profile) -> impl Iterator<Item = &'static RunCheck> {
-    RUN_CHECKS.iter().filter(move |c| c.id.runs_under(profile))
-}
 
 /// The answers of a burst, counted.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -245,13 +187,6 @@ pub fn repeats(k: usize, send_id: &str, c: &Counts) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_table_is_in_the_order_of_the_ids() {
-        for (i, c) in RUN_CHECKS.iter().enumerate() {
-            assert_eq!(c.id as usize, i, "{}", c.name);
-        }
-    }
 
     fn counts(ok: &[&str], too_many: usize) -> Counts {
         Counts {

@@ -36,7 +36,7 @@ pub fn render(report: &Report) -> String {
             let detail: Vec<String> = report
                 .failures
                 .iter()
-                .filter(|f| f.breaks(c.name))
+                .filter(|f| f.breaks(c.id))
                 .map(|f| {
                     let response = match &f.response {
                         Some(r) => {
@@ -51,13 +51,14 @@ pub fn render(report: &Report) -> String {
                     };
                     let reason = f
                         .broken()
-                        .find(|b| b.check == c.name)
+                        .find(|b| b.check == c.id)
                         .map(|b| b.reason)
                         .unwrap_or_default();
                     let also: Vec<&str> = f
                         .broken()
                         .map(|b| b.check)
-                        .filter(|n| *n != c.name)
+                        .filter(|n| *n != c.id)
+                        .map(|n| n.name())
                         .collect();
                     let also = if also.is_empty() {
                         String::new()

@@ -6,8 +6,9 @@ pub mod terminal;
 
 use serde::Serialize;
 
-use crate::cli::{ReportFormat, ReportTarget};
+use crate::config::{ReportFormat, ReportTarget};
 use crate::exit::Fatal;
+use crate::oracle::CheckId;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -66,6 +67,8 @@ pub struct QuotaReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
+    #[serde(skip)]
+    pub id: CheckId,
     pub name: &'static str,
     pub rule: &'static str,
     pub passed: u64,
@@ -78,7 +81,7 @@ pub struct CheckResult {
 /// the same request and answer broke (`other_checks`), shown once.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
-    pub check: &'static str,
+    pub check: CheckId,
     pub property: &'static str,
     pub reason: String,
     /// Further checks broken by the same request and answer.
@@ -98,9 +101,36 @@ pub struct Failure {
     pub shrink_steps: u32,
 }
 
+/// A check as a caller names it: its id, or (tests, readers of the reports) its name.
+pub enum CheckRef<'a> {
+    Id(CheckId),
+    Name(&'a str),
+}
+
+impl CheckRef<'_> {
+    fn is(&self, id: CheckId) -> bool {
+        match self {
+            CheckRef::Id(i) => *i == id,
+            CheckRef::Name(n) => id.name() == *n,
+        }
+    }
+}
+
+impl From<CheckId> for CheckRef<'_> {
+    fn from(id: CheckId) -> Self {
+        CheckRef::Id(id)
+    }
+}
+
+impl<'a> From<&'a str> for CheckRef<'a> {
+    fn from(name: &'a str) -> Self {
+        CheckRef::Name(name)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BrokenCheck {
-    pub check: &'static str,
+    pub check: CheckId,
     pub reason: String,
 }
 
@@ -114,8 +144,10 @@ impl Failure {
         .chain(self.other_checks.iter().cloned())
     }
 
-    pub fn breaks(&self, check: &str) -> bool {
-        self.broken().any(|b| b.check == check)
+    /// Breaks this check (by id, or by name for callers that hold names).
+    pub fn breaks<'a>(&self, check: impl Into<CheckRef<'a>>) -> bool {
+        let check = check.into();
+        self.broken().any(|b| check.is(b.check))
     }
 
     /// The same request and the same answer.

@@ -5,7 +5,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{plural, BrokenCheck, Failure};
 use crate::events::{Event, Events, PlanShown};
 use crate::http::excerpt;
-use crate::oracle;
 
 pub struct Terminal {
     bar: Option<ProgressBar>,
@@ -145,7 +144,7 @@ pub fn plan_line(p: &PlanShown) -> String {
 pub fn render_failure(f: &Failure) -> String {
     let indent = |s: &str| s.replace('\n', "\n            ");
     let broken: Vec<BrokenCheck> = f.broken().collect();
-    let names: Vec<&str> = broken.iter().map(|b| b.check).collect();
+    let names: Vec<&str> = broken.iter().map(|b| b.check.name()).collect();
     let mut out = format!(
         "\nFAIL {} (property {}, shrunk in {})\n",
         names.join(", "),
@@ -158,7 +157,7 @@ pub fn render_failure(f: &Failure) -> String {
         }
         out.push_str(&format!(
             "  rule:     {}\n  why:      {}\n",
-            oracle::rule_of(b.check),
+            b.check.statement(),
             indent(&b.reason)
         ));
     }

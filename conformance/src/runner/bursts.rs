@@ -6,7 +6,7 @@ use super::Runner;
 use crate::burst;
 use crate::events::Event;
 use crate::http::{quote, quote_or, Request};
-use crate::oracle::RunCheckId;
+use crate::oracle::CheckId;
 use crate::oracle::{self};
 use crate::strategies::{Case, Invalid, NewPair, SendIdField};
 
@@ -45,26 +45,21 @@ impl Runner {
 
     pub(super) fn burst_failure(
         &mut self,
-        id: RunCheckId,
+        check: CheckId,
         property: &'static str,
         verdict: Result<(), String>,
         requests: &[Request],
         answers: &[burst::Answer],
     ) {
-        let check = id.name();
-        if !id.runs_under(self.cli.profile) {
+        if !check.runs_under(self.config.profile) {
             // Not a check of this profile (a burst that only spends the quota under braze).
             return;
         }
-        let reason = match verdict {
-            Ok(()) => {
-                self.tally(check, true);
-                return;
-            }
-            Err(r) => r,
+        self.result.absorb_one(check, &verdict);
+        let Err(reason) = verdict else {
+            return;
         };
-        self.tally(check, false);
-        if !self.shrunk.insert(check) {
+        if !self.result.claim(check) {
             return;
         }
         let curls: Vec<String> = requests.iter().map(|r| r.curl(&self.target)).collect();
@@ -147,13 +142,7 @@ impl Runner {
             }
         }
         let failing = u64::from(verdict.is_err());
-        self.burst_failure(
-            RunCheckId::BurstSamePair,
-            name,
-            verdict,
-            &requests,
-            &answers,
-        );
+        self.burst_failure(CheckId::BurstSamePair, name, verdict, &requests, &answers);
         self.events.event(Event::PropertyDone {
             name,
             cases: k as u64,
@@ -165,7 +154,7 @@ impl Runner {
     /// distinct.
     pub(super) async fn new_pairs_burst(&mut self, name: &'static str) {
         let n = self.plan.units_of(name).min(self.budget.left()) as usize;
-        if self.cli.exhaust_quota {
+        if self.config.exhaust_quota {
             self.events.event(Event::PropertySkipped {
                 name,
                 why: "with --exhaust-quota the burst goes across the quota's end instead",
@@ -239,15 +228,9 @@ impl Runner {
         let verdict = oracle::new_pairs(n, before, after, &counts);
         let distinct = oracle::distinct_ids(&counts);
         let mut failing = u64::from(verdict.is_err() || distinct.is_err());
+        self.burst_failure(CheckId::BurstNewPairs, name, verdict, &requests, &answers);
         self.burst_failure(
-            RunCheckId::BurstNewPairs,
-            name,
-            verdict,
-            &requests,
-            &answers,
-        );
-        self.burst_failure(
-            RunCheckId::BurstIdsDistinct,
+            CheckId::BurstIdsDistinct,
             name,
             distinct,
             &requests,
@@ -309,26 +292,14 @@ impl Runner {
             }
             before = now.or(before);
             if verdict.is_err() {
-                self.report_with_run_check(
-                    RunCheckId::BurstPairsStored,
-                    name,
-                    verdict,
-                    &step,
-                    fails,
-                );
+                self.report_with_run_check(CheckId::BurstPairsStored, name, verdict, &step, fails);
                 return 1;
             }
             self.report_new_failures(name, &step, fails, 0);
             last = Some(step);
         }
         if let Some(step) = last {
-            self.report_with_run_check(
-                RunCheckId::BurstPairsStored,
-                name,
-                Ok(()),
-                &step,
-                Vec::new(),
-            );
+            self.report_with_run_check(CheckId::BurstPairsStored, name, Ok(()), &step, Vec::new());
         }
         0
     }

@@ -6,7 +6,7 @@ use super::exchange::{new_given, repeat};
 use super::Runner;
 use crate::events::Event;
 use crate::http::{quote, quote_or};
-use crate::oracle::RunCheckId;
+use crate::oracle::CheckId;
 
 impl Runner {
     pub(super) async fn cross_campaign(&mut self, name: &'static str) {
@@ -86,7 +86,7 @@ impl Runner {
             b_last = after.or(b_last);
             self.report_new_failures(name, &step, fails, 0);
         }
-        self.run_check_step(RunCheckId::PairPerCampaign, name, verdict, &shown);
+        self.run_check_step(CheckId::PairPerCampaign, name, verdict, &shown);
         let (step, fails) = self.send_judged(repeat(0, &a_id), None, true).await;
         failing += u64::from(!fails.is_empty());
         self.report_new_failures(name, &step, fails, 0);
@@ -107,7 +107,7 @@ impl Runner {
             _ => Ok(()),
         };
         if let Some(a_step) = a_step {
-            self.run_check_step(RunCheckId::QuotaPerWorkspace, name, verdict, &a_step);
+            self.run_check_step(CheckId::QuotaPerWorkspace, name, verdict, &a_step);
         }
         self.events.event(Event::PropertyDone {
             name,

@@ -138,7 +138,7 @@ impl Runner {
         }
         let named: Vec<String> = culprit.iter().map(|f| f.describe(max)).collect();
         let reason = format!("{reason} (the send_id's {})", named.join(", "));
-        self.shrunk.insert(check);
+        self.result.claim(check);
         let others = self.new_checks_besides(check, best_fails);
         self.record_failure(check, name, &best, reason, steps, others);
         accepted

@@ -3,7 +3,7 @@
 
 use super::Runner;
 use crate::http::{Request, Response, TransportError};
-use crate::oracle::{self, Ctx, Exchange, Verdict, ANSWERS_EVERY_REQUEST};
+use crate::oracle::{self, CheckId, Ctx, Exchange, Verdict};
 use crate::properties::{self};
 use crate::report::ServerError;
 use crate::strategies::{Case, Invalid, NewPair, SendIdField, JSON};
@@ -17,7 +17,7 @@ pub(super) struct Step {
     pub(super) remaining_before: Option<i64>,
 }
 
-pub(super) type Fails = Vec<(&'static str, String)>;
+pub(super) type Fails = Vec<(CheckId, String)>;
 pub(super) type Judged = Vec<(Step, Fails)>;
 
 impl Runner {
@@ -79,7 +79,7 @@ impl Runner {
 
     /// A pair created or returned: 200, or under `braze` any 2XX with message "success".
     pub(super) fn succeeded(&self, resp: &Response) -> bool {
-        oracle::is_success(self.cli.profile, resp)
+        oracle::is_success(self.config.profile, resp)
     }
 
     /// Sends one case and judges the exchange on its own: no retry, no shrinking. `record`
@@ -128,15 +128,20 @@ impl Runner {
     pub(super) fn judge_step(&mut self, step: &Step, record: bool) -> Fails {
         let resp = match &step.result {
             Err(e) => {
+                let outcome = (
+                    CheckId::AnswersEveryRequest,
+                    Verdict::Fail(e.reason.clone()),
+                );
                 if record {
-                    self.tally(ANSWERS_EVERY_REQUEST, false);
+                    self.result.absorb([&outcome]);
                 }
-                return vec![(ANSWERS_EVERY_REQUEST, e.reason.clone())];
+                return vec![(CheckId::AnswersEveryRequest, e.reason.clone())];
             }
             Ok(resp) => resp,
         };
         if record {
-            self.tally(ANSWERS_EVERY_REQUEST, true);
+            self.result
+                .absorb(&[(CheckId::AnswersEveryRequest, Verdict::Pass)]);
         }
         if let (Some(busy), false) = (resp.busy(), self.strict()) {
             // Braze: busy or in maintenance, even after the retries: not a verdict on the
@@ -157,9 +162,9 @@ impl Runner {
         }
         let ctx = Ctx {
             spec: &self.spec,
-            profile: self.cli.profile,
-            api_key: &self.cli.api_key,
-            forbidden_api_key: self.cli.forbidden_api_key.as_deref(),
+            profile: self.config.profile,
+            api_key: &self.config.api_key,
+            forbidden_api_key: self.config.forbidden_api_key.as_deref(),
         };
         let ex = Exchange {
             case: &step.case,
@@ -174,24 +179,16 @@ impl Runner {
                 *self.tolerances.entry(t).or_default() += 1;
             }
         }
-        let mut fails = Vec::new();
-        for (name, verdict) in verdicts {
-            match verdict {
-                Verdict::Pass => {
-                    if record {
-                        self.tally(name, true);
-                    }
-                }
-                Verdict::Fail(reason) => {
-                    if record {
-                        self.tally(name, false);
-                    }
-                    fails.push((name, reason));
-                }
-                Verdict::Skip => {}
-            }
+        if record {
+            self.result.absorb(&verdicts);
         }
-        fails
+        verdicts
+            .into_iter()
+            .filter_map(|(check, verdict)| match verdict {
+                Verdict::Fail(reason) => Some((check, reason)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Generated send_ids a step taught the run.
@@ -199,7 +196,7 @@ impl Runner {
         let (Case::New(pair), Ok(resp)) = (&step.case, &step.result) else {
             return;
         };
-        if oracle::is_success(self.cli.profile, resp)
+        if oracle::is_success(self.config.profile, resp)
             && matches!(pair.send_id, SendIdField::Absent | SendIdField::Null)
         {
             if let Some(id) = resp.send_id() {
@@ -226,15 +223,6 @@ impl Runner {
                     self.budget.record_surprise();
                 }
             }
-        }
-    }
-
-    pub(super) fn tally(&mut self, check: &'static str, passed: bool) {
-        let t = self.tallies.entry(check).or_default();
-        if passed {
-            t.0 += 1;
-        } else {
-            t.1 += 1;
         }
     }
 

@@ -4,10 +4,11 @@
 use proptest::strategy::ValueTree;
 
 use super::exchange::{Fails, Step};
+use super::result::Absorbed;
 use super::Runner;
 use crate::events::Event;
 use crate::http::Response;
-use crate::oracle::RunCheckId;
+use crate::oracle::CheckId;
 use crate::report::{BrokenCheck, Failure, ResponseSummary};
 use crate::shrink::Shrinker;
 use crate::strategies::Case;
@@ -33,32 +34,28 @@ impl Runner {
     ) {
         let mut pending: Fails = fails
             .iter()
-            .filter(|(c, _)| !self.shrunk.contains(c))
+            .filter(|(c, _)| !self.result.is_shown(*c))
             .cloned()
             .collect();
         while !pending.is_empty() {
             let (check, reason) = pending.remove(0);
-            self.shrunk.insert(check);
+            self.result.claim(check);
             // Only the case that was generated shrinks; a failing repeat is shrunk through the
             // new pair that led to it.
             let (best, reason, steps, best_fails) = self
                 .shrink(tree, check, step.clone(), reason, fails.clone())
                 .await;
             let others = self.new_checks_besides(check, best_fails);
-            pending.retain(|(c, _)| !self.shrunk.contains(c));
+            pending.retain(|(c, _)| !self.result.is_shown(*c));
             self.record_failure(check, property, &best, reason, steps, others);
         }
     }
 
     /// The checks of `fails` other than `shown` not shown before; from now on shown.
-    pub(super) fn new_checks_besides(
-        &mut self,
-        shown: &'static str,
-        fails: Fails,
-    ) -> Vec<BrokenCheck> {
+    pub(super) fn new_checks_besides(&mut self, shown: CheckId, fails: Fails) -> Vec<BrokenCheck> {
         fails
             .into_iter()
-            .filter(|(c, _)| *c != shown && self.shrunk.insert(c))
+            .filter(|(c, _)| *c != shown && self.result.claim(*c))
             .map(|(check, reason)| BrokenCheck { check, reason })
             .collect()
     }
@@ -68,13 +65,13 @@ impl Runner {
     pub(super) async fn shrink(
         &mut self,
         tree: &mut Box<dyn ValueTree<Value = Case>>,
-        check: &'static str,
+        check: CheckId,
         mut best: Step,
         mut reason: String,
         mut best_fails: Fails,
     ) -> (Step, String, u32, Fails) {
         let accepted = matches!(&best.result, Ok(r) if (200..300).contains(&r.status));
-        let mut shrinker = Shrinker::new(&mut **tree, self.cli.max_shrinks);
+        let mut shrinker = Shrinker::new(&mut **tree, self.config.max_shrinks);
         while let Some(case) = shrinker.candidate() {
             let out_of_budget = if case.may_create() {
                 !self.budget.try_reserve()
@@ -117,12 +114,12 @@ impl Runner {
     ) {
         let Some((check, reason)) = fails
             .iter()
-            .find(|(c, _)| !self.shrunk.contains(c))
+            .find(|(c, _)| !self.result.is_shown(*c))
             .cloned()
         else {
             return;
         };
-        self.shrunk.insert(check);
+        self.result.claim(check);
         let others = self.new_checks_besides(check, fails);
         self.record_failure(check, property, step, reason, steps, others);
     }
@@ -130,17 +127,16 @@ impl Runner {
     /// Tallies a run-level check decided on one exchange, and shows it when it fails first.
     pub(super) fn run_check_step(
         &mut self,
-        id: RunCheckId,
+        check: CheckId,
         property: &'static str,
         verdict: Result<(), String>,
         step: &Step,
     ) {
-        let check = id.name();
+        self.result.absorb_one(check, &verdict);
         match verdict {
-            Ok(()) => self.tally(check, true),
+            Ok(()) => {}
             Err(reason) => {
-                self.tally(check, false);
-                if self.shrunk.insert(check) {
+                if self.result.claim(check) {
                     self.record_failure(check, property, step, reason, 0, Vec::new());
                 }
             }
@@ -151,21 +147,19 @@ impl Runner {
     /// checks: when it fails first it heads the block, the exchange's failures join it.
     pub(super) fn report_with_run_check(
         &mut self,
-        id: RunCheckId,
+        check: CheckId,
         property: &'static str,
         verdict: Result<(), String>,
         step: &Step,
         fails: Fails,
     ) {
-        let check = id.name();
+        self.result.absorb_one(check, &verdict);
         match verdict {
             Ok(()) => {
-                self.tally(check, true);
                 self.report_new_failures(property, step, fails, 0);
             }
             Err(reason) => {
-                self.tally(check, false);
-                if self.shrunk.insert(check) {
+                if self.result.claim(check) {
                     let others = self.new_checks_besides(check, fails);
                     self.record_failure(check, property, step, reason, 0, others);
                 } else {
@@ -177,7 +171,7 @@ impl Runner {
 
     pub(super) fn record_failure(
         &mut self,
-        check: &'static str,
+        check: CheckId,
         property: &'static str,
         step: &Step,
         reason: String,
@@ -200,7 +194,7 @@ impl Runner {
 
     pub(super) fn record_shown(
         &mut self,
-        check: &'static str,
+        check: CheckId,
         property: &'static str,
         reason: String,
         shown: Shown,
@@ -221,24 +215,24 @@ impl Runner {
             request_body: shown.request_body,
             response,
             curl: shown.curl,
-            replay: self.cli.replay_command(self.seed),
-            secret_env_vars: self.cli.secret_env_vars(),
+            replay: self.config.replay_command(self.seed),
+            secret_env_vars: self.config.secret_env_vars(),
             seed: self.seed,
             shrink_steps,
         };
         // One block per distinct request and answer: a check that a request shown before also
         // breaks joins that block.
-        if let Some(shown) = self.failures.iter_mut().find(|f| f.same_exchange(&failure)) {
-            let joined: Vec<&'static str> = failure.broken().map(|b| b.check).collect();
-            self.events.event(Event::SameExchange {
-                checks: &joined,
-                property: failure.property,
-                shown: shown.check,
-            });
-            shown.other_checks.extend(failure.broken());
-            return;
+        match self.result.absorb_failure(failure) {
+            Absorbed::New(failure) => self.events.event(Event::Failure(failure)),
+            Absorbed::Joined {
+                checks,
+                property,
+                shown,
+            } => self.events.event(Event::SameExchange {
+                checks: &checks,
+                property,
+                shown,
+            }),
         }
-        self.events.event(Event::Failure(&failure));
-        self.failures.push(failure);
     }
 }

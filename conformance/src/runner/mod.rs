@@ -3,7 +3,6 @@
 //! judged by the oracle, every new failing check shrunk ([`crate::shrink`]) and handed to the
 //! [`Events`] (the terminal's view lives in `report/`).
 use std::collections::{BTreeMap, HashSet};
-use std::io::IsTerminal;
 
 mod bursts;
 mod cross_campaign;
@@ -12,6 +11,7 @@ mod exchange;
 mod findings;
 mod probe;
 mod quota_end;
+mod result;
 mod sequential;
 mod stateful;
 use std::sync::Arc;
@@ -20,14 +20,14 @@ use std::time::Instant;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::budget::Budget;
-use crate::cli::{Cli, Profile};
+use crate::config::{Profile, RunConfig};
 use crate::edges;
 use crate::events::{Event, Events, Started};
 use crate::exit::{Exit, Fatal};
 use crate::http::{now_epoch_seconds, RetryPolicy, Target};
-use crate::oracle::{self, ANSWERS_EVERY_REQUEST};
+use crate::oracle::{self, Judge};
 use crate::properties::{self, Inputs, Property, Run, Spend, PROPERTIES};
-use crate::report::{self, CheckResult, Failure, QuotaReport, Report, ServerError};
+use crate::report::{self, CheckResult, QuotaReport, Report, ServerError};
 
 use crate::spec::Spec;
 use crate::strategies::RequestContext;
@@ -39,19 +39,19 @@ pub struct Outcome {
 }
 
 /// Runs the checker as the binary would, telling the terminal as it goes.
-pub async fn run(cli: Cli) -> Outcome {
-    let progress = !cli.no_progress && std::io::stderr().is_terminal();
-    run_with(cli, Arc::new(report::terminal::Terminal::new(progress))).await
+pub async fn run(config: RunConfig) -> Outcome {
+    let terminal = report::terminal::Terminal::new(config.progress);
+    run_with(config, Arc::new(terminal)).await
 }
 
 /// Runs the checker, telling `events` as it goes.
-pub async fn run_with(cli: Cli, events: Arc<dyn Events>) -> Outcome {
-    let reports = cli.reports.clone();
-    let fail_on_skipped = cli.fail_on_skipped;
+pub async fn run_with(config: RunConfig, events: Arc<dyn Events>) -> Outcome {
+    let reports = config.reports.clone();
+    let fail_on_skipped = config.fail_on_skipped;
     if let Err(fatal) = report::check_writable(&reports) {
         return fail(&*events, fatal);
     }
-    match Runner::new(cli, Arc::clone(&events)).await {
+    match Runner::new(config, Arc::clone(&events)).await {
         Err(fatal) => fail(&*events, fatal),
         Ok(runner) => match runner.execute().await {
             Err(fatal) => fail(&*events, fatal),
@@ -98,7 +98,7 @@ fn fail(events: &dyn Events, fatal: Fatal) -> Outcome {
 }
 
 struct Runner {
-    cli: Cli,
+    config: RunConfig,
     target: Target,
     spec: Spec,
     seed: u64,
@@ -112,14 +112,12 @@ struct Runner {
     spent_seen: i64,
     /// `X-RateLimit-Remaining` when the refused requests began.
     refused_baseline: Option<i64>,
-    /// (passed, failed) per check.
-    tallies: BTreeMap<&'static str, (u64, u64)>,
+    /// What the checks found: tallies and failures, absorbed from the properties' outcomes.
+    result: result::RunResult,
     /// Answers received, by status.
     statuses: BTreeMap<String, u64>,
     remaining: Option<i64>,
     generated: HashSet<String>,
-    shrunk: HashSet<&'static str>,
-    failures: Vec<Failure>,
     notes: Vec<String>,
     /// `--profile braze`: tolerances used, and how often.
     tolerances: BTreeMap<String, u64>,
@@ -135,44 +133,42 @@ struct Runner {
 }
 
 impl Runner {
-    async fn new(cli: Cli, events: Arc<dyn Events>) -> Result<Self, Fatal> {
+    async fn new(config: RunConfig, events: Arc<dyn Events>) -> Result<Self, Fatal> {
         let mut target = Target::new(
-            cli.base_url.clone(),
-            cli.timeout(),
-            cli.api_key.clone(),
-            cli.forbidden_api_key.clone(),
+            config.base_url.clone(),
+            config.timeout,
+            config.api_key.clone(),
+            config.forbidden_api_key.clone(),
         )
-        .trusting(cli.ca_cert.as_ref().map_or(&[][..], |c| &c.certs[..]));
-        if cli.profile == Profile::Braze {
+        .trusting(&config.ca_certs);
+        if config.profile == Profile::Braze {
             // Braze: 5XX means busy or in maintenance, retry with exponential backoff.
             target = target.with_retries(RetryPolicy {
-                retries: cli.retries,
-                backoff: cli.retry_backoff(),
+                retries: config.retries,
+                backoff: config.retry_backoff,
                 max_wait: std::time::Duration::from_secs(60),
             });
         }
-        if cli.api_key.trim().is_empty() {
+        if config.api_key.trim().is_empty() {
             return Err(Fatal::Usage(
                 "--api-key (or SENDID_API_KEY) is empty".into(),
             ));
         }
-        let spec = match &cli.spec {
+        let spec = match &config.spec {
             None => Spec::embedded()?,
             Some(source) => Spec::load(source, &target.client).await?,
         };
-        let seed = cli.seed.unwrap_or_else(crate::seed::random_seed);
+        let seed = config.seed.unwrap_or_else(crate::seed::random_seed);
         Ok(Self {
-            rctx: RequestContext::new(cli.campaign_ids.clone()),
-            budget: Budget::new(cli.max_creates, cli.exhaust_quota),
+            rctx: RequestContext::new(config.campaign_ids.clone()),
+            budget: Budget::new(config.max_creates, config.exhaust_quota),
             plan: crate::budget::Plan::default(),
             spent_seen: 0,
             refused_baseline: None,
-            tallies: BTreeMap::new(),
+            result: result::RunResult::default(),
             statuses: BTreeMap::new(),
             remaining: None,
             generated: HashSet::new(),
-            shrunk: HashSet::new(),
-            failures: Vec::new(),
             notes: Vec::new(),
             tolerances: BTreeMap::new(),
             server_errors: Vec::new(),
@@ -187,25 +183,30 @@ impl Runner {
             target,
             spec,
             seed,
-            cli,
+            config,
         })
     }
 
     fn strict(&self) -> bool {
-        self.cli.profile == Profile::Strict
+        self.config.profile == Profile::Strict
     }
 
     fn campaigns(&self) -> usize {
-        self.cli.campaign_ids.len()
+        self.config.campaign_ids.len()
     }
 
     /// Requests of one burst: `--concurrency`, at least 8.
     fn burst_size(&self) -> usize {
-        (self.cli.concurrency as usize).max(8)
+        (self.config.concurrency as usize).max(8)
     }
 
     fn runs(&self, p: &Property) -> Result<(), &'static str> {
-        match properties::unmet(p, self.strict(), self.campaigns(), self.cli.exhaust_quota) {
+        match properties::unmet(
+            p,
+            self.strict(),
+            self.campaigns(),
+            self.config.exhaust_quota,
+        ) {
             Some(why) => Err(why),
             None => Ok(()),
         }
@@ -216,9 +217,9 @@ impl Runner {
         self.events.event(Event::Started(Started {
             version: env!("CARGO_PKG_VERSION"),
             target: &target,
-            profile: self.cli.profile.name(),
+            profile: self.config.profile.name(),
             spec: &self.spec.source,
-            cases: self.cli.cases,
+            cases: self.config.cases,
             campaigns: self.campaigns(),
             seed: self.seed,
         }));
@@ -259,7 +260,7 @@ impl Runner {
     fn inputs(&self) -> Inputs<'_> {
         Inputs {
             strict: self.strict(),
-            forbidden: self.cli.forbidden_api_key.is_some(),
+            forbidden: self.config.forbidden_api_key.is_some(),
             min: self.spec.send_id_min,
             max: self.spec.send_id_max,
             rctx: &self.rctx,
@@ -284,38 +285,32 @@ impl Runner {
 
     fn report(&self) -> Report {
         let campaigns = self.campaigns();
-        let exhaust = self.cli.exhaust_quota;
-        let result = |name: &'static str, not_run: Option<&str>| {
-            let (passed, failed) = self.tallies.get(name).copied().unwrap_or((0, 0));
-            CheckResult {
-                name,
-                rule: oracle::rule_of(name),
-                passed,
-                failed,
-                not_run: (passed + failed == 0)
-                    .then_some(not_run)
-                    .flatten()
-                    .map(str::to_string),
-            }
-        };
-        let mut checks: Vec<CheckResult> = std::iter::once(result(ANSWERS_EVERY_REQUEST, None))
-            .chain(
-                oracle::checks_for(self.cli.profile)
-                    .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
-            )
-            .chain(
-                oracle::run_checks_for(self.cli.profile)
-                    .map(|c| result(c.name, c.needs.unmet(campaigns, exhaust))),
-            )
+        let exhaust = self.config.exhaust_quota;
+        let mut checks: Vec<CheckResult> = oracle::checks_for(self.config.profile)
+            .map(|c| {
+                let (passed, failed) = self.result.tally(c.id);
+                CheckResult {
+                    id: c.id,
+                    name: c.name,
+                    rule: c.statement,
+                    passed,
+                    failed,
+                    not_run: (passed + failed == 0)
+                        .then(|| c.needs.unmet(campaigns, exhaust))
+                        .flatten()
+                        .map(str::to_string),
+                }
+            })
             .collect();
         for c in &mut checks {
             if c.not_run.is_some() || c.passed + c.failed > 0 {
                 continue;
             }
             // The properties behind a run-level check all got no units from the plan.
-            let Some(id) = oracle::run_check_named(c.name) else {
+            let id = c.id;
+            if !matches!(id.info().judge, Judge::Run) {
                 continue;
-            };
+            }
             let deciding: Vec<&Property> = PROPERTIES
                 .iter()
                 .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
@@ -331,17 +326,17 @@ impl Runner {
             tool_version: env!("CARGO_PKG_VERSION"),
             target: self.target.base.to_string(),
             spec: self.spec.source.clone(),
-            profile: self.cli.profile.name(),
+            profile: self.config.profile.name(),
             seed: self.seed,
-            cases_per_property: self.cli.cases,
-            concurrency: self.cli.concurrency,
+            cases_per_property: self.config.cases,
+            concurrency: self.config.concurrency,
             started_at: self.started_at,
             duration_seconds: self.started.elapsed().as_secs_f64(),
             requests: self.requests,
             cases: self.cases,
             quota: QuotaReport {
-                max_creates: self.cli.max_creates,
-                exhaust_quota: self.cli.exhaust_quota,
+                max_creates: self.config.max_creates,
+                exhaust_quota: self.config.exhaust_quota,
                 planned_new_pairs: self.planned_new,
                 budget: self.budget.allowed(),
                 new_pair_requests: self.budget.reserved,
@@ -351,7 +346,7 @@ impl Runner {
             },
             checks,
             statuses: self.statuses.clone(),
-            failures: self.failures.clone(),
+            failures: self.result.failures().to_vec(),
             notes: self.notes.clone(),
             tolerances: self.tolerances.clone(),
             server_errors: self.server_errors.clone(),

@@ -53,7 +53,7 @@ impl Runner {
                 let id = id.to_string();
                 self.rctx.set_existing(0, &id);
             }
-            _ if !self.cli.exhaust_quota => {
+            _ if !self.config.exhaust_quota => {
                 self.budget.close();
                 self.note(format!(
                     "the run's first new pair was answered {}: no further new pairs are sent",
@@ -185,9 +185,9 @@ impl Runner {
     /// Plans the quota ([`budget::plan`]) for the properties that run, and says so: what the
     /// budget buys, what it leaves out and the budget that would include it.
     fn plan(&mut self) {
-        let cases = u64::from(self.cli.cases);
+        let cases = u64::from(self.config.cases);
         let burst = self.burst_size() as u64;
-        let exhaust = self.cli.exhaust_quota;
+        let exhaust = self.config.exhaust_quota;
         let wants = properties::wants(self.strict(), self.campaigns(), exhaust, cases, burst);
         let total = if exhaust {
             self.budget
@@ -204,7 +204,7 @@ impl Runner {
         self.planned_new = plan.total();
         self.events.event(Event::Plan(PlanShown {
             plan: &plan,
-            max_creates: self.cli.max_creates,
+            max_creates: self.config.max_creates,
             remaining_at_start: self.budget.remaining_at_start,
             budget: self.budget.allowed(),
         }));

@@ -3,7 +3,7 @@
 use super::exchange::repeat;
 use super::Runner;
 use crate::events::Event;
-use crate::oracle::RunCheckId;
+use crate::oracle::CheckId;
 use crate::oracle::{self};
 use crate::strategies::{Case, NewPair};
 
@@ -79,7 +79,7 @@ impl Runner {
             let verdict = oracle::repeats(k, &existing, &oracle::count(&answers));
             failing += u64::from(verdict.is_err());
             self.burst_failure(
-                RunCheckId::BurstRepeatsOverQuota,
+                CheckId::BurstRepeatsOverQuota,
                 name,
                 verdict,
                 &requests,
@@ -107,7 +107,7 @@ impl Runner {
             };
             failing += u64::from(verdict.is_err());
             if now == Some(0) {
-                self.run_check_step(RunCheckId::QuotaSpentForEveryCampaign, name, verdict, &step);
+                self.run_check_step(CheckId::QuotaSpentForEveryCampaign, name, verdict, &step);
             }
         }
         // An existing pair, one at a time: 200.

@@ -9,6 +9,7 @@ use super::exchange::{repeat, Step};
 use super::Runner;
 use crate::events::Event;
 use crate::http::{Response, TransportError};
+use crate::oracle::{CheckId, Verdict};
 use crate::properties::{Count, Property};
 use crate::report::{self};
 use crate::strategies::Case;
@@ -18,9 +19,9 @@ impl Runner {
     // Sequential properties.
 
     pub(super) fn case_count(&self, p: &Property, arms: usize) -> u32 {
-        let cases = self.cli.cases;
+        let cases = self.config.cases;
         match p.count {
-            Count::Cli => cases.max(arms as u32),
+            Count::Flag => cases.max(arms as u32),
             Count::Small => cases.min(16).max(arms as u32),
             Count::EachOnce => arms as u32,
         }
@@ -67,7 +68,7 @@ impl Runner {
                 Err(e) => self.note(format!("{name}: cannot generate a case: {e}")),
             }
         }
-        let concurrency = self.cli.concurrency as usize;
+        let concurrency = self.config.concurrency as usize;
         let mut failing = 0;
         let mut sent_together = false;
         let mut together = together.into_iter();
@@ -227,7 +228,7 @@ impl Runner {
         let Some(now) = resp.remaining() else {
             return;
         };
-        let check = "invalid_request_spends_nothing";
+        let check = CheckId::InvalidRequestSpendsNothing;
         // Spending already seen on one request and charged to it is not charged again.
         let expected = baseline - self.spent_seen;
         if now != expected {
@@ -237,7 +238,7 @@ impl Runner {
                 result: result.clone(),
                 remaining_before: Some(baseline),
             };
-            self.tally(check, false);
+            self.result.absorb([&(check, Verdict::Fail(String::new()))]);
             let seen = if self.spent_seen > 0 {
                 format!(
                     " ({baseline} at their start, less {} spent by requests shown on their own)",
@@ -251,7 +252,7 @@ impl Runner {
                  X-RateLimit-Remaining {expected}{seen}, saw {now} (shown: the repeat that read \
                  it)"
             );
-            if self.shrunk.insert(check) {
+            if self.result.claim(check) {
                 self.record_failure(check, "refused_spent_nothing", &step, reason, 0, Vec::new());
             }
         }

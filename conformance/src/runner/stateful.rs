@@ -9,7 +9,7 @@ use crate::burst;
 use crate::events::Event;
 use crate::http::{Request, Response};
 use crate::model::{self, Model, Op};
-use crate::oracle::RunCheckId;
+use crate::oracle::CheckId;
 use crate::shrink::Shrinker;
 
 impl Runner {
@@ -36,7 +36,7 @@ impl Runner {
         }
         let strategy = model::ops(self.campaigns() >= 2 && self.rctx.existing_in(1).is_some());
         let mut runner = self.test_runner(name);
-        let max = u64::from(self.cli.cases);
+        let max = u64::from(self.config.cases);
         self.events
             .event(Event::PropertyStarted { name, cases: max });
         let (mut ran, mut failing) = (0u64, 0u64);
@@ -57,22 +57,23 @@ impl Runner {
             self.events.event(Event::CaseDone);
             let outcome = self.run_sequence(&ops, &existing).await;
             let Err(first) = outcome else {
-                self.tally(RunCheckId::ModelAgrees.name(), true);
+                self.result.absorb_one(CheckId::ModelAgrees, &Ok(()));
                 continue;
             };
-            self.tally(RunCheckId::ModelAgrees.name(), false);
+            self.result
+                .absorb_one(CheckId::ModelAgrees, &Err(first.reason.clone()));
             failing += 1;
-            if !self.shrunk.insert(RunCheckId::ModelAgrees.name()) {
+            if !self.result.claim(CheckId::ModelAgrees) {
                 continue;
             }
             let mut best = first;
-            let mut shrinker = Shrinker::new(&mut *tree, self.cli.max_shrinks);
+            let mut shrinker = Shrinker::new(&mut *tree, self.config.max_shrinks);
             while let Some(candidate) = shrinker.candidate() {
                 let cost = model::cost(&candidate);
                 if cost > self.budget.left() {
                     self.note(format!(
                         "shrinking {} stopped: the quota budget is used up",
-                        RunCheckId::ModelAgrees.name()
+                        CheckId::ModelAgrees.name()
                     ));
                     break;
                 }
@@ -86,7 +87,7 @@ impl Runner {
             }
             let steps = shrinker.steps();
             self.record_shown(
-                RunCheckId::ModelAgrees.name(),
+                CheckId::ModelAgrees,
                 name,
                 best.reason.clone(),
                 best.into_shown(),

@@ -131,7 +131,7 @@ async fn one_defect_fails_exactly_its_checks() {
         assert_eq!(failed, expected, "{defect:?}");
         // Each failing check is shown once.
         let report = outcome.report.expect("a report");
-        let shown: Vec<&str> = report.failures.iter().map(|f| f.check).collect();
+        let shown: Vec<&str> = report.failures.iter().map(|f| f.check.name()).collect();
         let distinct: BTreeSet<&&str> = shown.iter().collect();
         assert_eq!(distinct.len(), shown.len(), "{defect:?}: {shown:?}");
     }

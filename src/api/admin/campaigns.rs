@@ -128,9 +128,9 @@ impl CampaignsApi {
         };
         match state.store.create_campaign(&campaign).await {
             Ok(()) => CreateCampaignResponse::Created(Json(campaign_view(campaign))),
-            Err(StoreError::Conflict(_)) => CreateCampaignResponse::Conflict(Json(ErrorBody::new(
-                format!("campaign {} already exists", campaign.campaign_id),
-            ))),
+            Err(StoreError::Conflict { .. }) => CreateCampaignResponse::Conflict(Json(
+                ErrorBody::new(format!("campaign {} already exists", campaign.campaign_id)),
+            )),
             Err(e) => CreateCampaignResponse::storage(e),
         }
     }

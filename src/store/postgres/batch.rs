@@ -45,7 +45,8 @@ use std::time::{Duration, Instant};
 use sqlx::{PgPool, Row};
 use tokio::sync::Mutex;
 
-use super::{db_error, timed_out};
+use super::db_error;
+use super::retry::{is_retryable, timed_out};
 use crate::domain::{PairDecision, PairLedger, PairRequest};
 use crate::store::{
     pair_queue, CreateOutcome, FlushObserver, PairJob as Job, PairQueue, Reply, StoreError,
@@ -134,13 +135,6 @@ impl From<sqlx::Error> for GroupError {
             GroupError::Fail(db_error(e))
         }
     }
-}
-
-/// SQLSTATE 40001 (serialization failure) and 40P01 (deadlock detected).
-pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|c| c == "40001" || c == "40P01")
 }
 
 async fn run_group(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::engine::{Engine, Expect};
 use super::layout::{from_json, PairRecord};
 use super::marker;
-use crate::store::{StoreError, StoreOptions};
+use crate::store::{OpenError, StoreError, StoreOptions};
 
 /// What `sendid check` found.
 #[derive(Debug, Default)]
@@ -123,7 +123,7 @@ fn copy_dir(from: &Path, to: &PathBuf) -> std::io::Result<()> {
     Ok(())
 }
 
-fn count(copy: &Path, expect: Expect) -> Result<String, StoreError> {
+fn count(copy: &Path, expect: Expect) -> Result<String, OpenError> {
     let (engine, records) = Engine::open(copy, &StoreOptions::default(), expect)?;
     let mut pairs = 0u64;
     let counted = (|| {

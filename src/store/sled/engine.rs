@@ -9,7 +9,7 @@ use super::group_commit::GroupCommit;
 use super::layout::{FORMAT, FORMAT_KEY};
 use super::pair_writer::PairWriter;
 use crate::store::directory::Records;
-use crate::store::{StoreError, StoreOptions, StoreResult};
+use crate::store::{OpenError, StoreError, StoreOptions, StoreResult};
 
 /// Written and flushed to test whether the disk takes writes again.
 const PROBE_KEY: &[u8] = b"meta:probe";
@@ -40,7 +40,7 @@ impl Engine {
         path: &Path,
         options: &StoreOptions,
         expect: Expect,
-    ) -> StoreResult<(Self, Records)> {
+    ) -> Result<(Self, Records), OpenError> {
         // sled recovers a damaged log by dropping what it cannot read, so a database file full of
         // garbage opens as an empty database; knowing it held something lets us refuse instead.
         let had_data = std::fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
@@ -62,14 +62,14 @@ impl Engine {
         match tree.get(FORMAT_KEY)? {
             Some(v) if v.as_ref() == FORMAT => {}
             Some(v) => {
-                return Err(StoreError::Corrupt(format!(
+                return Err(OpenError::Damaged(format!(
                     "{} holds data of an unknown format {:?}; refusing to touch it",
                     path.display(),
                     String::from_utf8_lossy(&v)
                 )))
             }
             None if expect == Expect::Existing => {
-                return Err(StoreError::Corrupt(format!(
+                return Err(OpenError::Damaged(format!(
                     "{} is damaged: it held a sendid store, and its database opens without it \
                      (the data cannot be read); restore it from a backup, or look with \
                      `sendid check --data-dir {}`",
@@ -83,14 +83,14 @@ impl Engine {
                 db.flush()?;
             }
             None if had_data && tree.is_empty() && db.is_empty() => {
-                return Err(StoreError::Corrupt(format!(
+                return Err(OpenError::Damaged(format!(
                     "{} is corrupt: its database file holds data that cannot be read; \
                      restore it from a backup or choose another --data-dir",
                     path.display()
                 )))
             }
             None => {
-                return Err(StoreError::Corrupt(format!(
+                return Err(OpenError::Damaged(format!(
                     "{} is not a sendid data directory (it holds other data)",
                     path.display()
                 )))
@@ -137,7 +137,7 @@ impl Engine {
     }
 }
 
-pub(crate) fn open_error(path: &Path, e: ::sled::Error) -> StoreError {
+pub(crate) fn open_error(path: &Path, e: ::sled::Error) -> OpenError {
     match e {
         // sled 0.34 takes an exclusive `flock` on `<dir>/db` and reports a failure to get it as
         // `ErrorKind::Other` "could not acquire lock on …" wrapping EWOULDBLOCK.
@@ -145,20 +145,20 @@ pub(crate) fn open_error(path: &Path, e: ::sled::Error) -> StoreError {
             if io.kind() == std::io::ErrorKind::WouldBlock
                 || io.to_string().contains("could not acquire lock") =>
         {
-            StoreError::Locked(format!(
-                "{} is in use by another sendid process (it is locked); stop that process or choose another --data-dir",
-                path.display()
-            ))
+            OpenError::Locked {
+                path: path.to_path_buf(),
+            }
         }
-        ::sled::Error::Io(io) => StoreError::Unavailable(format!(
-            "cannot open data directory {}: {io}",
-            path.display()
-        )),
-        ::sled::Error::Corruption { .. } => StoreError::Corrupt(format!(
+        ::sled::Error::Io(io) => OpenError::Io {
+            what: "cannot open data directory",
+            path: path.to_path_buf(),
+            source: io,
+        },
+        ::sled::Error::Corruption { .. } => OpenError::Damaged(format!(
             "{} is corrupt or not a sendid data directory: {e}",
             path.display()
         )),
-        other => StoreError::Corrupt(format!(
+        other => OpenError::Damaged(format!(
             "cannot open data directory {}: {other}",
             path.display()
         )),

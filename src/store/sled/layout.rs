@@ -29,6 +29,16 @@ fn key(tag: &str, parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
+/// The keys of `tag:part\0…`: everything filed under one campaign or workspace.
+pub(crate) fn prefix(tag: &str, part: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tag.len() + part.len() + 2);
+    k.extend_from_slice(tag.as_bytes());
+    k.push(b':');
+    k.extend_from_slice(part.as_bytes());
+    k.push(0);
+    k
+}
+
 pub(crate) fn workspace_key(id: &str) -> Vec<u8> {
     key("w", &[id.as_bytes()])
 }
@@ -64,7 +74,7 @@ pub(crate) fn decode_u64(v: &[u8]) -> StoreResult<u64> {
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Unavailable(format!("encoding a record: {e}")))
+    serde_json::to_vec(v).map_err(StoreError::Encode)
 }
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: &[u8]) -> StoreResult<T> {

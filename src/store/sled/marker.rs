@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{StoreError, StoreResult};
+use crate::store::OpenError;
 
 pub(crate) const MARKER: &str = "sendid-store.json";
 const MARKER_TMP: &str = "sendid-store.json.tmp";
@@ -64,20 +64,21 @@ pub(crate) fn when(millis: i64) -> String {
 }
 
 /// The marker, `None` when the directory has none.
-pub(crate) fn read(dir: &Path) -> StoreResult<Option<Marker>> {
+pub(crate) fn read(dir: &Path) -> Result<Option<Marker>, OpenError> {
     let path = dir.join(MARKER);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(StoreError::Unavailable(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )))
+        Err(source) => {
+            return Err(OpenError::Io {
+                what: "cannot read",
+                path,
+                source,
+            })
         }
     };
     serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        StoreError::Corrupt(format!(
+        OpenError::Damaged(format!(
             "{} is damaged: its marker {MARKER} cannot be read ({e}); restore the data directory \
              from a backup, or look with `sendid check --data-dir {}`",
             dir.display(),
@@ -87,12 +88,13 @@ pub(crate) fn read(dir: &Path) -> StoreResult<Option<Marker>> {
 }
 
 /// Writes the marker atomically (a temporary file, fsync, rename, fsync of the directory).
-pub(crate) fn write(dir: &Path, marker: &Marker) -> StoreResult<()> {
-    let fail = |e: std::io::Error| {
-        StoreError::Unavailable(format!("cannot write {}: {e}", dir.join(MARKER).display()))
+pub(crate) fn write(dir: &Path, marker: &Marker) -> Result<(), OpenError> {
+    let fail = |source: std::io::Error| OpenError::Io {
+        what: "cannot write",
+        path: dir.join(MARKER),
+        source,
     };
-    let bytes = serde_json::to_vec_pretty(marker)
-        .map_err(|e| StoreError::Unavailable(format!("encoding the marker: {e}")))?;
+    let bytes = serde_json::to_vec_pretty(marker).map_err(crate::store::StoreError::Encode)?;
     let tmp = dir.join(MARKER_TMP);
     {
         let mut file = std::fs::File::create(&tmp).map_err(fail)?;
@@ -184,12 +186,11 @@ pub(crate) fn released(dir: &Path) -> bool {
 
 /// Refuses a directory that holds other files and no sled database (say, a home directory given
 /// as `--data-dir` by mistake): sled would otherwise write its files among them.
-pub(crate) fn refuse_foreign_files(path: &Path) -> StoreResult<()> {
-    let entries = std::fs::read_dir(path).map_err(|e| {
-        StoreError::Unavailable(format!(
-            "cannot open data directory {}: {e}",
-            path.display()
-        ))
+pub(crate) fn refuse_foreign_files(path: &Path) -> Result<(), OpenError> {
+    let entries = std::fs::read_dir(path).map_err(|source| OpenError::Io {
+        what: "cannot open data directory",
+        path: path.to_path_buf(),
+        source,
     })?;
     let mut foreign = None;
     for entry in entries.flatten() {
@@ -202,7 +203,7 @@ pub(crate) fn refuse_foreign_files(path: &Path) -> StoreResult<()> {
         }
     }
     match foreign {
-        Some(name) => Err(StoreError::Corrupt(format!(
+        Some(name) => Err(OpenError::Damaged(format!(
             "{} is not a sendid data directory: it holds other files (such as {name:?}); \
              choose a new or empty directory with --data-dir",
             path.display()

@@ -3,21 +3,28 @@
 //! is what keeps the quota from being over-spent); group commit (`group_commit.rs`) makes them
 //! durable with one fsync for many writers. The key layout is in `layout.rs`.
 //!
-//! - `engine.rs`: one open sled database with its threads;
+//! - The resources, one file each: `workspaces.rs`, `campaigns.rs`, `api_keys.rs`, `pairs.rs`;
+//!   here the store's opening, closing, demo bootstrap and reset.
+//! - `shared.rs`: what the store shares with its recovery thread, and the one sequence every
+//!   admin write follows (lock, apply, directory change, durable wait);
+//! - `engine.rs`: one open sled database with its threads; `directory.rs` loads the records;
 //! - `recovery.rs`: a store that cannot write (a full disk): 503 for writes, and reopening the
 //!   database once it can;
 //! - `marker.rs`: a new directory told from a damaged one, checked before sled touches it;
 //! - `check.rs`: `sendid check`, which looks at a copy.
+mod api_keys;
+mod campaigns;
 pub(crate) mod check;
 mod directory;
-mod edits;
 mod engine;
 mod group_commit;
 mod layout;
-mod listing;
 mod marker;
 mod pair_writer;
+mod pairs;
 mod recovery;
+mod shared;
+mod workspaces;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,14 +34,14 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
 use self::engine::{Engine, Expect};
-use self::layout::*;
+use self::layout::{BOOTSTRAPPED_KEY, FORMAT, FORMAT_KEY};
 use self::marker::Marker;
-use self::recovery::{Fault, Recovery, Shared};
+use self::recovery::{Fault, Recovery};
+use self::shared::{Shared, Step};
 use super::{
-    ready, ApiKeyRecord, Campaign, CreateOutcome, Directory, NewSendId, PairJob, SendIdPage, Store,
-    StoreError, StoreOptions, StoreResult, Workspace, WorkspaceChange,
+    ready, ApiKeyRecord, Campaign, Directory, HasDirectory, OpenError, Store, StoreError,
+    StoreOptions, StoreResult, Workspace,
 };
-use crate::domain::{QuotaStatus, UtcDay};
 
 impl From<::sled::Error> for StoreError {
     fn from(e: ::sled::Error) -> Self {
@@ -47,6 +54,13 @@ impl From<::sled::Error> for StoreError {
     }
 }
 
+/// sled failing while a store is opened (not the directory's fault: an I/O error).
+impl From<::sled::Error> for OpenError {
+    fn from(e: ::sled::Error) -> Self {
+        OpenError::Store(e.into())
+    }
+}
+
 pub struct SledStore {
     shared: Arc<Shared>,
     recovery: Recovery,
@@ -54,29 +68,20 @@ pub struct SledStore {
     marker: Mutex<Marker>,
 }
 
-fn used(tree: &::sled::Tree, workspace_id: &str, day: UtcDay) -> StoreResult<u64> {
-    match tree.get(usage_key(workspace_id, day))? {
-        Some(v) => decode_u64(&v),
-        None => Ok(0),
-    }
-}
-
 impl SledStore {
     /// Opens (or creates) the data directory. Fails with a clear error when another process holds
     /// it, when it cannot be written, when it is not a sendid data directory, or when it held a
     /// store that no longer opens whole (and then nothing in it was written).
-    pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Self> {
+    pub fn open(path: &Path, options: StoreOptions) -> Result<Self, OpenError> {
         if path.exists() && !path.is_dir() {
-            return Err(StoreError::Unavailable(format!(
-                "cannot create data directory {}: it is a file, not a directory",
-                path.display()
-            )));
+            return Err(OpenError::NotADirectory {
+                path: path.to_path_buf(),
+            });
         }
-        std::fs::create_dir_all(path).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot create data directory {}: {e}",
-                path.display()
-            ))
+        std::fs::create_dir_all(path).map_err(|source| OpenError::Io {
+            what: "cannot create data directory",
+            path: path.to_path_buf(),
+            source,
         })?;
         marker::refuse_foreign_files(path)?;
         let found = marker::read(path)?;
@@ -126,7 +131,7 @@ impl SledStore {
 
     /// Flushes everything and stops the writer and the flusher; used at shutdown. Then seals
     /// the directory (`marker.rs`), so the next start can tell it is whole.
-    pub fn close_now(&self) -> StoreResult<()> {
+    fn stop_and_seal(&self) -> StoreResult<()> {
         self.recovery.stop();
         let Some(stopped) = self.shared.take_engine() else {
             return Ok(());
@@ -160,41 +165,14 @@ impl SledStore {
             Err(e) => tracing::warn!(error = %e, "sealing the data directory failed"),
         }
     }
-
-    async fn insert_new(
-        &self,
-        e: &Arc<Engine>,
-        k: Vec<u8>,
-        v: Vec<u8>,
-        extra: Option<(Vec<u8>, Vec<u8>)>,
-        what: &'static str,
-        applied: impl FnOnce(&mut super::directory::Records),
-    ) -> StoreResult<()> {
-        let s = &*self.shared;
-        let seq = {
-            let _guard = s.lock();
-            if e.tree.contains_key(&k)? {
-                return Err(StoreError::Conflict(what));
-            }
-            let mut batch = ::sled::Batch::default();
-            batch.insert(k, v);
-            if let Some((k2, v2)) = extra {
-                batch.insert(k2, v2);
-            }
-            let seq = s.noted(e, e.apply(batch), false)?;
-            s.directory.change(applied);
-            seq
-        };
-        s.noted(e, e.commit.wait_durable(seq).await, true)
-    }
 }
 
 /// A directory with a marker held a store: when it was sealed at a clean close, every file must
 /// be as it was (checked before sled opens, so a damaged store is refused with nothing written);
 /// sled's database file must be there in any case.
-fn verify(path: &Path, m: &Marker) -> StoreResult<()> {
+fn verify(path: &Path, m: &Marker) -> Result<(), OpenError> {
     let refuse = |what: String| {
-        StoreError::Corrupt(format!(
+        OpenError::Damaged(format!(
             "{} is damaged: {what}. It held a sendid store (created {}), so it is not taken for a \
              new one and nothing was written; restore the data directory from a backup, or look \
              with `sendid check --data-dir {}`",
@@ -223,221 +201,52 @@ fn verify(path: &Path, m: &Marker) -> StoreResult<()> {
     Ok(())
 }
 
-impl Store for SledStore {
+impl HasDirectory for SledStore {
     fn directory(&self) -> &Directory {
         &self.shared.directory
     }
+}
 
+impl Store for SledStore {
     fn bootstrap<'a>(
         &'a self,
         workspace: &'a Workspace,
         campaign: &'a Campaign,
         key: &'a ApiKeyRecord,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        async move {
-            let s = &*self.shared;
-            let e = s.engine()?;
-            let seq = {
-                let _guard = s.lock();
+        self.shared
+            .admin_write(move |e, _| {
                 if e.tree.contains_key(BOOTSTRAPPED_KEY)? {
-                    return Ok(false);
+                    return Ok(Step::Answer(false));
                 }
-                let workspace = &Workspace {
+                let workspace = Workspace {
                     seq: e.db.generate_id()?,
                     ..workspace.clone()
                 };
-                let campaign = &Campaign {
+                let campaign = Campaign {
                     seq: e.db.generate_id()?,
                     ..campaign.clone()
                 };
-                let key = &ApiKeyRecord {
+                let key = ApiKeyRecord {
                     seq: e.db.generate_id()?,
                     ..key.clone()
                 };
                 let mut batch = ::sled::Batch::default();
-                batch.insert(workspace_key(&workspace.id), to_json(workspace)?);
-                batch.insert(campaign_key(&campaign.campaign_id), to_json(campaign)?);
-                batch.insert(api_key_key(&key.hash), to_json(key)?);
-                batch.insert(key_id_key(&key.key_id), &key.hash[..]);
+                workspaces::write(&mut batch, &workspace)?;
+                campaigns::write(&mut batch, &campaign)?;
+                api_keys::write(&mut batch, &key)?;
                 batch.insert(BOOTSTRAPPED_KEY, &b"1"[..]);
-                let seq = s.noted(&e, e.apply(batch), false)?;
-                s.directory.change(|d| {
-                    d.workspaces.insert(workspace.id.clone(), workspace.clone());
-                    d.campaigns
-                        .insert(campaign.campaign_id.clone(), campaign.clone());
-                    d.keys.insert(key.hash, key.clone());
-                });
-                seq
-            };
-            s.noted(&e, e.commit.wait_durable(seq).await, true)?;
-            Ok(true)
-        }
-        .boxed()
-    }
-
-    fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>> {
-        async move {
-            let e = self.shared.engine()?;
-            let workspace = &Workspace {
-                seq: e.db.generate_id()?,
-                ..workspace.clone()
-            };
-            self.insert_new(
-                &e,
-                workspace_key(&workspace.id),
-                to_json(workspace)?,
-                None,
-                "workspace",
-                |d| {
-                    d.workspaces.insert(workspace.id.clone(), workspace.clone());
-                },
-            )
-            .await
-        }
-        .boxed()
-    }
-
-    fn used_on<'a>(
-        &'a self,
-        workspace_id: &'a str,
-        day: UtcDay,
-    ) -> BoxFuture<'a, StoreResult<u64>> {
-        ready(
-            self.shared
-                .engine()
-                .and_then(|e| used(&e.tree, workspace_id, day)),
-        )
-    }
-
-    fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
-        async move {
-            let e = self.shared.engine()?;
-            let campaign = &Campaign {
-                seq: e.db.generate_id()?,
-                ..campaign.clone()
-            };
-            self.insert_new(
-                &e,
-                campaign_key(&campaign.campaign_id),
-                to_json(campaign)?,
-                None,
-                "campaign",
-                |d| {
-                    d.campaigns
-                        .insert(campaign.campaign_id.clone(), campaign.clone());
-                },
-            )
-            .await
-        }
-        .boxed()
-    }
-
-    fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
-        async move {
-            let e = self.shared.engine()?;
-            let key = &ApiKeyRecord {
-                seq: e.db.generate_id()?,
-                ..key.clone()
-            };
-            self.insert_new(
-                &e,
-                api_key_key(&key.hash),
-                to_json(key)?,
-                Some((key_id_key(&key.key_id), key.hash.to_vec())),
-                "api key",
-                |d| {
-                    d.keys.insert(key.hash, key.clone());
-                },
-            )
-            .await
-        }
-        .boxed()
-    }
-
-    fn revoke_api_key<'a>(
-        &'a self,
-        key_id: &'a str,
-        now_millis: i64,
-    ) -> BoxFuture<'a, StoreResult<bool>> {
-        // Kept, marked revoked: the listing still shows it, authentication never again (from
-        // the 204 on: the record changes in memory first).
-        self.change_api_key(key_id, move |record| {
-            let active = record.revoked_at.is_none();
-            if active {
-                record.revoked_at = Some(now_millis);
-            }
-            active
-        })
-        .boxed()
-    }
-
-    // Admin edits: `edits.rs`.
-    fn update_workspace<'a>(
-        &'a self,
-        id: &'a str,
-        change: &'a WorkspaceChange,
-    ) -> BoxFuture<'a, StoreResult<Option<Workspace>>> {
-        self.update_workspace_now(id, change).boxed()
-    }
-
-    fn delete_workspace<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
-        self.delete_workspace_now(id).boxed()
-    }
-
-    fn rename_campaign<'a>(
-        &'a self,
-        campaign_id: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, StoreResult<bool>> {
-        self.rename_campaign_now(campaign_id, name).boxed()
-    }
-
-    fn delete_campaign<'a>(&'a self, campaign_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
-        self.delete_campaign_now(campaign_id).boxed()
-    }
-
-    fn update_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<bool>> {
-        self.update_api_key_now(key).boxed()
-    }
-
-    fn create_send_id<'a>(
-        &'a self,
-        req: NewSendId<'a>,
-    ) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
-        async move {
-            let now_seconds = req.now_millis.div_euclid(1000);
-            let limit = req.workspace.daily_send_id_quota;
-            let s = &*self.shared;
-            let e = s.engine()?;
-            let pk = pair_key(req.campaign_id, req.send_id.as_str());
-            // A repeat of a durable pair needs no writer: check the tree first, then that no
-            // write of it is in flight (the writer registers a pair before it becomes visible).
-            if e.tree.contains_key(&pk)? && !e.pairs.is_pending(&pk) {
-                let used = used(&e.tree, &req.workspace.id, UtcDay::containing(now_seconds))?;
-                return Ok(CreateOutcome::Existing(QuotaStatus::new(
-                    limit,
-                    used,
-                    now_seconds,
-                )));
-            }
-            let answer = e.pairs.submit(PairJob::new(&req)).await;
-            let wrote = matches!(answer, Ok(CreateOutcome::Created(_)));
-            s.noted(&e, answer, wrote)
-        }
-        .boxed()
-    }
-
-    fn list_send_ids<'a>(
-        &'a self,
-        campaign_id: &'a str,
-        after: Option<u64>,
-        limit: usize,
-    ) -> BoxFuture<'a, StoreResult<SendIdPage>> {
-        ready(
-            self.shared
-                .engine()
-                .and_then(|e| listing::list_send_ids(&e.tree, campaign_id, after, limit)),
-        )
+                Ok(Step::Write(
+                    batch,
+                    Box::new(|d| {
+                        d.put_workspace(workspace);
+                        d.put_campaign(campaign);
+                        d.put_key(key);
+                        true
+                    }),
+                ))
+            })
+            .boxed()
     }
 
     fn health(&self) -> BoxFuture<'_, StoreResult<()>> {
@@ -451,15 +260,12 @@ impl Store for SledStore {
     }
 
     fn close(&self) -> BoxFuture<'_, StoreResult<()>> {
-        ready(self.close_now())
+        ready(self.stop_and_seal())
     }
 
     fn reset(&self) -> BoxFuture<'_, StoreResult<()>> {
-        async move {
-            let s = &*self.shared;
-            let e = s.engine()?;
-            let seq = {
-                let _guard = s.lock();
+        self.shared
+            .admin_write(|e, _| {
                 // One atomic batch removing every key but the format mark.
                 let mut batch = ::sled::Batch::default();
                 for key in e.tree.iter().keys() {
@@ -468,12 +274,11 @@ impl Store for SledStore {
                         batch.remove(key);
                     }
                 }
-                let seq = s.noted(&e, e.apply(batch), false)?;
-                s.directory.change(|d| *d = Default::default());
-                seq
-            };
-            s.noted(&e, e.commit.wait_durable(seq).await, true)
-        }
-        .boxed()
+                Ok(Step::Write(
+                    batch,
+                    Box::new(|d| d.replace(Default::default())),
+                ))
+            })
+            .boxed()
     }
 }

@@ -6,96 +6,28 @@
 //! is there, since a 200 came only after its flush — and the directory reloaded from it.
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::engine::{Engine, Expect};
 use super::marker::now_millis;
-use crate::store::{Directory, FlushObserver, StoreError, StoreOptions, StoreResult};
+use super::shared::Shared;
+use crate::store::{FlushObserver, OpenError};
 
 /// How often a store that cannot write tries again.
 const TICK: Duration = Duration::from_millis(500);
 /// Free space below which reopening is not tried (sled writes in segments of 512 KiB).
 const ROOM: u64 = 2 * 1024 * 1024;
 
-/// Everything a [`super::SledStore`] shares with its recovery thread.
-pub(crate) struct Shared {
-    pub path: std::path::PathBuf,
-    pub options: StoreOptions,
-    /// The open database; `None` only while it is being reopened (or after close).
-    pub engine: RwLock<Option<Arc<Engine>>>,
-    /// Serialises the admin API's check-then-write steps (workspaces, campaigns, keys).
-    pub admin: Mutex<()>,
-    /// Workspaces, campaigns and keys in memory, changed with the tree under `admin`.
-    pub directory: Directory,
-    pub fault: Fault,
-}
-
 impl Shared {
-    pub fn engine(&self) -> StoreResult<Arc<Engine>> {
-        self.engine
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or_else(|| match self.fault.cause() {
-                Some(cause) => StoreError::Unavailable(format!("storage is reopening: {cause}")),
-                None => StoreError::Unavailable("storage is closed".into()),
-            })
-    }
-
-    pub fn is_current(&self, engine: &Arc<Engine>) -> bool {
-        self.engine
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .is_some_and(|e| Arc::ptr_eq(e, engine))
-    }
-
-    /// Notes what a write on `engine` came to: a write that failed on the open database means
-    /// the store cannot write; one that was made durable means it can.
-    pub fn noted<T>(
-        &self,
-        engine: &Arc<Engine>,
-        result: StoreResult<T>,
-        wrote: bool,
-    ) -> StoreResult<T> {
-        match &result {
-            Err(StoreError::Unavailable(cause)) if self.is_current(engine) => self.fault.set(cause),
-            Ok(_) if wrote => self.fault.clear(),
-            _ => {}
-        }
-        result
-    }
-
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.admin.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Takes the open database out and stops it; waits (briefly) for the requests that still
-    /// hold it, so that sled lets go of its files.
-    pub fn take_engine(&self) -> Option<StoreResult<()>> {
-        let engine = self
-            .engine
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()?;
-        let stopped = engine.stop();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Arc::strong_count(&engine) > 1 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        drop(engine);
-        Some(stopped)
-    }
-
     /// Opens the database again from the disk and reloads the directory from it.
-    fn reopen(&self) -> StoreResult<()> {
+    pub(super) fn reopen(&self) -> Result<(), OpenError> {
         self.take_engine();
         // sled's own threads let go of the files a moment after the last handle.
         let deadline = Instant::now() + Duration::from_secs(3);
         let (engine, records) = loop {
             match Engine::open(&self.path, &self.options, Expect::Existing) {
-                Err(StoreError::Locked(_)) if Instant::now() < deadline => {
+                Err(OpenError::Locked { .. }) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20))
                 }
                 other => break other?,
@@ -104,10 +36,10 @@ impl Shared {
         let probe = engine.probe(now_millis());
         {
             let _guard = self.lock();
-            self.directory.change(|d| *d = records);
+            self.directory.replace(records);
             *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(engine));
         }
-        probe
+        Ok(probe?)
     }
 }
 

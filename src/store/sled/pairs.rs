@@ -1,9 +1,79 @@
-//! The listing of a campaign's pairs from its creation log (`layout.rs`).
-use super::layout::{decode_u64, from_json, log_key, log_prefix};
-use crate::store::{SendIdEntry, SendIdPage, StoreResult};
+//! Pairs on sled: a repeat of a durable pair answered from the tree, a new one decided and
+//! written by the pair writer (`pair_writer.rs`); the day counters (`u:`) read; a campaign's
+//! pairs listed from its creation log (`layout.rs`).
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+
+use super::layout::{decode_u64, from_json, log_key, log_prefix, pair_key, usage_key};
+use super::SledStore;
+use crate::domain::{QuotaStatus, UtcDay};
+use crate::store::{
+    ready, CreateOutcome, NewSendId, PairJob, PairStore, SendIdEntry, SendIdPage, StoreResult,
+};
+
+fn used(tree: &::sled::Tree, workspace_id: &str, day: UtcDay) -> StoreResult<u64> {
+    match tree.get(usage_key(workspace_id, day))? {
+        Some(v) => decode_u64(&v),
+        None => Ok(0),
+    }
+}
+
+impl PairStore for SledStore {
+    fn create_send_id<'a>(
+        &'a self,
+        req: NewSendId<'a>,
+    ) -> BoxFuture<'a, StoreResult<CreateOutcome>> {
+        async move {
+            let now_seconds = req.now_millis.div_euclid(1000);
+            let limit = req.workspace.daily_send_id_quota;
+            let s = &*self.shared;
+            let e = s.engine()?;
+            let pk = pair_key(req.campaign_id, req.send_id.as_str());
+            // A repeat of a durable pair needs no writer: check the tree first, then that no
+            // write of it is in flight (the writer registers a pair before it becomes visible).
+            if e.tree.contains_key(&pk)? && !e.pairs.is_pending(&pk) {
+                let used = used(&e.tree, &req.workspace.id, UtcDay::containing(now_seconds))?;
+                return Ok(CreateOutcome::Existing(QuotaStatus::new(
+                    limit,
+                    used,
+                    now_seconds,
+                )));
+            }
+            let answer = e.pairs.submit(PairJob::new(&req)).await;
+            let wrote = matches!(answer, Ok(CreateOutcome::Created(_)));
+            s.noted(&e, answer, wrote)
+        }
+        .boxed()
+    }
+
+    fn used_on<'a>(
+        &'a self,
+        workspace_id: &'a str,
+        day: UtcDay,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        ready(
+            self.shared
+                .engine()
+                .and_then(|e| used(&e.tree, workspace_id, day)),
+        )
+    }
+
+    fn list_send_ids<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<SendIdPage>> {
+        ready(
+            self.shared
+                .engine()
+                .and_then(|e| list_from_log(&e.tree, campaign_id, after, limit)),
+        )
+    }
+}
 
 /// Pairs of a campaign in creation order, after the sequence number `after`.
-pub(crate) fn list_send_ids(
+fn list_from_log(
     tree: &::sled::Tree,
     campaign_id: &str,
     after: Option<u64>,
@@ -83,7 +153,7 @@ mod tests {
             let mut seen = Vec::new();
             let mut after = None;
             loop {
-                let page = list_send_ids(&tree, c, after, limit).unwrap();
+                let page = list_from_log(&tree, c, after, limit).unwrap();
                 seen.extend(page.entries.iter().map(|e| e.send_id.clone()));
                 match page.next {
                     Some(n) => after = Some(n),
@@ -92,7 +162,7 @@ mod tests {
             }
             assert_eq!(seen, all, "pages of {limit}");
         }
-        let from_d = list_send_ids(&tree, c, Some(3), 2).unwrap();
+        let from_d = list_from_log(&tree, c, Some(3), 2).unwrap();
         let ids: Vec<&str> = from_d.entries.iter().map(|e| e.send_id.as_str()).collect();
         assert_eq!((ids, from_d.next), (vec!["d", "e"], Some(5)));
     }

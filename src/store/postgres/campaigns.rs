@@ -1,0 +1,129 @@
+//! Campaigns on PostgreSQL: the `campaigns` table. Deleting one deletes its pairs; its
+//! workspace's day counters (`quota_usage`) stay, so the quota it spent stays spent.
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row, Transaction};
+
+use super::changes::finish_change;
+use super::retry::with_retry;
+use super::{seq_of, PgStore};
+use crate::store::{Campaign, CampaignStore, Resource, StoreError, StoreResult};
+
+/// The columns [`from_row`] reads, in its order.
+pub(super) const COLUMNS: &str = "campaign_id, workspace_id, name, created_at, seq";
+
+pub(super) fn from_row(row: &PgRow) -> Result<Campaign, sqlx::Error> {
+    Ok(Campaign {
+        campaign_id: row.try_get(0)?,
+        workspace_id: row.try_get(1)?,
+        name: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+        seq: row.try_get::<i64, _>(4)?.max(0) as u64,
+    })
+}
+
+/// Inserts the campaign; its creation sequence, or `None` when it exists.
+pub(super) async fn insert(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Campaign,
+) -> Result<Option<u64>, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO campaigns (campaign_id, workspace_id, name, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING seq",
+    )
+    .bind(&c.campaign_id)
+    .bind(&c.workspace_id)
+    .bind(&c.name)
+    .bind(c.created_at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    seq_of(done)
+}
+
+impl CampaignStore for PgStore {
+    fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
+        async move {
+            let created = with_retry(self.timeout, || async move {
+                let mut tx = self.begin().await?;
+                let created = insert(&mut tx, campaign).await?;
+                if created.is_some() {
+                    // Pairs an instance wrote for a deleted campaign of this id in the moment
+                    // before it heard of the deletion: the new campaign starts empty.
+                    sqlx::query("DELETE FROM pairs WHERE campaign_id = $1")
+                        .bind(&campaign.campaign_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                finish_change(tx, created.is_some()).await?;
+                Ok(created)
+            })
+            .await?;
+            let Some(seq) = created else {
+                return Err(StoreError::Conflict {
+                    resource: Resource::Campaign,
+                    id: campaign.campaign_id.clone(),
+                });
+            };
+            self.directory.put_campaign(Campaign {
+                seq,
+                ..campaign.clone()
+            });
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn rename_campaign<'a>(
+        &'a self,
+        campaign_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        async move {
+            let renamed = with_retry(self.timeout, || async move {
+                let mut tx = self.begin().await?;
+                let done = sqlx::query("UPDATE campaigns SET name = $2 WHERE campaign_id = $1")
+                    .bind(campaign_id)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                finish_change(tx, done).await
+            })
+            .await?;
+            if renamed {
+                self.directory.rename_campaign(campaign_id, name);
+            }
+            Ok(renamed)
+        }
+        .boxed()
+    }
+
+    fn delete_campaign<'a>(&'a self, campaign_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        async move {
+            let deleted = with_retry(self.timeout, || async move {
+                let mut tx = self.begin().await?;
+                let done = sqlx::query("DELETE FROM campaigns WHERE campaign_id = $1")
+                    .bind(campaign_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if done {
+                    sqlx::query("DELETE FROM pairs WHERE campaign_id = $1")
+                        .bind(campaign_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                finish_change(tx, done).await
+            })
+            .await?;
+            if deleted {
+                self.directory.remove_campaign(campaign_id);
+            }
+            Ok(deleted)
+        }
+        .boxed()
+    }
+}

@@ -35,7 +35,7 @@ pub struct FaultMatchBody {
 #[oai(deny_unknown_fields)]
 pub struct FaultActionBody {
     /// Answer this status (400–599) with a JSON error body; 429 and 503 carry `Retry-After`.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "400"), maximum(value = "599")))]
     pub status: Option<u16>,
     /// The error body's `message` (default: the status's reason and the rule's id).
     #[oai(nullable)]
@@ -44,7 +44,7 @@ pub struct FaultActionBody {
     #[oai(nullable)]
     pub retry_after: Option<u64>,
     /// Wait this long first, up to 30000 ms.
-    #[oai(nullable)]
+    #[oai(nullable, validator(maximum(value = "30000")))]
     pub delay_ms: Option<u64>,
     /// Close the connection without an answer.
     #[oai(nullable)]
@@ -71,10 +71,10 @@ pub struct CreateFaultRequest {
     #[oai(nullable)]
     pub when: Option<FaultWhen>,
     /// Apply to the next N matching requests; absent: to every one until the rule is removed.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "1")))]
     pub times: Option<u64>,
     /// Apply to each matching request with this probability (0 to 1).
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "1")))]
     pub probability: Option<f64>,
     /// The seed of `probability`'s draws: the same seed, the same pattern (random when absent,
     /// and shown in the answer).
@@ -139,8 +139,11 @@ pub struct SetClockRequest {
     /// The time to jump to (RFC 3339, e.g. `2026-12-01T23:59:50Z`); the clock moves on from it.
     #[oai(nullable)]
     pub now: Option<JsonString>,
-    /// Or: real time plus this many seconds (negative: the past).
-    #[oai(nullable)]
+    /// Or: real time plus this many seconds (negative: the past), within 100 years.
+    #[oai(
+        nullable,
+        validator(minimum(value = "-3162240000"), maximum(value = "3162240000"))
+    )]
     pub offset_seconds: Option<i64>,
 }
 

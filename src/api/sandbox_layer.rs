@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::error::{json_error, FinalStatus};
 use super::limits::drain_body;
-use super::security::{Principal, CREATE_PATH};
+use super::security::{bearer_token, Principal, CREATE_PATH};
 use crate::clock::Clock;
 use crate::domain::hash_secret;
 use crate::sandbox::faults::{Applied, FaultAction, RequestFacts, When};
@@ -196,12 +196,7 @@ impl Drop for Pending<'_> {
 impl<E> RecorderEndpoint<E> {
     /// The request's bearer key, when it is an active key of the store.
     async fn key(&self, req: &Request) -> Option<crate::store::ApiKeyRecord> {
-        let value = req.headers().get("authorization")?.to_str().ok()?;
-        let (scheme, token) = value.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        let hash = hash_secret(token.trim());
+        let hash = hash_secret(&bearer_token(req)?);
         self.store.api_key_by_hash(&hash).await.ok()?
     }
 }
@@ -295,7 +290,7 @@ impl<E: Endpoint> FaultLayer<E> {
 fn note_of(applied: &Applied, original_status: Option<u16>) -> FaultNote {
     FaultNote {
         rule_id: applied.rule_id.clone(),
-        when: applied.when.as_str(),
+        when: applied.when,
         action: describe(&applied.action),
         original_status,
     }

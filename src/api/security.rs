@@ -31,7 +31,10 @@ pub struct Principal {
 
 pub const CREATE_PATH: &str = "/sends/id/create";
 
-fn bearer_token(req: &Request) -> Option<String> {
+/// The token of `Authorization: Bearer <token>`: the one reading of the header, for the
+/// gates here and for the sandbox's journal (`sandbox_layer`), so they agree on which key a
+/// request carries.
+pub fn bearer_token(req: &Request) -> Option<String> {
     req.headers()
         .typed_get::<Authorization<BearerHeader>>()
         .map(|a| a.token().to_string())

@@ -5,15 +5,17 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::payload::{Json, ParsePayload, Payload};
-use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{Example, Type};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{impl_apirequest_for_payload, ApiResponse, Object, OpenApi, Tags};
 use serde_json::Value;
+use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use super::error::ErrorBody;
 use super::security::{BrazeApiKey, Principal};
 use super::AppState;
-use crate::domain::{QuotaStatus, SendId, SendIdError};
+use crate::domain::{QuotaStatus, SendId, SendIdError, MAX_SEND_ID_LEN, SEND_ID_CHARS};
 use crate::store::{CreateOutcome, NewSendId};
 
 #[derive(Tags)]
@@ -22,20 +24,18 @@ enum ApiTags {
     Sends,
 }
 
+// The document's schema and what the handler gets, one type. Its fields' types carry their
+// rules both ways: each builds its schema from the `domain` bounds and parses with the same
+// bounds (see `parse_create_request`), so the document cannot promise what is not enforced.
 /// The request body of `POST /sends/id/create`.
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct CreateSendIdRequest {
     /// The campaign to create the send identifier under; a campaign of the key's workspace.
-    #[oai(validator(min_length = 1))]
-    pub campaign_id: String,
-    /// The send identifier to create: 1 to 64 printable ASCII characters (0x20–0x7E). Absent or
-    /// `null`: the service generates one.
-    #[oai(
-        validator(min_length = 1, max_length = 64, pattern = "^[ -~]+$"),
-        nullable
-    )]
-    pub send_id: Option<String>,
+    pub campaign_id: RequestedCampaignId,
+    // Described by its type (the bounds in words, from the same constants).
+    #[oai(nullable)]
+    pub send_id: Option<SendId>,
 }
 
 /// What Swagger UI's "Try it out" fills in: the demo campaign every new data directory has and
@@ -43,11 +43,117 @@ pub struct CreateSendIdRequest {
 impl Example for CreateSendIdRequest {
     fn example() -> Self {
         Self {
-            campaign_id: crate::demo::DEMO_CAMPAIGN_ID.into(),
-            send_id: Some("spring-sale-2026-11-27".into()),
+            campaign_id: RequestedCampaignId(crate::demo::DEMO_CAMPAIGN_ID.into()),
+            send_id: SendId::parse("spring-sale-2026-11-27").ok(),
         }
     }
 }
+
+/// `campaign_id` as the public operation takes it: any non-empty string (docs/contract.md §1);
+/// one that names no campaign of the key's workspace is the handler's 400 `Invalid campaign_id`.
+#[derive(Debug, Clone)]
+pub struct RequestedCampaignId(pub String);
+
+impl RequestedCampaignId {
+    /// The field as sent (`None`: absent).
+    fn from_field(value: Option<Value>) -> Result<Self, BodyError> {
+        match value {
+            None | Some(Value::Null) => Err(BodyError::MissingCampaignId),
+            Some(Value::String(s)) if s.is_empty() => Err(BodyError::EmptyCampaignId),
+            Some(Value::String(s)) => Ok(Self(s)),
+            Some(_) => Err(BodyError::CampaignIdNotString),
+        }
+    }
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            min_length: Some(1),
+            ..MetaSchema::new("string")
+        }
+    }
+}
+
+/// `send_id` as sent (not `null`): a [`SendId`] or the error naming the field.
+fn send_id_from_field(value: Value) -> Result<SendId, BodyError> {
+    match value {
+        Value::String(s) => Ok(SendId::parse(s)?),
+        _ => Err(BodyError::SendIdNotString),
+    }
+}
+
+fn send_id_schema() -> MetaSchema {
+    static DESCRIPTION: LazyLock<String> = LazyLock::new(|| {
+        let (first, last) = (*SEND_ID_CHARS.start(), *SEND_ID_CHARS.end());
+        format!(
+            "The send identifier to create: 1 to {MAX_SEND_ID_LEN} printable ASCII characters \
+             (0x{:02X}–0x{:02X}). Absent or\n`null`: the service generates one.",
+            first as u32, last as u32
+        )
+    });
+    static PATTERN: LazyLock<String> =
+        LazyLock::new(|| format!("^[{}-{}]+$", SEND_ID_CHARS.start(), SEND_ID_CHARS.end()));
+    MetaSchema {
+        description: Some(DESCRIPTION.as_str()),
+        min_length: Some(1),
+        max_length: Some(MAX_SEND_ID_LEN),
+        pattern: Some(PATTERN.clone()),
+        ..MetaSchema::new("string")
+    }
+}
+
+/// Makes a field type of the create request a poem-openapi type whose schema is `$schema` and
+/// whose JSON parse is `$parse` (the one the body parser calls), so the document and the
+/// enforced rule come from the same function.
+macro_rules! request_field {
+    ($ty:ty, $schema:expr, $parse:expr, $json:expr) => {
+        impl Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                "string".into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Inline(Box::new($schema))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+
+        impl ParseFromJSON for $ty {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                $parse(value).map_err(ParseError::custom)
+            }
+        }
+
+        impl ToJSON for $ty {
+            fn to_json(&self) -> Option<Value> {
+                Some(Value::String($json(self)))
+            }
+        }
+    };
+}
+
+request_field!(
+    RequestedCampaignId,
+    RequestedCampaignId::schema(),
+    RequestedCampaignId::from_field,
+    |c: &RequestedCampaignId| c.0.clone()
+);
+request_field!(
+    SendId,
+    send_id_schema(),
+    |v: Option<Value>| send_id_from_field(v.unwrap_or_default()),
+    |s: &SendId| s.as_str().to_string()
+);
 
 /// The answer of a successful call.
 #[derive(Debug, Object)]
@@ -60,13 +166,7 @@ pub struct CreateSendIdSuccess {
 
 /// `CreateSendIdRequest` as JSON, parsed by sendid itself so that every failure names its
 /// field and no failure happens before authentication.
-pub struct CreateSendIdBody(pub ValidCreateRequest);
-
-#[derive(Debug)]
-pub struct ValidCreateRequest {
-    pub campaign_id: String,
-    pub send_id: Option<SendId>,
-}
+pub struct CreateSendIdBody(pub CreateSendIdRequest);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -94,8 +194,10 @@ impl ResponseError for BodyError {
     }
 }
 
-/// Where the request body is turned into valid values, once.
-pub fn parse_create_request(data: &[u8]) -> Result<ValidCreateRequest, BodyError> {
+/// Where the request body is turned into valid values, once: the body as a whole here (the
+/// contract's order: empty, JSON, an object), then each field by its type's own parse. Unknown
+/// fields are ignored; `null` is absent.
+pub fn parse_create_request(data: &[u8]) -> Result<CreateSendIdRequest, BodyError> {
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::Empty);
     }
@@ -104,18 +206,12 @@ pub fn parse_create_request(data: &[u8]) -> Result<ValidCreateRequest, BodyError
     let Value::Object(mut fields) = value else {
         return Err(BodyError::NotAnObject);
     };
-    let campaign_id = match fields.remove("campaign_id") {
-        None | Some(Value::Null) => return Err(BodyError::MissingCampaignId),
-        Some(Value::String(s)) if s.is_empty() => return Err(BodyError::EmptyCampaignId),
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(BodyError::CampaignIdNotString),
-    };
+    let campaign_id = RequestedCampaignId::from_field(fields.remove("campaign_id"))?;
     let send_id = match fields.remove("send_id") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(SendId::parse(s)?),
-        Some(_) => return Err(BodyError::SendIdNotString),
+        Some(v) => Some(send_id_from_field(v)?),
     };
-    Ok(ValidCreateRequest {
+    Ok(CreateSendIdRequest {
         campaign_id,
         send_id,
     })
@@ -151,6 +247,12 @@ impl ParsePayload for CreateSendIdBody {
 
 impl_apirequest_for_payload!(CreateSendIdBody);
 
+// The rate-limit headers: 200 and 429 carry values of the variant, from the quota the store
+// answered. On 400, 413 and 415 they are declared here (poem-openapi's `header(...)`, for the
+// document only) and set by `SendsGate`, the one layer that sees each of these answers with
+// the key's workspace: 413 is its own answer, before the handler; 415 and a body's 400 come
+// from poem-openapi's `bad_request_handler`, which gets only the error (no key, no store); and
+// `Invalid campaign_id` would otherwise need a second quota read in the handler.
 /// Every answer `POST /sends/id/create` can give.
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "bad_request")]
@@ -172,19 +274,25 @@ pub enum CreateSendIdResponse {
     ),
     /// The body is not a JSON object, a field has the wrong type or is out of bounds, or
     /// `campaign_id` is not a campaign of the key's workspace (`Invalid campaign_id`).
-    #[oai(status = 400)]
-    BadRequest(
-        Json<ErrorBody>,
-        /// The workspace's daily quota (present once the key is authenticated and permitted).
-        #[oai(header = "X-RateLimit-Limit")]
-        Option<u64>,
-        /// New send identifiers left today.
-        #[oai(header = "X-RateLimit-Remaining")]
-        Option<u64>,
-        /// Unix epoch seconds of the next 00:00 UTC.
-        #[oai(header = "X-RateLimit-Reset")]
-        Option<i64>,
-    ),
+    #[oai(
+        status = 400,
+        header(
+            name = "X-RateLimit-Limit",
+            ty = "Option<u64>",
+            description = "The workspace's daily quota (present once the key is authenticated and permitted)."
+        ),
+        header(
+            name = "X-RateLimit-Remaining",
+            ty = "Option<u64>",
+            description = "New send identifiers left today."
+        ),
+        header(
+            name = "X-RateLimit-Reset",
+            ty = "Option<i64>",
+            description = "Unix epoch seconds of the next 00:00 UTC."
+        )
+    )]
+    BadRequest(Json<ErrorBody>),
     /// No `Authorization: Bearer` header, or an unknown or revoked API key.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
@@ -193,21 +301,21 @@ pub enum CreateSendIdResponse {
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
     /// The body is larger than 64 KiB.
-    #[oai(status = 413)]
-    PayloadTooLarge(
-        Json<ErrorBody>,
-        #[oai(header = "X-RateLimit-Limit")] Option<u64>,
-        #[oai(header = "X-RateLimit-Remaining")] Option<u64>,
-        #[oai(header = "X-RateLimit-Reset")] Option<i64>,
-    ),
+    #[oai(
+        status = 413,
+        header(name = "X-RateLimit-Limit", ty = "Option<u64>"),
+        header(name = "X-RateLimit-Remaining", ty = "Option<u64>"),
+        header(name = "X-RateLimit-Reset", ty = "Option<i64>")
+    )]
+    PayloadTooLarge(Json<ErrorBody>),
     /// The `Content-Type` is not JSON.
-    #[oai(status = 415)]
-    UnsupportedMediaType(
-        Json<ErrorBody>,
-        #[oai(header = "X-RateLimit-Limit")] Option<u64>,
-        #[oai(header = "X-RateLimit-Remaining")] Option<u64>,
-        #[oai(header = "X-RateLimit-Reset")] Option<i64>,
-    ),
+    #[oai(
+        status = 415,
+        header(name = "X-RateLimit-Limit", ty = "Option<u64>"),
+        header(name = "X-RateLimit-Remaining", ty = "Option<u64>"),
+        header(name = "X-RateLimit-Reset", ty = "Option<i64>")
+    )]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The pair is new and the workspace's quota for the current UTC day is used up.
     #[oai(status = 429)]
     TooManyRequests(
@@ -233,17 +341,14 @@ pub enum CreateSendIdResponse {
 fn bad_request(err: poem::Error) -> CreateSendIdResponse {
     let message = Json(ErrorBody::new(err.to_string()));
     match err.status() {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => CreateSendIdResponse::UnsupportedMediaType(
-            Json(ErrorBody::new("Content-Type must be application/json")),
-            None,
-            None,
-            None,
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => CreateSendIdResponse::PayloadTooLarge(message, None, None, None),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => CreateSendIdResponse::UnsupportedMediaType(Json(
+            ErrorBody::new("Content-Type must be application/json"),
+        )),
+        StatusCode::PAYLOAD_TOO_LARGE => CreateSendIdResponse::PayloadTooLarge(message),
         StatusCode::UNAUTHORIZED => CreateSendIdResponse::Unauthorized(Json(ErrorBody::new(
             "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`",
         ))),
-        _ => CreateSendIdResponse::BadRequest(message, None, None, None),
+        _ => CreateSendIdResponse::BadRequest(message),
     }
 }
 
@@ -261,7 +366,7 @@ impl CreateSendIdResponse {
     }
 
     fn bad_request(message: &str) -> Self {
-        Self::BadRequest(Json(ErrorBody::new(message)), None, None, None)
+        Self::BadRequest(Json(ErrorBody::new(message)))
     }
 }
 
@@ -289,7 +394,7 @@ impl SendsApi {
         body: CreateSendIdBody,
     ) -> CreateSendIdResponse {
         let request = body.0;
-        let campaign = match state.store.campaign(&request.campaign_id).await {
+        let campaign = match state.store.campaign(&request.campaign_id.0).await {
             Ok(c) => c,
             Err(e) => return unavailable(e),
         };
@@ -301,7 +406,7 @@ impl SendsApi {
             .store
             .create_send_id(NewSendId {
                 workspace: &principal.workspace,
-                campaign_id: &request.campaign_id,
+                campaign_id: &request.campaign_id.0,
                 send_id: &send_id,
                 now_millis: state.clock.now_millis(),
             })
@@ -350,7 +455,34 @@ mod tests {
         assert!(ok.send_id.is_none());
     }
 
+    /// The create request's schema, as the public document publishes it.
+    fn documented_request_schema() -> Value {
+        let doc: Value = serde_json::from_str(&crate::api::docs::sends_spec()).unwrap();
+        doc["components"]["schemas"]["CreateSendIdRequest"].clone()
+    }
+
+    fn send_ids() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[ -~]{0,70}",
+            "[ -~]{0,40}[^ -~][ -~]{0,40}",
+            any::<String>(),
+        ]
+    }
+
     proptest! {
+        /// What the document says of a body is what the parser enforces: a JSON Schema
+        /// validator judging the published schema and `parse_create_request` agree.
+        #[test]
+        fn the_document_and_the_parser_agree(
+            campaign_id in prop_oneof!["", "[a-z]{1,8}"],
+            send_id in send_ids(),
+        ) {
+            let validator = jsonschema::validator_for(&documented_request_schema()).unwrap();
+            let body = serde_json::json!({"campaign_id": campaign_id, "send_id": send_id});
+            let parsed = parse_create_request(body.to_string().as_bytes());
+            prop_assert_eq!(validator.is_valid(&body), parsed.is_ok(), "{}", body);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = parse_create_request(&data);

@@ -11,4 +11,4 @@ pub use campaign_id::{CampaignId, CampaignIdError};
 pub use quota::{
     decide_pair, PairDecision, PairLedger, PairRequest, QuotaStatus, UtcDay, DEFAULT_DAILY_QUOTA,
 };
-pub use send_id::{SendId, SendIdError};
+pub use send_id::{SendId, SendIdError, MAX_SEND_ID_LEN, SEND_ID_CHARS};

@@ -3,6 +3,10 @@ use std::fmt;
 
 /// The most characters Braze accepts in a send identifier.
 pub const MAX_SEND_ID_LEN: usize = 64;
+/// The characters a send identifier may hold: printable ASCII, 0x20 (space) to 0x7E (`~`).
+/// The public document's schema (`api::sends`) is built from this and [`MAX_SEND_ID_LEN`], so
+/// what it says is what [`SendId::parse`] enforces.
+pub const SEND_ID_CHARS: std::ops::RangeInclusive<char> = ' '..='~';
 
 /// A send identifier that satisfies the contract. The field is private: the only ways to get
 /// one are [`SendId::parse`] and [`SendId::generate`].
@@ -13,9 +17,13 @@ pub struct SendId(String);
 pub enum SendIdError {
     #[error("send_id must not be empty")]
     Empty,
-    #[error("send_id must be at most 64 characters long (got {0})")]
+    #[error("send_id must be at most {max} characters long (got {0})", max = MAX_SEND_ID_LEN)]
     TooLong(usize),
-    #[error("send_id must contain only printable ASCII characters (0x20-0x7E); found {0:?} at position {1}")]
+    #[error(
+        "send_id must contain only printable ASCII characters (0x{first:02X}-0x{last:02X}); found {0:?} at position {1}",
+        first = *SEND_ID_CHARS.start() as u32,
+        last = *SEND_ID_CHARS.end() as u32
+    )]
     NotPrintableAscii(char, usize),
 }
 
@@ -54,7 +62,7 @@ impl SendId {
 }
 
 pub(crate) fn is_printable_ascii(c: char) -> bool {
-    (' '..='~').contains(&c)
+    SEND_ID_CHARS.contains(&c)
 }
 
 impl fmt::Display for SendId {

@@ -5,16 +5,32 @@
 //! `StoreOptions::fail_flush`, is the tests' way to make a commit fail, not the sandbox's).
 use std::sync::Mutex;
 
+use poem_openapi::{Enum, Object};
+
 /// Longest delay a rule may ask for; kept below the server's default idle timeout (60 s).
 pub const MAX_DELAY_MS: u64 = 30_000;
 
-/// What a rule matches; an absent field matches anything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+// The rule, its match and its action are each one type: the body of `POST /admin/faults`, the
+// rule kept here, and what the admin API lists (poem-openapi `Object`s; `read_only` marks what
+// only the service sets). The admin body parser (`api::admin::body`) refuses a read-only field
+// in a request as it refuses an unknown one.
+
+/// What a fault rule matches; an absent field matches any public request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Object)]
+#[oai(deny_unknown_fields)]
 pub struct FaultMatch {
+    /// The workspace of the request's key.
+    #[oai(nullable)]
     pub workspace_id: Option<String>,
+    /// The body's `campaign_id`.
+    #[oai(nullable)]
     pub campaign_id: Option<String>,
+    /// The request's key, by its `key_id`.
+    #[oai(nullable)]
     pub key_id: Option<String>,
-    /// Matches requests whose body names a `send_id` starting with this (never a generated one).
+    /// The body's `send_id` starts with this (a request without one, whose id the service
+    /// generates, never matches).
+    #[oai(nullable)]
     pub send_id_prefix: Option<String>,
 }
 
@@ -45,22 +61,32 @@ impl FaultMatch {
     }
 }
 
-/// What a rule does: wait `delay_ms`, then answer `status` (a JSON error body, `Retry-After` on
-/// 429 and 503), close the connection without an answer, or — a delay alone — answer as usual.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a fault does: wait `delay_ms`, then answer `status` or `close` the connection without
+/// an answer; a `delay_ms` alone delays the usual answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Object)]
+#[oai(deny_unknown_fields)]
 pub struct FaultAction {
+    /// Answer this status (400–599) with a JSON error body; 429 and 503 carry `Retry-After`.
+    #[oai(nullable, validator(minimum(value = "400"), maximum(value = "599")))]
     pub status: Option<u16>,
-    /// The error body's `message`; a default names the rule.
+    /// The error body's `message` (default: the status's reason and the rule's id).
+    #[oai(nullable)]
     pub message: Option<String>,
-    /// `Retry-After` seconds of a 429 or 503 (default 1).
+    /// `Retry-After` seconds (default 1 on 429 and 503).
+    #[oai(nullable)]
     pub retry_after: Option<u64>,
+    /// Wait this long first, up to 30000 ms.
+    #[oai(nullable, validator(maximum(value = "30000")))]
     pub delay_ms: Option<u64>,
+    /// Close the connection without an answer.
+    #[oai(default, nullable)]
     pub close: bool,
 }
 
-/// Before the store (nothing stored or spent) or after the handler's commit (stored and spent,
-/// the answer replaced or lost).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Before the store (nothing stored or spent) or after the handler committed (stored and
+/// spent; the answer delayed, replaced or lost).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Enum)]
+#[oai(rename = "FaultWhen", rename_all = "lowercase")]
 pub enum When {
     #[default]
     Before,
@@ -76,24 +102,53 @@ impl When {
     }
 }
 
-/// A rule as asked for (`POST /admin/faults`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FaultSpec {
+/// A fault rule: as asked for (`POST /admin/faults`), as kept, and as listed.
+#[derive(Debug, Clone, Default, PartialEq, Object)]
+#[oai(deny_unknown_fields)]
+pub struct FaultRule {
+    /// The rule's id (`fault-1`), given by the service.
+    #[oai(read_only)]
+    pub id: String,
+    /// Which requests (to `POST /sends/id/create`, once their key is known); absent: all.
+    #[oai(rename = "match", default, nullable)]
     pub matcher: FaultMatch,
     pub action: FaultAction,
+    /// `before` (default) or `after`.
+    #[oai(default, nullable)]
     pub when: When,
-    /// Applies to the next N matching requests; absent: to every one.
+    /// Apply to the next N matching requests; absent: to every one until the rule is removed.
+    #[oai(nullable, validator(minimum(value = "1")))]
     pub times: Option<u64>,
-    /// Applies to each matching request with this probability, drawn from `seed`.
+    /// Apply to each matching request with this probability (0 to 1).
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "1")))]
     pub probability: Option<f64>,
+    /// The seed of `probability`'s draws: the same seed, the same pattern (random when absent,
+    /// and the one used shown in the answer).
+    #[oai(nullable)]
     pub seed: Option<u64>,
+    /// Applications left; `null` when the rule applies until removed.
+    #[oai(read_only, nullable)]
+    pub remaining: Option<u64>,
+    /// Requests it was applied to so far.
+    #[oai(read_only)]
+    pub applied: u64,
+    #[oai(skip)]
+    rng: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
 pub struct FaultSpecError(pub String);
 
-impl FaultSpec {
+impl FaultRule {
+    /// A rule that does `action` to every request.
+    pub fn new(action: FaultAction) -> Self {
+        Self {
+            action,
+            ..Self::default()
+        }
+    }
+
     /// The one place a rule is judged; every message names the field.
     pub fn validate(&self) -> Result<(), FaultSpecError> {
         let err = |m: &str| Err(FaultSpecError(m.to_string()));
@@ -134,20 +189,6 @@ impl FaultSpec {
     }
 }
 
-/// A rule as kept and listed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultRule {
-    pub id: String,
-    pub spec: FaultSpec,
-    /// Applications left; `None` when unbounded.
-    pub remaining: Option<u64>,
-    /// How many requests it has been applied to.
-    pub applied: u64,
-    /// The seed actually used (the one given, or a random one) when `probability` is set.
-    pub seed: Option<u64>,
-    rng: u64,
-}
-
 /// What the HTTP layer does to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -170,20 +211,22 @@ pub struct Faults {
 }
 
 impl Faults {
-    pub fn add(&self, spec: FaultSpec) -> Result<FaultRule, FaultSpecError> {
-        spec.validate()?;
+    /// Keeps `asked` (its read-only fields are the service's: they are set here) and answers
+    /// the rule as kept.
+    pub fn add(&self, asked: FaultRule) -> Result<FaultRule, FaultSpecError> {
+        asked.validate()?;
         let mut rules = self.lock();
         rules.next_id += 1;
-        let seed = spec
+        let seed = asked
             .probability
-            .map(|_| spec.seed.unwrap_or_else(random_seed));
+            .map(|_| asked.seed.unwrap_or_else(random_seed));
         let rule = FaultRule {
             id: format!("fault-{}", rules.next_id),
-            remaining: spec.times,
+            remaining: asked.times,
             applied: 0,
             seed,
             rng: seed.unwrap_or(0),
-            spec,
+            ..asked
         };
         rules.rules.push(rule.clone());
         Ok(rule)
@@ -221,10 +264,10 @@ impl Faults {
     pub fn decide(&self, request: &RequestFacts<'_>) -> Option<Applied> {
         let mut rules = self.lock();
         for rule in rules.rules.iter_mut() {
-            if rule.remaining == Some(0) || !rule.spec.matcher.matches(request) {
+            if rule.remaining == Some(0) || !rule.matcher.matches(request) {
                 continue;
             }
-            if let Some(p) = rule.spec.probability {
+            if let Some(p) = rule.probability {
                 if unit_interval(splitmix64(&mut rule.rng)) >= p {
                     continue;
                 }
@@ -235,8 +278,8 @@ impl Faults {
             rule.applied += 1;
             return Some(Applied {
                 rule_id: rule.id.clone(),
-                action: rule.spec.action.clone(),
-                when: rule.spec.when,
+                action: rule.action.clone(),
+                when: rule.when,
             });
         }
         None
@@ -288,11 +331,8 @@ mod tests {
         }
     }
 
-    fn spec(action: FaultAction) -> FaultSpec {
-        FaultSpec {
-            action,
-            ..FaultSpec::default()
-        }
+    fn spec(action: FaultAction) -> FaultRule {
+        FaultRule::new(action)
     }
 
     #[test]
@@ -330,7 +370,7 @@ mod tests {
     fn times_counts_down_and_a_spent_rule_stays_listed() {
         let faults = Faults::default();
         let rule = faults
-            .add(FaultSpec {
+            .add(FaultRule {
                 times: Some(2),
                 ..spec(status(503))
             })
@@ -378,7 +418,7 @@ mod tests {
         let pattern = |seed| {
             let faults = Faults::default();
             faults
-                .add(FaultSpec {
+                .add(FaultRule {
                     probability: Some(0.3),
                     seed: Some(seed),
                     ..spec(status(503))
@@ -399,7 +439,7 @@ mod tests {
     fn probability_zero_never_and_one_always() {
         let faults = Faults::default();
         faults
-            .add(FaultSpec {
+            .add(FaultRule {
                 probability: Some(0.0),
                 ..spec(status(503))
             })
@@ -407,7 +447,7 @@ mod tests {
         assert!((0..50).all(|_| faults.decide(&facts("c", None)).is_none()));
         faults.clear();
         faults
-            .add(FaultSpec {
+            .add(FaultRule {
                 probability: Some(1.0),
                 times: Some(3),
                 ..spec(status(503))
@@ -434,7 +474,7 @@ mod tests {
 
     #[test]
     fn bad_rules_are_refused_naming_the_field() {
-        let refused = |s: FaultSpec| s.validate().unwrap_err().0;
+        let refused = |s: FaultRule| s.validate().unwrap_err().0;
         assert!(refused(spec(FaultAction::default())).contains("action"));
         assert!(refused(spec(status(200))).contains("action.status"));
         assert!(refused(spec(status(302))).contains("action.status"));
@@ -455,19 +495,19 @@ mod tests {
             ..FaultAction::default()
         };
         assert!(refused(spec(orphan)).contains("retry_after"));
-        assert!(refused(FaultSpec {
+        assert!(refused(FaultRule {
             times: Some(0),
             ..spec(status(503))
         })
         .contains("times"));
         for p in [-0.1, 1.5, f64::NAN] {
-            assert!(refused(FaultSpec {
+            assert!(refused(FaultRule {
                 probability: Some(p),
                 ..spec(status(503))
             })
             .contains("probability"));
         }
-        assert!(refused(FaultSpec {
+        assert!(refused(FaultRule {
             seed: Some(1),
             ..spec(status(503))
         })

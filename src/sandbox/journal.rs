@@ -5,22 +5,31 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use poem_openapi::Object;
 use serde_json::Value;
+
+use super::faults::When;
 
 /// How many requests the journal keeps; the oldest goes first.
 pub const JOURNAL_CAPACITY: usize = 1000;
 /// Longest request body kept, in characters; a longer one is kept cut, as a string.
 pub const MAX_BODY_CHARS: usize = 4096;
 
+// The journal keeps it and its view (`GET /admin/requests`) shows it as it is.
 /// What a fault did to a journaled request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "FaultApplied")]
 pub struct FaultNote {
+    /// The rule's id.
+    #[oai(rename = "id")]
     pub rule_id: String,
-    pub when: &'static str,
-    /// `status 503`, `delay 1500 ms`, `close`, or a combination (`delay 200 ms, status 500`).
+    pub when: When,
+    /// What it did: `status 503`, `delay 1500 ms`, `close`, or several.
     pub action: String,
-    /// What the request got before the fault replaced it: for an `after` fault, and for a
-    /// request refused before the fault layer.
+    /// What the request got before the fault replaced or dropped it: for an `after` fault, and
+    /// for a request refused before the fault layer (no key, another path), which any rule
+    /// without `match` faults too.
+    #[oai(nullable)]
     pub original_status: Option<u16>,
 }
 

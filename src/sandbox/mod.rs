@@ -16,7 +16,7 @@ use crate::clock::Clock;
 
 pub use self::clock::SandboxClock;
 pub use self::connections::Connections;
-pub use self::faults::{FaultAction, FaultMatch, FaultRule, FaultSpec, Faults, When};
+pub use self::faults::{FaultAction, FaultMatch, FaultRule, Faults, When};
 pub use self::journal::{Journal, JournalEntry};
 
 /// What `/admin/reset`, `/admin/clock`, `/admin/faults` and `/admin/requests` answer without

@@ -2,6 +2,8 @@
 //! the demo workspace (the same ids and the same key, so a test's configuration stays valid)
 //! and, with `--fixtures`, the fixtures applied again. The sandbox's own state — rules, journal,
 //! clock — goes back to nothing. The store's part is one engine operation, [`Store::reset`].
+use poem_openapi::Object;
+
 use crate::clock::Clock;
 use crate::demo::DEMO_CAMPAIGN_ID;
 use crate::fixtures::Fixtures;
@@ -39,13 +41,18 @@ impl Baseline {
     }
 }
 
+// The answer of `POST /admin/reset` as it is.
 /// What a reset did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Object)]
 pub struct ResetDone {
+    /// What was done.
     pub message: String,
+    /// The demo workspace, restored with its campaign and key (the same key as before).
+    #[oai(nullable)]
     pub demo_workspace_id: Option<String>,
-    /// Set only when the demo workspace had to be created anew (the server started without
-    /// one): its new key, shown this once like the banner shows it.
+    /// Only when the server started without a demo workspace and the reset created one: its
+    /// key, shown this once.
+    #[oai(nullable)]
     pub demo_api_key: Option<String>,
 }
 

@@ -13,7 +13,8 @@
 //!   decision atomically and durably.
 //!
 //! A new resource is a trait here (added to [`Store`]'s list), and one file per engine that
-//! implements it.
+//! implements it. The errors are in `error.rs`: [`StoreError`] for a call, [`OpenError`] for
+//! opening a store.
 pub mod directory;
 mod error;
 pub mod postgres;

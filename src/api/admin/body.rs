@@ -130,20 +130,22 @@ pub fn parse<T: Type + ParseFromJSON>(data: &[u8]) -> Result<T, AdminBodyError> 
     let mut registry = Registry::new();
     T::register(&mut registry);
     if let Some(schema) = registry.schemas.get(&*T::name()) {
-        // A typo (`daily_quota`) must not leave its field at the default unnoticed.
+        let writable = writable(schema, &registry);
+        // A typo (`daily_quota`) must not leave its field at the default unnoticed; a field
+        // only the service sets (`read_only`, e.g. a rule's `id`) is not one a body may give.
         if let Some(field) = fields
             .keys()
-            .find(|f| !schema.properties.iter().any(|(name, _)| name == f))
+            .find(|f| !writable.iter().any(|(name, _)| name == f))
         {
-            let known: Vec<&str> = schema.properties.iter().map(|(name, _)| *name).collect();
+            let known: Vec<&str> = writable.iter().map(|(name, _)| *name).collect();
             return Err(AdminBodyError::Unknown {
                 field: field.clone(),
                 known: known.join(", "),
             });
         }
-        for (name, property) in &schema.properties {
-            match fields.get(*name) {
-                None | Some(Value::Null) if schema.required.contains(name) => {
+        for &(name, property) in &writable {
+            match fields.get(name) {
+                None | Some(Value::Null) if schema.required.contains(&name) => {
                     return Err(AdminBodyError::Missing(name));
                 }
                 None | Some(Value::Null) => {}
@@ -152,6 +154,19 @@ pub fn parse<T: Type + ParseFromJSON>(data: &[u8]) -> Result<T, AdminBodyError> 
         }
     }
     T::parse_from_json(Some(value)).map_err(|e| AdminBodyError::OutOfBounds(tidy(e.into_message())))
+}
+
+/// The properties of `schema` a request body may give: all but the `read_only` ones.
+fn writable<'a>(
+    schema: &'a MetaSchema,
+    registry: &'a Registry,
+) -> Vec<(&'static str, &'a MetaSchemaRef)> {
+    schema
+        .properties
+        .iter()
+        .filter(|(_, property)| !resolve(property, registry).is_some_and(|p| p.read_only))
+        .map(|(name, property)| (*name, property))
+        .collect()
 }
 
 fn resolve<'a>(schema: &'a MetaSchemaRef, registry: &'a Registry) -> Option<&'a MetaSchema> {
@@ -220,13 +235,13 @@ fn check_type(
     // A nested object (the sandbox's `action`, `match`): its fields by name, `action.status`;
     // one it does not have is named with the known ones, as at the top.
     if let Value::Object(fields) = value {
+        let writable = writable(schema, registry);
         if schema.ty == "object" && !schema.properties.is_empty() {
             if let Some(unknown) = fields
                 .keys()
-                .find(|f| !schema.properties.iter().any(|(name, _)| name == f))
+                .find(|f| !writable.iter().any(|(name, _)| name == f))
             {
-                let known: Vec<String> = schema
-                    .properties
+                let known: Vec<String> = writable
                     .iter()
                     .map(|(name, _)| format!("{field}.{name}"))
                     .collect();
@@ -236,8 +251,8 @@ fn check_type(
                 });
             }
         }
-        for (name, property) in &schema.properties {
-            if let Some(v) = fields.get(*name).filter(|v| !v.is_null()) {
+        for (name, property) in writable {
+            if let Some(v) = fields.get(name).filter(|v| !v.is_null()) {
                 let inner = resolve(property, registry);
                 check_type(&format!("{field}.{name}"), inner, registry, v)?;
             }
@@ -388,6 +403,24 @@ mod tests {
         let p = parse::<Probe>(br#"{"name": "ab", "quota": null}"#).unwrap();
         assert_eq!(p.name, "ab");
         assert_eq!(p.quota, None);
+    }
+
+    #[derive(Debug, Object)]
+    struct WithReadOnly {
+        #[oai(read_only)]
+        id: String,
+        name: String,
+    }
+
+    #[test]
+    fn a_read_only_field_is_neither_required_nor_accepted() {
+        let p = parse::<WithReadOnly>(br#"{"name": "ab"}"#).unwrap();
+        assert_eq!((p.id.as_str(), p.name.as_str()), ("", "ab"));
+        let refused = parse::<WithReadOnly>(br#"{"id": "x", "name": "ab"}"#).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "id is not a field of this body; the known fields are: name"
+        );
     }
 
     #[test]

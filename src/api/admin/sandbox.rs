@@ -9,12 +9,10 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{OpenApi, Tags};
 
-use super::body::{AdminJson, JsonString};
+use super::body::AdminJson;
 use super::sandbox_types::{
-    ClockResponse, ClockView, CreateFaultRequest, CreateFaultResponse, DeletedResponse,
-    FaultActionView, FaultApplied, FaultList, FaultMatchView, FaultView, FaultWhen,
-    ListFaultsResponse, ListRequestsResponse, RequestList, RequestView, ResetDone, ResetResponse,
-    SetClockRequest,
+    ClockResponse, ClockView, CreateFaultResponse, DeletedResponse, FaultList, ListFaultsResponse,
+    ListRequestsResponse, RequestList, RequestView, ResetResponse, SetClockRequest,
 };
 use super::{rfc3339, AdminErrors, NotFoundAnswer};
 use crate::api::error::ErrorBody;
@@ -23,9 +21,7 @@ use crate::api::AppState;
 use crate::clock::Clock;
 use crate::sandbox::journal::JournalEntry;
 use crate::sandbox::reset::ResetError;
-use crate::sandbox::{
-    FaultAction, FaultMatch, FaultRule, FaultSpec, Sandbox, When, SANDBOX_OFF_MESSAGE,
-};
+use crate::sandbox::{FaultRule, Sandbox, SANDBOX_OFF_MESSAGE};
 
 #[derive(Tags)]
 enum SandboxTags {
@@ -46,66 +42,6 @@ fn with_sandbox<T: NotFoundAnswer>(state: &AppState, answer: impl FnOnce(&Sandbo
     match sandbox(state) {
         Ok(s) => answer(s),
         Err(off) => off,
-    }
-}
-
-fn text(s: Option<JsonString>) -> Option<String> {
-    s.map(|s| s.0)
-}
-
-fn fault_spec(body: CreateFaultRequest) -> FaultSpec {
-    let m = body.matcher.unwrap_or_default();
-    let a = body.action;
-    FaultSpec {
-        matcher: FaultMatch {
-            workspace_id: text(m.workspace_id),
-            campaign_id: text(m.campaign_id),
-            key_id: text(m.key_id),
-            send_id_prefix: text(m.send_id_prefix),
-        },
-        action: FaultAction {
-            status: a.status,
-            message: text(a.message),
-            retry_after: a.retry_after,
-            delay_ms: a.delay_ms,
-            close: a.close.unwrap_or(false),
-        },
-        when: match body.when {
-            Some(FaultWhen::After) => When::After,
-            _ => When::Before,
-        },
-        times: body.times,
-        probability: body.probability,
-        seed: body.seed,
-    }
-}
-
-fn fault_view(r: FaultRule) -> FaultView {
-    let (m, a) = (r.spec.matcher, r.spec.action);
-    FaultView {
-        id: r.id,
-        matcher: FaultMatchView {
-            workspace_id: m.workspace_id,
-            campaign_id: m.campaign_id,
-            key_id: m.key_id,
-            send_id_prefix: m.send_id_prefix,
-        },
-        action: FaultActionView {
-            status: a.status,
-            message: a.message,
-            retry_after: a.retry_after,
-            delay_ms: a.delay_ms,
-            close: a.close,
-        },
-        when: match r.spec.when {
-            When::Before => FaultWhen::Before,
-            When::After => FaultWhen::After,
-        },
-        times: r.spec.times,
-        probability: r.spec.probability,
-        seed: r.seed,
-        remaining: r.remaining,
-        applied: r.applied,
     }
 }
 
@@ -130,12 +66,7 @@ fn request_view(e: JournalEntry) -> RequestView {
         send_id: e.send_id,
         key_id: e.key_id,
         client_gone: e.client_gone,
-        fault: e.fault.map(|f| FaultApplied {
-            id: f.rule_id,
-            when: f.when.to_string(),
-            action: f.action,
-            original_status: f.original_status,
-        }),
+        fault: e.fault,
     }
 }
 
@@ -175,11 +106,7 @@ impl SandboxApi {
         };
         let (store, fixtures) = (state.store.as_ref(), state.fixtures.as_deref());
         match crate::sandbox::reset::reset(store, fixtures, state.clock.as_ref(), sandbox).await {
-            Ok(done) => ResetResponse::Ok(Json(ResetDone {
-                message: done.message,
-                demo_workspace_id: done.demo_workspace_id,
-                demo_api_key: done.demo_api_key,
-            })),
+            Ok(done) => ResetResponse::Ok(Json(done)),
             Err(ResetError::Store(e)) => ResetResponse::storage(e),
             Err(ResetError::Setup(e)) => ResetResponse::unavailable(ErrorBody::new(format!(
                 "the store was reset but could not be set up again: {e}"
@@ -275,14 +202,14 @@ impl SandboxApi {
         &self,
         _auth: AdminToken,
         state: Data<&AppState>,
-        body: AdminJson<CreateFaultRequest>,
+        body: AdminJson<FaultRule>,
     ) -> CreateFaultResponse {
         let sandbox = match sandbox::<CreateFaultResponse>(&state) {
             Ok(s) => s,
             Err(off) => return off,
         };
-        match sandbox.faults.add(fault_spec(body.0)) {
-            Ok(rule) => CreateFaultResponse::Created(Json(fault_view(rule))),
+        match sandbox.faults.add(body.0) {
+            Ok(rule) => CreateFaultResponse::Created(Json(rule)),
             Err(e) => CreateFaultResponse::bad_request(ErrorBody::new(e.0)),
         }
     }
@@ -297,7 +224,7 @@ impl SandboxApi {
     async fn list_faults(&self, _auth: AdminToken, state: Data<&AppState>) -> ListFaultsResponse {
         with_sandbox(&state, |s| {
             ListFaultsResponse::Ok(Json(FaultList {
-                faults: s.faults.list().into_iter().map(fault_view).collect(),
+                faults: s.faults.list(),
             }))
         })
     }

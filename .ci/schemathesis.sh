@@ -12,8 +12,9 @@
 # Environment:
 #   SENDID_BIN                  a sendid binary to test instead of building one
 #   SCHEMATHESIS_SEED           replay the run that printed this seed
-#   SCHEMATHESIS_EXAMPLES       examples for POST /sends/id/create (default 1000; also the floor
-#                               of test cases that run must reach)
+#   SCHEMATHESIS_EXAMPLES       examples per public operation: POST /sends/id/create,
+#                               POST /campaigns/trigger/send, GET /sends/data_series (default
+#                               1000; also the floor of test cases that run must reach)
 #   SCHEMATHESIS_ADMIN_EXAMPLES examples per admin operation (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ admin_examples=${SCHEMATHESIS_ADMIN_EXAMPLES:-100}
 seed=${SCHEMATHESIS_SEED:-$(((RANDOM << 15) | RANDOM))}
 admin_token="schemathesis-admin-$(od -An -N16 -tx1 /dev/urandom | tr -d " \n")"
 campaign=schemathesis-campaign
+send_id=schemathesis-send
 
 st=$(command -v st || command -v schemathesis || true)
 if [ -z "$st" ]; then
@@ -76,10 +78,10 @@ if [ -z "$base" ]; then
 fi
 
 # A quota no run can exhaust, so that 429 never hides another answer.
-api_key=$(python3 - "$base" "$admin_token" "$campaign" <<'EOF'
+api_key=$(python3 - "$base" "$admin_token" "$campaign" "$send_id" <<'EOF'
 import json, sys, urllib.request
 
-base, token, campaign = sys.argv[1:]
+base, token, campaign, send_id = sys.argv[1:]
 
 def post(path, body):
     req = urllib.request.Request(
@@ -92,22 +94,39 @@ def post(path, body):
         return json.load(resp)
 
 ws = post("/admin/workspaces", {"name": "schemathesis", "daily_send_id_quota": 1000000})
-post(f"/admin/workspaces/{ws['id']}/campaigns", {"campaign_id": campaign, "name": "schemathesis"})
+post(f"/admin/workspaces/{ws['id']}/campaigns",
+     {"campaign_id": campaign, "name": "schemathesis", "audience_size": 100})
 key = post(f"/admin/workspaces/{ws['id']}/api-keys",
-           {"name": "schemathesis", "permissions": ["sends.id.create"]})
+           {"name": "schemathesis",
+            "permissions": ["sends.id.create", "campaigns.trigger.send", "sends.data_series"]})
+# A send ID of the campaign, so that sends and data series under it reach their 201 and 200.
+req = urllib.request.Request(
+    base + "/sends/id/create",
+    data=json.dumps({"campaign_id": campaign, "send_id": send_id}).encode(),
+    method="POST",
+    headers={"Authorization": f"Bearer {key['api_key']}", "Content-Type": "application/json"},
+)
+urllib.request.urlopen(req, timeout=10).read()
 print(key["api_key"])
 EOF
 )
 
 # A schema-valid campaign_id is almost never a campaign of the workspace, so half of the
-# generated ones name the provisioned campaign: the 200 path, with its headers and quota
-# accounting, is then exercised as much as the 400 path.
+# generated ones name the provisioned campaign (and half of the send_ids its send ID): the
+# 200/201 paths, with their headers and quota accounting, are then exercised as much as the
+# 400 path — in the bodies of create and send, and the query of the data series.
 cat >"$work/sends.toml" <<EOF
 [dictionaries.campaigns]
 values = ["$campaign"]
 
+[dictionaries.send_ids]
+values = ["$send_id"]
+
 [parameters]
 "body.campaign_id" = { dictionary = "campaigns", probability = 0.5 }
+"body.send_id" = { dictionary = "send_ids", probability = 0.5 }
+"query.campaign_id" = { dictionary = "campaigns", probability = 0.5 }
+"query.send_id" = { dictionary = "send_ids", probability = 0.5 }
 EOF
 
 # Every check except positive_data_acceptance: a schema-valid campaign_id can still name an

@@ -2,6 +2,8 @@
 pub mod access_log;
 pub mod admin;
 pub mod client_ip;
+pub mod data_series;
+mod data_series_types;
 pub mod docs;
 pub mod error;
 pub mod limits;
@@ -10,6 +12,7 @@ pub mod routes;
 pub mod sandbox_layer;
 pub mod security;
 pub mod sends;
+pub mod trigger;
 
 use std::sync::Arc;
 

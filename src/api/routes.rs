@@ -41,20 +41,8 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
         .nest("/docs", swagger_ui(sends_service))
         .at("/openapi.json", get(sends.spec_endpoint()))
         .at("/openapi.yaml", get(sends.spec_endpoint_yaml()))
-        .nest_no_strip(
-            "/sends",
-            SendsGate {
-                inner: match &state.sandbox {
-                    Some(sandbox) => FaultLayer {
-                        inner: sends.boxed(),
-                        sandbox: sandbox.clone(),
-                    }
-                    .boxed(),
-                    None => sends.boxed(),
-                },
-                state: state.clone(),
-            },
-        );
+        .nest_no_strip("/sends", public(&state))
+        .nest_no_strip("/campaigns", public(&state));
     let admin_docs = Route::new()
         .nest("/admin/docs", swagger_ui(admin_service))
         .at("/admin/openapi.json", get(admin.spec_endpoint()))
@@ -92,6 +80,23 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = Response> {
                 .with_handler(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")),
         )
         .with(access_log)
+}
+
+/// The public operations behind their gate (and the sandbox's fault layer when it is on): one
+/// instance per path prefix they live under (`/sends`, `/campaigns`).
+fn public(state: &AppState) -> impl Endpoint<Output = Response> {
+    let sends = sends_service();
+    SendsGate {
+        inner: match &state.sandbox {
+            Some(sandbox) => FaultLayer {
+                inner: sends.boxed(),
+                sandbox: sandbox.clone(),
+            }
+            .boxed(),
+            None => sends.boxed(),
+        },
+        state: state.clone(),
+    }
 }
 
 /// The Swagger UI page of a document, built on each request. poem-openapi's `swagger_ui()`

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::error::{json_error, FinalStatus};
 use super::limits::drain_body;
-use super::security::{bearer_token, Principal, CREATE_PATH};
+use super::security::{bearer_token, Operation, Principal};
 use crate::clock::Clock;
 use crate::domain::hash_secret;
 use crate::sandbox::faults::{Applied, FaultAction, RequestFacts, When};
@@ -201,7 +201,9 @@ impl<E> RecorderEndpoint<E> {
     }
 }
 
-/// Applies fault rules to `POST /sends/id/create` (inside `SendsGate`, around the handler).
+/// Applies fault rules to the public operations (inside `SendsGate`, around the handler). A
+/// request's campaign and send_id come from its body (the POSTs) or its query
+/// (`GET /sends/data_series`).
 pub struct FaultLayer<E> {
     pub inner: E,
     pub sandbox: Arc<Sandbox>,
@@ -212,16 +214,18 @@ impl<E: Endpoint> Endpoint for FaultLayer<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let principal = req.extensions().get::<Principal>().cloned();
-        let (true, Some(principal)) = (
-            req.method() == Method::POST && req.uri().path() == CREATE_PATH,
-            principal,
-        ) else {
+        let (Some(_), Some(principal)) = (Operation::of(req.method(), req.uri().path()), principal)
+        else {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         };
         // `SendsGate` buffered the body (within its limit), so this is a copy of bytes.
         let body = req.take_body().into_bytes().await.unwrap_or_default();
         req.set_body(Body::from(body.clone()));
-        let fields: Option<Value> = serde_json::from_slice(&body).ok();
+        let fields: Option<Value> = if req.method() == Method::GET {
+            query_fields(req.uri().query().unwrap_or_default())
+        } else {
+            serde_json::from_slice(&body).ok()
+        };
         let field = |name: &str| fields.as_ref()?.get(name)?.as_str().map(str::to_string);
         let (campaign_id, asked_send_id) = (field("campaign_id"), field("send_id"));
         let slot = req.extensions().get::<Slot>().cloned().unwrap_or_default();
@@ -284,6 +288,16 @@ impl<E: Endpoint> FaultLayer<E> {
         }
         Response::from_parts(parts, Body::from(bytes))
     }
+}
+
+/// A query string's parameters as a JSON object of strings (the first of a repeated name).
+fn query_fields(query: &str) -> Option<Value> {
+    let mut map = serde_json::Map::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        map.entry(k.into_owned())
+            .or_insert(Value::String(v.into_owned()));
+    }
+    Some(Value::Object(map))
 }
 
 /// The journal's note of an applied fault.
@@ -363,13 +377,30 @@ fn fault_response(applied: &Applied) -> Response {
     resp
 }
 
-/// The sandbox's own paths under `/admin`.
+/// The sandbox's own paths under `/admin`, a send's stats
+/// (`/admin/workspaces/{id}/campaigns/{campaign_id}/send-ids/{send_id}/stats`) among them.
 fn is_sandbox_path(path: &str) -> bool {
     let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    let parts: Vec<&str> = path.split('/').collect();
+    let send_stats = matches!(
+        parts.as_slice(),
+        [
+            "",
+            "admin",
+            "workspaces",
+            _,
+            "campaigns",
+            _,
+            "send-ids",
+            _,
+            "stats"
+        ]
+    );
     under("/admin/reset")
         || under("/admin/clock")
         || under("/admin/faults")
         || under("/admin/requests")
+        || send_stats
 }
 
 /// Without `--sandbox`, wraps the admin API so that every sandbox path answers 404 saying how
@@ -470,7 +501,15 @@ mod tests {
         ] {
             assert!(is_sandbox_path(p), "{p}");
         }
-        for p in ["/admin/workspaces", "/admin/faultsx", "/admin/docs"] {
+        assert!(is_sandbox_path(
+            "/admin/workspaces/w/campaigns/c/send-ids/s/stats"
+        ));
+        for p in [
+            "/admin/workspaces",
+            "/admin/faultsx",
+            "/admin/docs",
+            "/admin/workspaces/w/campaigns/c/send-ids",
+        ] {
             assert!(!is_sandbox_path(p), "{p}");
         }
     }

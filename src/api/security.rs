@@ -9,7 +9,9 @@ use poem_openapi::SecurityScheme;
 use super::error::{json_error, FinalStatus};
 use super::limits::{buffer_body, drain_body, MAX_BODY_BYTES};
 use super::AppState;
-use crate::domain::{hash_secret, QuotaStatus, UtcDay, SENDS_ID_CREATE};
+use crate::domain::{
+    hash_secret, QuotaStatus, UtcDay, CAMPAIGNS_TRIGGER_SEND, SENDS_DATA_SERIES, SENDS_ID_CREATE,
+};
 use crate::store::{ApiKeyRecord, Workspace};
 
 /// A Braze REST API key, sent as `Authorization: Bearer <key>`.
@@ -30,6 +32,42 @@ pub struct Principal {
 }
 
 pub const CREATE_PATH: &str = "/sends/id/create";
+pub const TRIGGER_SEND_PATH: &str = "/campaigns/trigger/send";
+pub const DATA_SERIES_PATH: &str = "/sends/data_series";
+
+/// The public operations: what each needs of a key, and whether it spends the quota whose
+/// status the `X-RateLimit-*` headers tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    CreateSendId,
+    TriggerSend,
+    DataSeries,
+}
+
+impl Operation {
+    pub fn of(method: &Method, path: &str) -> Option<Self> {
+        match (method, path) {
+            (&Method::POST, CREATE_PATH) => Some(Self::CreateSendId),
+            (&Method::POST, TRIGGER_SEND_PATH) => Some(Self::TriggerSend),
+            (&Method::GET, DATA_SERIES_PATH) => Some(Self::DataSeries),
+            _ => None,
+        }
+    }
+
+    pub fn permission(self) -> &'static str {
+        match self {
+            Self::CreateSendId => SENDS_ID_CREATE,
+            Self::TriggerSend => CAMPAIGNS_TRIGGER_SEND,
+            Self::DataSeries => SENDS_DATA_SERIES,
+        }
+    }
+
+    /// Only `/sends/id/create` spends the daily quota of new send IDs; the other operations
+    /// carry no rate-limit headers (sendid decides: it limits no send or export).
+    pub fn has_quota_headers(self) -> bool {
+        self == Self::CreateSendId
+    }
+}
 
 /// The token of `Authorization: Bearer <token>`: the one reading of the header, for the
 /// gates here and for the sandbox's journal (`sandbox_layer`), so they agree on which key a
@@ -58,10 +96,10 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        if req.method() != Method::POST || req.uri().path() != CREATE_PATH {
+        let Some(operation) = Operation::of(req.method(), req.uri().path()) else {
             return self.inner.call(req).await.map(IntoResponse::into_response);
-        }
-        let principal = match self.authenticate(&req).await {
+        };
+        let principal = match self.authenticate(&req, operation).await {
             Ok(p) => p,
             Err(resp) => return Ok(drain_body(&mut req, *resp).await),
         };
@@ -78,7 +116,7 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
             }
             Err(e) => json_error(e.status(), e.to_string()),
         };
-        if !resp.headers().contains_key("x-ratelimit-limit") {
+        if operation.has_quota_headers() && !resp.headers().contains_key("x-ratelimit-limit") {
             let now = self.state.clock.now_seconds();
             let lookup = self
                 .state
@@ -102,7 +140,11 @@ impl<E: Endpoint> Endpoint for SendsGate<E> {
 }
 
 impl<E> SendsGate<E> {
-    async fn authenticate(&self, req: &Request) -> Result<Principal, Box<Response>> {
+    async fn authenticate(
+        &self,
+        req: &Request,
+        operation: Operation,
+    ) -> Result<Principal, Box<Response>> {
         let Some(token) = bearer_token(req) else {
             return Err(Box::new(unauthorized(
                 "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`",
@@ -127,10 +169,11 @@ impl<E> SendsGate<E> {
         else {
             return Err(Box::new(unauthorized("Invalid API key")));
         };
-        if !key.permissions.iter().any(|p| p == SENDS_ID_CREATE) {
+        let permission = operation.permission();
+        if !key.permissions.iter().any(|p| p == permission) {
             return Err(Box::new(json_error(
                 StatusCode::FORBIDDEN,
-                "This API key does not have the permission sends.id.create",
+                format!("This API key does not have the permission {permission}"),
             )));
         }
         if !key.allowed_ips.is_empty() {

@@ -19,9 +19,22 @@ use crate::domain::{QuotaStatus, SendId, SendIdError, MAX_SEND_ID_LEN, SEND_ID_C
 use crate::store::{CreateOutcome, NewSendId};
 
 #[derive(Tags)]
-enum ApiTags {
-    /// Send identifiers for per-send tracking (Braze-compatible).
+pub(crate) enum ApiTags {
+    /// Send identifiers for per-send tracking, the sends that use them and their analytics
+    /// (Braze-compatible).
     Sends,
+}
+
+/// The 401 of a request without `Authorization: Bearer`.
+pub(crate) const MISSING_BEARER: &str =
+    "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`";
+
+/// Whether a `Content-Type` is JSON, judged without its parameters: HTTP allows whitespace
+/// before the `;` (`application/json ; charset=utf-8`), which the `mime` parser behind `Json`
+/// refuses.
+pub(crate) fn is_json_content_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    Json::<CreateSendIdRequest>::check_content_type(essence)
 }
 
 // The document's schema and what the handler gets, one type. Its fields' types carry their
@@ -44,7 +57,7 @@ impl Example for CreateSendIdRequest {
     fn example() -> Self {
         Self {
             campaign_id: RequestedCampaignId(crate::demo::DEMO_CAMPAIGN_ID.into()),
-            send_id: SendId::parse("spring-sale-2026-11-27").ok(),
+            send_id: SendId::parse(crate::demo::DEMO_SEND_ID).ok(),
         }
     }
 }
@@ -221,10 +234,7 @@ impl Payload for CreateSendIdBody {
     const CONTENT_TYPE: &'static str = "application/json";
 
     fn check_content_type(content_type: &str) -> bool {
-        // Judge the media type without its parameters: HTTP allows whitespace before the `;`
-        // (`application/json ; charset=utf-8`), which the `mime` parser behind `Json` refuses.
-        let essence = content_type.split(';').next().unwrap_or_default().trim();
-        Json::<CreateSendIdRequest>::check_content_type(essence)
+        is_json_content_type(content_type)
     }
 
     fn schema_ref() -> MetaSchemaRef {
@@ -345,9 +355,9 @@ fn bad_request(err: poem::Error) -> CreateSendIdResponse {
             ErrorBody::new("Content-Type must be application/json"),
         )),
         StatusCode::PAYLOAD_TOO_LARGE => CreateSendIdResponse::PayloadTooLarge(message),
-        StatusCode::UNAUTHORIZED => CreateSendIdResponse::Unauthorized(Json(ErrorBody::new(
-            "Missing or malformed Authorization header: expected `Authorization: Bearer <REST API key>`",
-        ))),
+        StatusCode::UNAUTHORIZED => {
+            CreateSendIdResponse::Unauthorized(Json(ErrorBody::new(MISSING_BEARER)))
+        }
         _ => CreateSendIdResponse::BadRequest(message),
     }
 }

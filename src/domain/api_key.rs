@@ -2,8 +2,12 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// The permission the public operation requires.
+/// The permission `POST /sends/id/create` requires.
 pub const SENDS_ID_CREATE: &str = "sends.id.create";
+/// The permission `POST /campaigns/trigger/send` requires (Braze's name).
+pub const CAMPAIGNS_TRIGGER_SEND: &str = "campaigns.trigger.send";
+/// The permission `GET /sends/data_series` requires (Braze's name).
+pub const SENDS_DATA_SERIES: &str = "sends.data_series";
 
 /// A freshly generated REST API key (Braze keys are UUIDs; so are ours: 122 random bits).
 /// It exists in memory only long enough to be hashed and shown once.
@@ -63,8 +67,9 @@ pub fn hash_secret(secret: &str) -> KeyHash {
     KeyHash(Sha256::digest(secret.as_bytes()).into())
 }
 
-/// Every permission a key can hold. Braze has many; sendid implements one operation, so one.
-pub const KNOWN_PERMISSIONS: &[&str] = &[SENDS_ID_CREATE];
+/// Every permission a key can hold. Braze has many; sendid has one per operation it serves.
+pub const KNOWN_PERMISSIONS: &[&str] =
+    &[SENDS_ID_CREATE, CAMPAIGNS_TRIGGER_SEND, SENDS_DATA_SERIES];
 
 /// A permission from [`KNOWN_PERMISSIONS`]: a typo such as `sends.id.creat` would otherwise
 /// give a key that silently answers 403 forever.
@@ -123,6 +128,11 @@ mod tests {
         assert!(Permission::parse("").is_err());
         assert!(Permission::parse("a b").is_err());
         let typo = Permission::parse("sends.id.creat").unwrap_err();
-        assert!(typo.contains("known: sends.id.create"), "{typo}");
+        assert!(
+            typo.contains("known: sends.id.create, campaigns.trigger.send, sends.data_series"),
+            "{typo}"
+        );
+        assert!(Permission::parse(CAMPAIGNS_TRIGGER_SEND).is_ok());
+        assert!(Permission::parse(SENDS_DATA_SERIES).is_ok());
     }
 }

@@ -1,11 +1,16 @@
 //! Validated values. Anything a client sends is parsed into one of these once, at the edge.
+pub mod analytics;
 mod api_key;
 mod campaign_id;
+pub mod dispatch;
 mod quota;
 mod send_id;
+pub mod series;
 
+pub use analytics::{DayCounts, DayStats, Dispatch};
 pub use api_key::{
-    hash_secret, parse_allowed_ip, ApiKey, KeyHash, Permission, KNOWN_PERMISSIONS, SENDS_ID_CREATE,
+    hash_secret, parse_allowed_ip, ApiKey, KeyHash, Permission, CAMPAIGNS_TRIGGER_SEND,
+    KNOWN_PERMISSIONS, SENDS_DATA_SERIES, SENDS_ID_CREATE,
 };
 pub use campaign_id::{CampaignId, CampaignIdError};
 pub use quota::{

@@ -20,6 +20,11 @@ impl UtcDay {
         self.0
     }
 
+    /// The day `n` days after 1970-01-01.
+    pub fn from_number(n: i64) -> Self {
+        Self(n)
+    }
+
     /// Unix epoch seconds of the next 00:00 UTC.
     pub fn next_reset(self) -> i64 {
         (self.0 + 1) * DAY

@@ -17,10 +17,13 @@
 //! opening a store.
 pub mod directory;
 mod error;
+pub mod lifecycle;
 pub mod postgres;
 mod queue;
 mod records;
 pub mod sled;
+
+pub use self::lifecycle::{DispatchPage, DispatchStore, StatsStore};
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -80,7 +83,9 @@ pub trait HasDirectory: Send + Sync + 'static {
 /// The directory's reads are provided, from [`HasDirectory::directory`], the same for every
 /// engine; an engine implements the rest. Admin edits (PATCH/DELETE, fixtures) change the
 /// directory before they resolve, so the next request sees them.
-pub trait Store: WorkspaceStore + CampaignStore + ApiKeyStore + PairStore {
+pub trait Store:
+    WorkspaceStore + CampaignStore + ApiKeyStore + PairStore + DispatchStore + StatsStore
+{
     /// Creates the demo workspace, campaign and key on a new store, atomically. Returns `false`
     /// (and writes nothing) when the store was set up before (by this or another instance).
     fn bootstrap<'a>(

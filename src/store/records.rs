@@ -19,10 +19,21 @@ pub struct Campaign {
     pub campaign_id: String,
     pub workspace_id: String,
     pub name: String,
+    /// The channel its analytics are keyed by (`domain::series::CHANNELS`); records written
+    /// before campaigns had one are `email`.
+    #[serde(default = "default_channel")]
+    pub channel: String,
+    /// How many users a broadcast of it reaches (what `sent` counts); 0 for older records.
+    #[serde(default)]
+    pub audience_size: u64,
     pub created_at: i64,
     /// Creation order, assigned by the store when the record is created (listings follow it).
     #[serde(default)]
     pub seq: u64,
+}
+
+fn default_channel() -> String {
+    crate::domain::series::DEFAULT_CHANNEL.into()
 }
 
 /// An API key as stored: never the key itself, only its SHA-256.

@@ -187,7 +187,7 @@ async fn campaigns_with_a_given_or_generated_id_and_409_on_duplicates() {
     .await;
     assert_eq!(
         given,
-        json!({"campaign_id": "spring-2026", "name": "Spring"})
+        json!({"campaign_id": "spring-2026", "name": "Spring", "channel": "email", "audience_size": 0})
     );
     let unnamed = expect_json(
         app.admin_post(&path, &json!({"campaign_id": "unnamed"}))

@@ -187,7 +187,7 @@ async fn delete_campaign_takes_its_pairs_and_leaves_the_quota_spent() {
     let campaigns = admin.fetched(&format!("{ws}/campaigns")).await;
     assert_eq!(
         campaigns["campaigns"],
-        json!([{"campaign_id": "kept", "name": "kept"}])
+        json!([{"campaign_id": "kept", "name": "kept", "channel": "email", "audience_size": 0}])
     );
     assert_eq!(admin.used_today(&t.workspace_id).await, 3);
 

@@ -360,7 +360,7 @@ fn each_mistake_is_refused_as_path_line_column_place_expected_found() {
         (quota("\"3\""), format!("4:26: {place} \"3\"")),
         (
             perms.to_string(),
-            "6:22: workspaces[0].api_keys[0].permissions: expected a list of permissions (known: sends.id.create), found \"sends.id.create\" (a list is written [a, b], or one \"- item\" per line)".to_string(),
+            "6:22: workspaces[0].api_keys[0].permissions: expected a list of permissions (known: sends.id.create, campaigns.trigger.send, sends.data_series), found \"sends.id.create\" (a list is written [a, b], or one \"- item\" per line)".to_string(),
         ),
         (syntax.to_string(), "3:16: YAML syntax: unclosed bracket '['".to_string()),
     ];

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_edits;
 mod concurrency;
+mod data_series;
 mod first_minutes;
 mod fixtures;
 mod fuzz;
@@ -13,3 +14,4 @@ mod readme_links;
 mod restart;
 mod sandbox;
 mod sends;
+mod trigger_send;

@@ -11,6 +11,7 @@ mod http;
 mod hung_db;
 mod json_start;
 mod kill9;
+mod lifecycle;
 mod log_sink;
 mod scale;
 mod secrets;

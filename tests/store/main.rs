@@ -4,7 +4,9 @@
 //! reopening, bootstrap, revocation, conflicts, listing order and pagination; the admin edits
 //! (`edits.rs`).
 mod edits;
+mod lifecycle;
 use edits::*;
+use lifecycle::*;
 use sendid_test_support::pg;
 
 use std::collections::HashSet;
@@ -58,6 +60,8 @@ fn campaign(w: &Workspace, id: &str) -> Campaign {
         campaign_id: id.into(),
         workspace_id: w.id.clone(),
         name: id.into(),
+        channel: "email".into(),
+        audience_size: 0,
         created_at: NOON_MS,
         seq: 0,
     }
@@ -600,6 +604,17 @@ macro_rules! suite {
             case!(deleting_a_campaign_takes_its_pairs_and_keeps_the_quota_spent);
             case!(deleting_a_workspace_takes_its_campaigns_pairs_and_keys);
             case!(a_campaign_renamed_and_a_key_changed_keep_their_identity);
+            case!(dispatches_list_in_order_by_send_id_and_page);
+            case!(a_generated_send_id_is_a_pair_that_spends_no_quota);
+            case!(stats_are_replaced_whole_and_go_with_their_campaign);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dispatches_and_stats_survive_reopening() {
+                let Some(place) = Place::new(stringify!($engine)).await else {
+                    return;
+                };
+                super::lifecycle::dispatches_and_stats_survive_reopening(&place).await;
+            }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn edits_survive_reopening() {

@@ -13,6 +13,7 @@ use super::{
 use crate::api::error::ErrorBody;
 use crate::api::security::AdminToken;
 use crate::api::AppState;
+use crate::domain::series::{parse_channel, DEFAULT_CHANNEL};
 use crate::domain::CampaignId;
 use crate::store::{Campaign, StoreError};
 
@@ -50,6 +51,8 @@ fn campaign_view(c: Campaign) -> CampaignView {
     CampaignView {
         campaign_id: c.campaign_id,
         name: c.name,
+        channel: c.channel,
+        audience_size: c.audience_size,
     }
 }
 
@@ -119,7 +122,16 @@ impl CampaignsApi {
             },
             None => CampaignId::generate(),
         };
+        let channel = match body.0.channel {
+            Some(JsonString(raw)) => match parse_channel(&raw) {
+                Ok(c) => c,
+                Err(e) => return CreateCampaignResponse::bad_request(ErrorBody::new(e)),
+            },
+            None => DEFAULT_CHANNEL,
+        };
         let campaign = Campaign {
+            channel: channel.to_string(),
+            audience_size: body.0.audience_size.unwrap_or(0),
             name: body.0.name.map_or_else(|| campaign_id.to_string(), |n| n.0),
             campaign_id: campaign_id.to_string(),
             workspace_id: id.0,

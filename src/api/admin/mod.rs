@@ -10,6 +10,8 @@
 mod api_keys;
 pub mod body;
 mod campaigns;
+mod dispatches;
+mod lifecycle_types;
 mod sandbox;
 mod sandbox_types;
 mod send_ids;
@@ -25,6 +27,7 @@ use crate::store::{Campaign, ListCursor, Page, StoreError, Workspace};
 
 pub use api_keys::ApiKeysApi;
 pub use campaigns::CampaignsApi;
+pub use dispatches::DispatchesApi;
 pub use sandbox::SandboxApi;
 pub use send_ids::SendIdsApi;
 pub use workspaces::WorkspacesApi;
@@ -37,6 +40,7 @@ pub type AdminApi = (
     CampaignsApi,
     ApiKeysApi,
     SendIdsApi,
+    DispatchesApi,
     SandboxApi,
 );
 
@@ -47,6 +51,7 @@ pub fn admin_api() -> AdminApi {
         CampaignsApi,
         ApiKeysApi,
         SendIdsApi,
+        DispatchesApi,
         SandboxApi,
     )
 }
@@ -55,7 +60,7 @@ pub fn admin_api() -> AdminApi {
 enum AdminTags {
     /// Workspaces and their daily quota.
     Workspaces,
-    /// Campaigns of a workspace and their send identifiers.
+    /// Campaigns of a workspace, their send identifiers and dispatches.
     Campaigns,
     /// REST API keys.
     ApiKeys,

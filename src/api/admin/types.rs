@@ -70,12 +70,23 @@ pub struct CreateCampaignRequest {
     /// A name for people; defaults to the campaign id.
     #[oai(validator(max_length = 200), nullable)]
     pub name: Option<JsonString>,
+    /// The channel `GET /sends/data_series` keys its statistics by: `email` (default),
+    /// `ios_push`, `android_push`, `kindle_push`, `web_push`, `webhook`, `sms`, `whats_app`,
+    /// `content_cards` or `in_app_message`.
+    #[oai(nullable)]
+    pub channel: Option<JsonString>,
+    /// How many users a broadcast of the campaign reaches: what `sent` counts for it
+    /// (default 0).
+    #[oai(nullable)]
+    pub audience_size: Option<u64>,
 }
 
 #[derive(Debug, Object)]
 pub struct CampaignView {
     pub campaign_id: String,
     pub name: String,
+    pub channel: String,
+    pub audience_size: u64,
 }
 
 #[derive(Debug, Object)]
@@ -84,7 +95,8 @@ pub struct CreateApiKeyRequest {
     /// A name for people.
     #[oai(validator(max_length = 200), nullable)]
     pub name: Option<JsonString>,
-    /// Permissions, from the known set: `sends.id.create`.
+    /// Permissions, from the known set: `sends.id.create`, `campaigns.trigger.send`,
+    /// `sends.data_series`.
     #[oai(validator(max_items = 100))]
     pub permissions: Vec<JsonString>,
     /// CIDR blocks (or single addresses) the key may be used from; absent, `null` or empty:
@@ -119,6 +131,8 @@ impl Example for CreateCampaignRequest {
         Self {
             campaign_id: None,
             name: Some(JsonString("Spring sale 2026".into())),
+            channel: Some(JsonString(crate::domain::series::DEFAULT_CHANNEL.into())),
+            audience_size: Some(1000),
         }
     }
 }

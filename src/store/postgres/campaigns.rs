@@ -11,7 +11,8 @@ use super::{seq_of, PgStore};
 use crate::store::{Campaign, CampaignStore, Resource, StoreError, StoreResult};
 
 /// The columns [`from_row`] reads, in its order.
-pub(super) const COLUMNS: &str = "campaign_id, workspace_id, name, created_at, seq";
+pub(super) const COLUMNS: &str =
+    "campaign_id, workspace_id, name, created_at, seq, channel, audience_size";
 
 pub(super) fn from_row(row: &PgRow) -> Result<Campaign, sqlx::Error> {
     Ok(Campaign {
@@ -20,6 +21,8 @@ pub(super) fn from_row(row: &PgRow) -> Result<Campaign, sqlx::Error> {
         name: row.try_get(2)?,
         created_at: row.try_get(3)?,
         seq: row.try_get::<i64, _>(4)?.max(0) as u64,
+        channel: row.try_get(5)?,
+        audience_size: row.try_get::<i64, _>(6)?.max(0) as u64,
     })
 }
 
@@ -29,16 +32,32 @@ pub(super) async fn insert(
     c: &Campaign,
 ) -> Result<Option<u64>, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO campaigns (campaign_id, workspace_id, name, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING seq",
+        "INSERT INTO campaigns (campaign_id, workspace_id, name, created_at, channel, audience_size) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING seq",
     )
     .bind(&c.campaign_id)
     .bind(&c.workspace_id)
     .bind(&c.name)
     .bind(c.created_at)
+    .bind(&c.channel)
+    .bind(c.audience_size.min(i64::MAX as u64) as i64)
     .fetch_optional(&mut **tx)
     .await?;
     seq_of(done)
+}
+
+/// Deletes what is filed under a campaign: its pairs, dispatches and send stats.
+async fn delete_filed(
+    tx: &mut Transaction<'static, Postgres>,
+    campaign_id: &str,
+) -> Result<(), sqlx::Error> {
+    for table in ["pairs", "dispatches", "send_stats"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE campaign_id = $1"))
+            .bind(campaign_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 impl CampaignStore for PgStore {
@@ -48,12 +67,9 @@ impl CampaignStore for PgStore {
                 let mut tx = self.begin().await?;
                 let created = insert(&mut tx, campaign).await?;
                 if created.is_some() {
-                    // Pairs an instance wrote for a deleted campaign of this id in the moment
-                    // before it heard of the deletion: the new campaign starts empty.
-                    sqlx::query("DELETE FROM pairs WHERE campaign_id = $1")
-                        .bind(&campaign.campaign_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    // Pairs (and sends) an instance wrote for a deleted campaign of this id in
+                    // the moment before it heard of the deletion: the new campaign starts empty.
+                    delete_filed(&mut tx, &campaign.campaign_id).await?;
                 }
                 finish_change(tx, created.is_some()).await?;
                 Ok(created)
@@ -111,10 +127,7 @@ impl CampaignStore for PgStore {
                     .rows_affected()
                     > 0;
                 if done {
-                    sqlx::query("DELETE FROM pairs WHERE campaign_id = $1")
-                        .bind(campaign_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    delete_filed(&mut tx, campaign_id).await?;
                 }
                 finish_change(tx, done).await
             })

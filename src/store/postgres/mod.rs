@@ -18,9 +18,11 @@ mod api_keys;
 mod batch;
 mod campaigns;
 mod changes;
+mod dispatches;
 mod pairs;
 mod retry;
 mod schema;
+mod stats;
 mod workspaces;
 
 use std::str::FromStr;
@@ -274,6 +276,8 @@ impl Store for PgStore {
                 // DELETE rather than TRUNCATE: no exclusive lock, and portable across engines.
                 for table in [
                     "pairs",
+                    "dispatches",
+                    "send_stats",
                     "quota_usage",
                     "api_keys",
                     "campaigns",

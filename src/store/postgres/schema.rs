@@ -63,6 +63,16 @@ const STATEMENTS: &[&str] = &[
     "INSERT INTO sendid_meta (k, v) VALUES ('changes', 0) ON CONFLICT (k) DO NOTHING",
 ];
 
+/// Every resource's statements, in order: the tables above, then those of the send lifecycle
+/// (each additive, so a database of an older build gains them at its next start).
+fn statements() -> impl Iterator<Item = &'static str> {
+    STATEMENTS
+        .iter()
+        .chain(super::dispatches::SCHEMA)
+        .chain(super::stats::SCHEMA)
+        .copied()
+}
+
 pub async fn migrate(pool: &PgPool) -> StoreResult<()> {
     let mut attempt = 0;
     loop {
@@ -80,7 +90,7 @@ pub async fn migrate(pool: &PgPool) -> StoreResult<()> {
 
 async fn try_migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    for statement in STATEMENTS {
+    for statement in statements() {
         sqlx::query(statement).execute(&mut *tx).await?;
     }
     sqlx::query("INSERT INTO sendid_schema (version) VALUES ($1) ON CONFLICT (version) DO NOTHING")
@@ -97,6 +107,6 @@ fn is_race(e: &sqlx::Error) -> bool {
         .and_then(|d| d.code().map(|c| c.into_owned()));
     matches!(
         code.as_deref(),
-        Some("23505" | "42P07" | "42710" | "40001" | "40P01" | "XX000")
+        Some("23505" | "42P07" | "42701" | "42710" | "40001" | "40P01" | "XX000")
     )
 }

@@ -124,6 +124,10 @@ impl WorkspaceStore for PgStore {
                     for statement in [
                         "DELETE FROM pairs WHERE campaign_id IN \
                          (SELECT campaign_id FROM campaigns WHERE workspace_id = $1)",
+                        "DELETE FROM dispatches WHERE campaign_id IN \
+                         (SELECT campaign_id FROM campaigns WHERE workspace_id = $1)",
+                        "DELETE FROM send_stats WHERE campaign_id IN \
+                         (SELECT campaign_id FROM campaigns WHERE workspace_id = $1)",
                         "DELETE FROM campaigns WHERE workspace_id = $1",
                         "DELETE FROM api_keys WHERE workspace_id = $1",
                         "DELETE FROM quota_usage WHERE workspace_id = $1",

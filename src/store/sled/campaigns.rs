@@ -23,7 +23,14 @@ pub(super) fn remove(
 ) -> StoreResult<()> {
     batch.remove(campaign_key(campaign_id));
     batch.remove(seq_key(campaign_id));
-    for filed in [prefix("p", campaign_id), log_prefix(campaign_id)] {
+    let [dispatches, by_send, stats] = super::dispatches::campaign_prefixes(campaign_id);
+    for filed in [
+        prefix("p", campaign_id),
+        log_prefix(campaign_id),
+        dispatches,
+        by_send,
+        stats,
+    ] {
         for item in tree.scan_prefix(filed) {
             batch.remove(item?.0);
         }

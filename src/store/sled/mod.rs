@@ -16,6 +16,7 @@ mod api_keys;
 mod campaigns;
 pub(crate) mod check;
 mod directory;
+mod dispatches;
 mod engine;
 mod group_commit;
 mod layout;
@@ -24,6 +25,7 @@ mod pair_writer;
 mod pairs;
 mod recovery;
 mod shared;
+mod stats;
 mod workspaces;
 
 use std::path::Path;

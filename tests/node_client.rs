@@ -6,6 +6,8 @@
 //! through the admin API, runs the script, fails with node's output on any mismatch, and then
 //! holds what the client was told against what the admin API says was stored.
 //!
+//! `the_braze_api_node_client_sends_with_a_created_send_id` drives `lifecycle.mjs` (issue #25).
+//!
 //! Needs `node` (or `NODE=/path/to/node`) and `npm ci` run in `tests/clients/node`. Without them
 //! the test prints why and passes, except in CI (`CI=true`), where it fails.
 
@@ -102,6 +104,64 @@ async fn the_braze_api_node_client_comes_through_sandbox_faults_by_repeating_the
     let expected = ["500", "503", "closed", "lost", "slow"].map(|s| format!("faults-{s}"));
     assert_eq!(stored, expected);
     assert_eq!(app.used_today(&tenant.workspace_id).await, 5);
+}
+
+/// Issue #25: the send ID's life through the same client (`tests/clients/node/lifecycle.mjs`):
+/// `sends.id.create`, then `campaigns.trigger.send` with that send_id → a `dispatch_id`, each
+/// call a new dispatch; a send_id never created for the campaign → the client's `ResponseError`
+/// with status 400; a broadcast without a send_id gets one. This test then holds the dispatches
+/// the client was told of against the admin API's listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_braze_api_node_client_sends_with_a_created_send_id() {
+    let Some(node) = node_and_packages() else {
+        return;
+    };
+    let app = sendid_test_support::spawn_app().await;
+    let tenant = app.workspace(QUOTA).await;
+    let key = app
+        .api_key(
+            &tenant.workspace_id,
+            &["sends.id.create", "campaigns.trigger.send"],
+            None,
+        )
+        .await;
+    let key = key["api_key"].as_str().expect("api key");
+    let stdout = run_script(
+        &node,
+        "lifecycle.mjs",
+        &[
+            ("SENDID_BASE_URL", &app.address),
+            ("SENDID_API_KEY", key),
+            ("SENDID_CAMPAIGN_ID", &tenant.campaign_id),
+            ("SENDID_TAG", "life"),
+        ],
+        "9 passed, 0 failed",
+    )
+    .await;
+    let mut told: std::collections::BTreeMap<String, Vec<String>> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("dispatches: "))
+        .map(|json| serde_json::from_str(json).expect("the dispatches line is JSON"))
+        .unwrap_or_else(|| panic!("no `dispatches:` line in node's output:\n{stdout}"));
+    let path = format!(
+        "/admin/workspaces/{}/campaigns/{}/dispatches?limit=100",
+        tenant.workspace_id, tenant.campaign_id
+    );
+    let listed = sendid_test_support::expect_json(app.admin_get(&path).await, 200).await;
+    let mut stored = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for dispatch in listed["dispatches"].as_array().expect("dispatches") {
+        let send_id = dispatch["send_id"].as_str().expect("send_id").to_owned();
+        let id = dispatch["dispatch_id"]
+            .as_str()
+            .expect("dispatch_id")
+            .to_owned();
+        stored.entry(send_id).or_default().push(id);
+    }
+    stored.values_mut().for_each(|ids| ids.sort());
+    told.values_mut().for_each(|ids| ids.sort());
+    assert_eq!(stored, told, "the dispatches stored, by send_id");
+    // The one created send ID spent one unit; the broadcast's generated one spent none.
+    assert_eq!(app.used_today(&tenant.workspace_id).await, 1);
 }
 
 /// Runs `node script` in the client's folder with `envs`, and returns what it printed once it

@@ -103,6 +103,11 @@ pub struct Cli {
     /// CA or a self-signed certificate).
     #[arg(long, value_name = "PATH", value_parser = parse_ca_cert)]
     pub ca_cert: Option<CaCert>,
+
+    /// Print the catalogue of checks — each class of defect, its rule, its checks, the
+    /// properties that exercise them and their cost in units — and exit (no other flag needed).
+    #[arg(long)]
+    pub list_checks: bool,
 }
 
 /// The certificates of `--ca-cert`, read and parsed when the command line is.
@@ -134,6 +139,12 @@ fn after_help() -> String {
 /// Bounds of `--timeout`, in seconds.
 pub const TIMEOUT_MIN: f64 = 0.001;
 pub const TIMEOUT_MAX: f64 = 3600.0;
+
+/// Flags with an environment fallback, and its variable.
+pub const ENV_FALLBACKS: &[(&str, &str)] = &[
+    ("--api-key", "SENDID_API_KEY"),
+    ("--forbidden-api-key", "SENDID_FORBIDDEN_API_KEY"),
+];
 
 /// Flags whose value is a secret: never part of a printed command.
 const SECRET_FLAGS: &[&str] = &["--api-key", "--forbidden-api-key"];
@@ -226,6 +237,10 @@ where
     T: Into<OsString> + Clone,
 {
     let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if argv.iter().skip(1).any(|a| a == "--list-checks") {
+        print!("{}", crate::classes::catalogue());
+        return Err(Exit::Conformant);
+    }
     match Cli::try_parse_from(argv.clone()) {
         Ok(mut cli) => {
             cli.argv = argv;
@@ -233,6 +248,15 @@ where
         }
         Err(e) => {
             let _ = e.print();
+            if e.kind() == clap::error::ErrorKind::MissingRequiredArgument {
+                // clap names the flag only; the environment fallback is as good a way to give it.
+                let text = e.to_string();
+                for (flag, var) in ENV_FALLBACKS {
+                    if text.contains(&format!("{flag} <")) {
+                        eprintln!("  {flag} can also come from the environment: export {var}=…");
+                    }
+                }
+            }
             match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     Err(Exit::Conformant)

@@ -4,6 +4,7 @@
 //! as a program.
 pub mod budget;
 pub mod burst;
+pub mod classes;
 pub mod cli;
 pub mod config;
 pub mod edges;

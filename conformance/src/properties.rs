@@ -5,7 +5,7 @@
 use proptest::strategy::{BoxedStrategy, Just, Strategy};
 
 use crate::budget::Want;
-use crate::oracle::{CheckId, Needs};
+use crate::oracle::{CheckId, Have, Needs};
 use crate::strategies::{self, Case, NewPair, RequestContext, SendIdField};
 use crate::{edges, strategies::JSON};
 
@@ -65,6 +65,8 @@ pub struct Inputs<'a> {
     pub max: usize,
     pub rctx: &'a RequestContext,
     pub tag: &'a str,
+    /// A send_id whose case variant is still to be sent (the edge groups had no unit for it).
+    pub case_variant_of: Option<&'a str>,
 }
 
 /// How the runner runs a property.
@@ -86,6 +88,14 @@ pub enum Run {
     Sequences,
     /// Down to the quota's end, a burst across it, then the 429 rules.
     Exhaustion,
+    /// Every other method on the path (`classes::methods`).
+    Methods,
+    /// Requests written in equivalent ways (`classes::equivalent`).
+    Equivalents,
+    /// Hostile bodies (`classes::robust`).
+    HostileBodies,
+    /// The run's generated send_ids, judged together (`classes::ids`); sends nothing.
+    IdQuality,
 }
 
 pub struct Property {
@@ -163,8 +173,14 @@ fn generated(_: &Inputs) -> Vec<BoxedStrategy<Case>> {
     });
     vec![Just(null).boxed(), strategies::generated_pair()]
 }
+/// A case variant the edge groups had no unit for comes first: it is a given pair too.
 fn given(i: &Inputs) -> Vec<BoxedStrategy<Case>> {
-    vec![strategies::given_pair(i.min, i.max)]
+    let mut arms = Vec::new();
+    if let Some(of) = i.case_variant_of {
+        arms.push(Just(edges::case_variant(of)).boxed());
+    }
+    arms.push(strategies::given_pair(i.min, i.max));
+    arms
 }
 
 const fn units(min: u64, extra: u64, max: Max) -> Spend {
@@ -183,15 +199,19 @@ pub const PROPERTIES: &[Property] = &[
     Property { name: "edge_refused", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_refused), decides: &[], covers: "control characters, length 65, arrays, coerced types accepted" },
     Property { name: "unknown_campaign", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_unknown_campaigns), decides: &[], covers: "campaign ids matched without case, trimmed or by prefix" },
     Property { name: "edge_media_types", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Cases(edge_media_types), decides: &[], covers: "JSON media types with parameters refused" },
+    Property { name: "other_methods", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Methods, decides: &[], covers: "HEAD, OPTIONS, TRACE or unknown methods answered other than 405; an Allow that lists refused methods; a body on HEAD; framing that disagrees" },
+    Property { name: "equivalent_requests", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Equivalents, decides: &[], covers: "escapes, whitespace, key order, unknown fields, media-type parameters, the Bearer scheme's case, header-name case or a chunked body changing the answer" },
+    Property { name: "hostile_bodies", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::HostileBodies, decides: &[], covers: "deep nesting, huge numbers, invalid UTF-8, a BOM, NUL bytes, near-limit or truncated bodies answered 5xx, not JSON or with the wrong status" },
     Property { name: "refused_spent_nothing", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::Checkpoint, decides: &[], covers: "refused requests that spend quota" },
     Property { name: "cross_campaign", mode: Mode::Sequential, strict_only: false, spend: units(2, 0, Max::Fixed(2)), count: Count::EachOnce, needs: Needs::TwoCampaigns, run: Run::CrossCampaign, decides: &[CheckId::PairPerCampaign, CheckId::QuotaPerWorkspace], covers: "pairs keyed by send_id alone, a quota per campaign, a second campaign's pair not stored" },
     Property { name: "edge_new_pairs", mode: Mode::Sequential, strict_only: false, spend: units(1, 2, Max::Fixed(3)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::EdgeGroups, decides: &[], covers: "length 64, spaces, ~ ! \" \\ / refused or altered; send_ids compared without case; length 1" },
     Property { name: "burst_same_pair", mode: Mode::Concurrent, strict_only: true, spend: units(1, 0, Max::Fixed(1)), count: Count::EachOnce, needs: Needs::Nothing, run: Run::SamePairBurst, decides: &[CheckId::BurstSamePair], covers: "a pair insert that is not atomic" },
-    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: units(2, 2, Max::Burst), count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst, decides: &[CheckId::BurstNewPairs, CheckId::BurstIdsDistinct, CheckId::BurstPairsStored], covers: "a check-then-act quota, generated ids that collide, acknowledged pairs dropped" },
+    Property { name: "burst_new_pairs", mode: Mode::Concurrent, strict_only: true, spend: units(2, 2, Max::Burst), count: Count::EachOnce, needs: Needs::Nothing, run: Run::NewPairsBurst, decides: &[CheckId::BurstNewPairs, CheckId::BurstIdsDistinct, CheckId::BurstPairsStored], covers: "a check-then-act quota (with two campaigns: across them), one send_id at once in two campaigns stored once, generated ids that collide, acknowledged pairs dropped" },
     Property { name: "new_pair_generated_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(generated), decides: &[], covers: "\"send_id\": null handled otherwise than absent; generated ids that repeat" },
     Property { name: "stateful_sequences", mode: Mode::Stateful, strict_only: true, spend: units(1, 0, Max::TwiceCases), count: Count::Flag, needs: Needs::Nothing, run: Run::Sequences, decides: &[CheckId::ModelAgrees], covers: "pairs forgotten, quota arithmetic off over a sequence" },
     Property { name: "new_pair_given_id", mode: Mode::Sequential, strict_only: false, spend: units(1, 0, Max::Cases), count: Count::Flag, needs: Needs::Nothing, run: Run::Cases(given), decides: &[], covers: "given send_ids of the whole printable alphabet refused or altered" },
     Property { name: "quota_exhaustion", mode: Mode::Concurrent, strict_only: false, spend: Spend::Everything, count: Count::EachOnce, needs: Needs::Exhaust, run: Run::Exhaustion, decides: &[CheckId::BurstNewPairs, CheckId::BurstIdsDistinct, CheckId::BurstPairsStored, CheckId::BurstRepeatsOverQuota, CheckId::QuotaSpentForEveryCampaign], covers: "overspending across the quota's end, 429 without Retry-After, repeats refused over quota" },
+    Property { name: "generated_id_quality", mode: Mode::Sequential, strict_only: true, spend: Spend::Nothing, count: Count::EachOnce, needs: Needs::Nothing, run: Run::IdQuality, decides: &[], covers: "generated send_ids from a counter, a clock or too few random bits" },
 ];
 
 /// The content type of a repeat that follows a new pair: the other spelling, so both are used.
@@ -208,7 +228,12 @@ pub fn unmet(p: &Property, strict: bool, campaigns: usize, exhaust: bool) -> Opt
     if p.strict_only && !strict {
         return Some("strict profile only");
     }
-    p.needs.unmet(campaigns, exhaust)
+    // No property needs the forbidden key: `auth` runs without it, its 403 cases with it.
+    p.needs.unmet(Have {
+        campaigns,
+        exhaust,
+        forbidden_key: true,
+    })
 }
 
 /// What the pair-creating properties that run with these flags ask of the planner, in the
@@ -281,12 +306,13 @@ mod tests {
 
     #[test]
     fn free_properties_come_before_the_ones_that_spend() {
+        // The id quality sends nothing: it judges, last, the ids the others got.
         let first_spending = PROPERTIES
             .iter()
             .position(|p| p.spend != Spend::Nothing)
             .expect("some spend");
         assert!(PROPERTIES[first_spending..]
             .iter()
-            .all(|p| p.spend != Spend::Nothing));
+            .all(|p| p.spend != Spend::Nothing || matches!(p.run, Run::IdQuality)));
     }
 }

@@ -176,3 +176,15 @@ pub fn no_server_error(_: &Ctx, ex: &Exchange) -> Verdict {
     let s = ex.response.status;
     pass_if(s < 500, || format!("status {s} for a client's request"))
 }
+
+pub fn no_internals_shown(ctx: &Ctx, ex: &Exchange) -> Verdict {
+    let mut keys = vec![(ctx.api_key, "the API key (--api-key)")];
+    if let Some(k) = ctx.forbidden_api_key {
+        keys.push((k, "the forbidden API key (--forbidden-api-key)"));
+    }
+    let secrets = crate::classes::hygiene::Secrets::new(&keys);
+    match crate::classes::hygiene::leaks(&ex.response.headers, &ex.response.body, &secrets) {
+        Some(why) => Verdict::Fail(why),
+        None => Verdict::Pass,
+    }
+}

@@ -1,4 +1,5 @@
 //! What a run found, and its writers: one file per format.
+pub mod digest;
 pub mod json;
 pub mod junit;
 pub mod summary;

@@ -1,9 +1,16 @@
-//! The summary table printed at the end of every run: check × passed / failed.
+//! The end of a run for people: the per-check table (`--verbose`; the reports always have every
+//! check) and the totals — cases, answers, quota, tolerances.
 use std::fmt::Write as _;
 
 use super::Report;
 
+/// The table and the totals, as `--verbose` prints them.
 pub fn render(report: &Report) -> String {
+    format!("{}\n{}", table(report), totals(report))
+}
+
+/// check × passed / failed, and why a check did not run.
+pub fn table(report: &Report) -> String {
     let width = report
         .checks
         .iter()
@@ -30,10 +37,16 @@ pub fn render(report: &Report) -> String {
             c.name, c.passed, c.failed
         );
     }
+    out
+}
+
+/// Cases, requests, answers, the quota and what `--profile braze` tolerated.
+pub fn totals(report: &Report) -> String {
+    let mut out = String::new();
     let q = &report.quota;
     let _ = writeln!(
         out,
-        "\n{}, {} in {:.2} s ({:.0} requests/s); seed {}",
+        "{}, {} in {:.2} s ({:.0} requests/s); seed {}",
         super::plural(report.cases, "case", "cases"),
         super::plural(report.requests, "request", "requests"),
         report.duration_seconds,

@@ -8,11 +8,13 @@ use crate::http::excerpt;
 
 pub struct Terminal {
     bar: Option<ProgressBar>,
+    /// `--verbose`: every property's line and the per-check table.
+    verbose: bool,
 }
 
 impl Terminal {
     /// `progress`: draw a progress bar (only on a terminal).
-    pub fn new(progress: bool) -> Self {
+    pub fn new(progress: bool, verbose: bool) -> Self {
         let bar = progress.then(|| {
             let bar = ProgressBar::new(0);
             if let Ok(style) = ProgressStyle::with_template(
@@ -22,7 +24,7 @@ impl Terminal {
             }
             bar
         });
-        Self { bar }
+        Self { bar, verbose }
     }
 
     fn println(&self, line: &str) {
@@ -65,23 +67,37 @@ impl Events for Terminal {
                 name,
                 cases,
                 failing,
-            } => self.println(&format!(
-                "property {name}: {}, {failing} with a violation",
-                plural(cases, "case", "cases")
-            )),
+            } => {
+                if self.verbose {
+                    self.println(&format!(
+                        "property {name}: {}, {failing} with a violation",
+                        plural(cases, "case", "cases")
+                    ))
+                }
+            }
             Event::PropertySkipped { name, why } => {
-                self.println(&format!("property {name}: not run ({why})"))
+                if self.verbose {
+                    self.println(&format!("property {name}: not run ({why})"))
+                }
             }
             Event::Note(note) => self.println(&format!("note: {note}")),
-            Event::Failure(f) => self.println(&render_failure(f)),
+            // Printed at the end, those with one cause grouped under it.
+            Event::Failure(_) => {}
             // Counted under the block shown before, not printed again.
             Event::SameExchange { .. } => {}
             Event::Finished(report) => {
                 if let Some(b) = &self.bar {
                     b.finish_and_clear();
                 }
+                let failures = super::digest::failures(report, render_failure);
+                print!("{failures}");
                 println!();
-                print!("{}", super::summary::render(report));
+                if self.verbose {
+                    println!("{}", super::summary::table(report));
+                } else {
+                    print!("{}", super::digest::not_run(report));
+                }
+                print!("{}", super::summary::totals(report));
             }
             Event::Verdict {
                 exit,

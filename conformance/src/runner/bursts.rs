@@ -98,7 +98,13 @@ impl Runner {
                 .body
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned()),
-            response: answers.iter().find_map(|a| a.as_ref().ok()).cloned(),
+            // A server error among the answers is what to show (it is likely the cause).
+            response: answers
+                .iter()
+                .filter_map(|a| a.as_ref().ok())
+                .find(|r| r.status >= 500)
+                .or_else(|| answers.iter().find_map(|a| a.as_ref().ok()))
+                .cloned(),
             curl: burst::replay(&curls, requests.len()),
         };
         self.record_shown(check, property, reason, shown, 0, Vec::new());
@@ -196,6 +202,11 @@ impl Runner {
     /// `generated_only`, given fresh ones in turn.
     fn burst_case(&mut self, i: usize, generated_only: bool) -> Case {
         self.executions += 1;
+        let two = self.campaigns() >= 2;
+        if two && !generated_only && i < 2 {
+            // One new send_id at once in both campaigns: a pair in each, two units.
+            return new_given(i, &format!("nb-{}-both", self.tag), true);
+        }
         let turn = if generated_only { i % 2 } else { i % 3 };
         let send_id = match turn {
             0 => SendIdField::Absent,
@@ -203,7 +214,9 @@ impl Runner {
             _ => SendIdField::Given(format!("nb-{}-{}", self.tag, self.executions)),
         };
         let fresh = matches!(send_id, SendIdField::Given(_));
+        // With two campaigns the burst spans both: the quota is one per workspace, also at once.
         Case::New(NewPair {
+            campaign: if two { i % 2 } else { 0 },
             send_id,
             fresh,
             ..NewPair::default()
@@ -226,7 +239,16 @@ impl Runner {
         let (after, _) = self.read_remaining(0).await;
         let counts = oracle::count(&answers);
         let verdict = oracle::new_pairs(n, before, after, &counts);
-        let distinct = oracle::distinct_ids(&counts);
+        // Distinct among the generated ones (a given send_id may be sent to both campaigns).
+        let generated: Vec<burst::Answer> = cases
+            .iter()
+            .zip(&answers)
+            .filter(
+                |(c, _)| matches!(c, Case::New(p) if !matches!(p.send_id, SendIdField::Given(_))),
+            )
+            .map(|(_, a)| a.clone())
+            .collect();
+        let distinct = oracle::distinct_ids(&oracle::count(&generated));
         let mut failing = u64::from(verdict.is_err() || distinct.is_err());
         self.burst_failure(CheckId::BurstNewPairs, name, verdict, &requests, &answers);
         self.burst_failure(
@@ -236,7 +258,7 @@ impl Runner {
             &requests,
             &answers,
         );
-        failing += self.repeat_burst_pairs(name, &answers, after).await;
+        failing += self.repeat_burst_pairs(name, &cases, &answers, after).await;
         failing
     }
 
@@ -246,21 +268,27 @@ impl Runner {
     async fn repeat_burst_pairs(
         &mut self,
         name: &'static str,
+        cases: &[Case],
         answers: &[burst::Answer],
         after: Option<i64>,
     ) -> u64 {
-        let mut ids: Vec<String> = Vec::new();
-        for a in answers.iter().flatten() {
+        let mut ids: Vec<(usize, String)> = Vec::new();
+        for (case, a) in cases.iter().zip(answers) {
+            let Ok(a) = a else { continue };
+            let campaign = match case {
+                Case::New(p) => p.campaign,
+                _ => 0,
+            };
             if let (true, Some(id)) = (self.succeeded(a), a.send_id()) {
-                if !ids.iter().any(|i| i == id) {
-                    ids.push(id.to_string());
+                if !ids.iter().any(|(c, i)| *c == campaign && i == id) {
+                    ids.push((campaign, id.to_string()));
                 }
             }
         }
         let mut before = after;
         let mut last = None;
-        for id in ids {
-            let (step, fails) = self.send_judged(repeat(0, &id), before, true).await;
+        for (campaign, id) in ids {
+            let (step, fails) = self.send_judged(repeat(campaign, &id), before, true).await;
             self.observe(&step);
             let now = step.result.as_ref().ok().and_then(|r| r.remaining());
             let what = format!(

@@ -51,13 +51,13 @@ impl Runner {
             self.report_new_failures(name, &step, fails, 0);
         }
         let mut extra = Vec::new();
-        if units >= 2 {
-            match &original {
-                Some(o) => extra.push(edges::case_variant(o)),
-                None => self.note(format!(
-                    "{name}: no case variant sent: no pair of the group was created as sent"
-                )),
-            }
+        match (&original, units >= 2) {
+            (Some(o), true) => extra.push(edges::case_variant(o)),
+            // No unit here: new_pair_given_id sends it first (a given pair too).
+            (Some(o), false) => self.case_variant_due = Some(o.clone()),
+            (None, _) => self.note(format!(
+                "{name}: no case variant sent: no pair of the group was created as sent"
+            )),
         }
         if units >= 3 {
             extra.push(edges::min_length(&self.tag, self.spec.send_id_min));

@@ -200,7 +200,9 @@ impl Runner {
             && matches!(pair.send_id, SendIdField::Absent | SendIdField::Null)
         {
             if let Some(id) = resp.send_id() {
-                self.generated.insert(id.to_string());
+                if self.generated.insert(id.to_string()) {
+                    self.generated_order.push(id.to_string());
+                }
             }
         }
     }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 mod bursts;
+mod classes;
 mod cross_campaign;
 mod edge_groups;
 mod exchange;
@@ -25,9 +26,9 @@ use crate::edges;
 use crate::events::{Event, Events, Started};
 use crate::exit::{Exit, Fatal};
 use crate::http::{now_epoch_seconds, RetryPolicy, Target};
-use crate::oracle::{self, Judge};
+use crate::oracle::{self, Have, Judge};
 use crate::properties::{self, Inputs, Property, Run, Spend, PROPERTIES};
-use crate::report::{self, CheckResult, QuotaReport, Report, ServerError};
+use crate::report::{self, plural, CheckResult, QuotaReport, Report, ServerError};
 
 use crate::spec::Spec;
 use crate::strategies::RequestContext;
@@ -40,7 +41,7 @@ pub struct Outcome {
 
 /// Runs the checker as the binary would, telling the terminal as it goes.
 pub async fn run(config: RunConfig) -> Outcome {
-    let terminal = report::terminal::Terminal::new(config.progress);
+    let terminal = report::terminal::Terminal::new(config.progress, config.verbose);
     run_with(config, Arc::new(terminal)).await
 }
 
@@ -118,6 +119,11 @@ struct Runner {
     statuses: BTreeMap<String, u64>,
     remaining: Option<i64>,
     generated: HashSet<String>,
+    /// The same, in the order the server generated them.
+    generated_order: Vec<String>,
+    /// A send_id whose case variant the edge groups had no unit for: `new_pair_given_id` sends
+    /// it first.
+    case_variant_due: Option<String>,
     notes: Vec<String>,
     /// `--profile braze`: tolerances used, and how often.
     tolerances: BTreeMap<String, u64>,
@@ -127,6 +133,8 @@ struct Runner {
     cases: u64,
     planned_new: u64,
     executions: u32,
+    /// Notes are told once the preflight has passed (before, they are kept).
+    preflight_done: bool,
     events: Arc<dyn Events>,
     started: Instant,
     started_at: i64,
@@ -169,6 +177,8 @@ impl Runner {
             statuses: BTreeMap::new(),
             remaining: None,
             generated: HashSet::new(),
+            generated_order: Vec::new(),
+            case_variant_due: None,
             notes: Vec::new(),
             tolerances: BTreeMap::new(),
             server_errors: Vec::new(),
@@ -176,6 +186,7 @@ impl Runner {
             cases: 0,
             planned_new: 0,
             executions: 0,
+            preflight_done: false,
             tag: edges::run_tag(),
             events,
             started: Instant::now(),
@@ -200,6 +211,15 @@ impl Runner {
         (self.config.concurrency as usize).max(8)
     }
 
+    /// What this run has that some checks need.
+    fn have(&self) -> Have {
+        Have {
+            campaigns: self.campaigns(),
+            exhaust: self.config.exhaust_quota,
+            forbidden_key: self.config.forbidden_api_key.is_some(),
+        }
+    }
+
     fn runs(&self, p: &Property) -> Result<(), &'static str> {
         match properties::unmet(
             p,
@@ -213,6 +233,9 @@ impl Runner {
     }
 
     async fn execute(mut self) -> Result<Report, Fatal> {
+        // Nothing is told before the preflight has passed: a refused setup prints its one
+        // message alone. The header, the plan and the notes so far follow it.
+        self.preflight().await?;
         let target = self.target.base.to_string();
         self.events.event(Event::Started(Started {
             version: env!("CARGO_PKG_VERSION"),
@@ -223,8 +246,11 @@ impl Runner {
             campaigns: self.campaigns(),
             seed: self.seed,
         }));
-
-        self.preflight().await?;
+        self.show_plan();
+        self.preflight_done = true;
+        for note in &self.notes {
+            self.events.event(Event::Note(note));
+        }
         self.refused_baseline = self.remaining;
         for p in PROPERTIES {
             if let Err(why) = self.runs(p) {
@@ -240,6 +266,13 @@ impl Runner {
                     if p.spend == Spend::Nothing {
                         self.free_property(p, arms).await;
                     } else {
+                        // The first case is the due case variant, if any: sent once it has a unit.
+                        if self.case_variant_due.is_some()
+                            && p.name == "new_pair_given_id"
+                            && self.plan.units_of(p.name) > 0
+                        {
+                            self.case_variant_due = None;
+                        }
                         self.creating_property(p, arms).await;
                     }
                 }
@@ -250,6 +283,10 @@ impl Runner {
                 Run::NewPairsBurst => self.new_pairs_burst(p.name).await,
                 Run::Sequences => self.sequences(p.name).await,
                 Run::Exhaustion => self.exhaust(p.name).await,
+                Run::Methods => self.methods(p.name).await,
+                Run::Equivalents => self.equivalents(p.name).await,
+                Run::HostileBodies => self.hostile_bodies(p.name).await,
+                Run::IdQuality => self.id_quality(p.name),
             }
         }
         let report = self.report();
@@ -265,6 +302,7 @@ impl Runner {
             max: self.spec.send_id_max,
             rctx: &self.rctx,
             tag: &self.tag,
+            case_variant_of: self.case_variant_due.as_deref(),
         }
     }
 
@@ -278,14 +316,38 @@ impl Runner {
         )
     }
 
+    /// What limits the quota budget, when it cut some property: the workspace's quota left
+    /// today (then a bigger --max-creates buys nothing), or --max-creates.
+    fn short_of_budget(&self) -> Option<String> {
+        if self.plan.cut.is_empty() && self.plan.probe > 0 {
+            return None;
+        }
+        let max = self.config.max_creates;
+        match self.budget.remaining_at_start {
+            Some(r) if !self.config.exhaust_quota && (r.max(0) as u64) < max => Some(format!(
+                "the workspace's quota is the limit: {} left today (--max-creates is {max}); \
+                 run it on a workspace with more quota left, or after the reset",
+                plural(r.max(0) as u64, "new pair", "new pairs")
+            )),
+            _ if self.config.exhaust_quota => {
+                Some("the workspace's quota is the limit: too little left today for it".into())
+            }
+            _ => Some(format!(
+                "the quota budget left it no new pair: raise --max-creates (now {max}; the \
+                 plan line names what each budget buys)"
+            )),
+        }
+    }
+
     fn note(&mut self, note: String) {
-        self.events.event(Event::Note(&note));
+        if self.preflight_done {
+            self.events.event(Event::Note(&note));
+        }
         self.notes.push(note);
     }
 
     fn report(&self) -> Report {
-        let campaigns = self.campaigns();
-        let exhaust = self.config.exhaust_quota;
+        let have = self.have();
         let mut checks: Vec<CheckResult> = oracle::checks_for(self.config.profile)
             .map(|c| {
                 let (passed, failed) = self.result.tally(c.id);
@@ -296,29 +358,38 @@ impl Runner {
                     passed,
                     failed,
                     not_run: (passed + failed == 0)
-                        .then(|| c.needs.unmet(campaigns, exhaust))
+                        .then(|| c.needs.unmet(have))
                         .flatten()
                         .map(str::to_string),
                 }
             })
             .collect();
+        let short_of_budget = self.short_of_budget();
         for c in &mut checks {
             if c.not_run.is_some() || c.passed + c.failed > 0 {
                 continue;
             }
-            // The properties behind a run-level check all got no units from the plan.
             let id = c.id;
-            if !matches!(id.info().judge, Judge::Run) {
-                continue;
-            }
-            let deciding: Vec<&Property> = PROPERTIES
-                .iter()
-                .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
-                .collect();
-            if !deciding.is_empty() && deciding.iter().all(|p| self.plan.units_of(p.name) == 0) {
-                c.not_run =
-                    Some("the quota budget left it no new pair: raise --max-creates".into());
-            }
+            let starved = if matches!(id.info().judge, Judge::Run) {
+                // The properties behind a run-level check all got no units from the plan.
+                let deciding: Vec<&Property> = PROPERTIES
+                    .iter()
+                    .filter(|p| p.decides.contains(&id) && self.runs(p).is_ok())
+                    .collect();
+                !deciding.is_empty()
+                    && deciding
+                        .iter()
+                        .all(|p| p.spend != Spend::Nothing && self.plan.units_of(p.name) == 0)
+            } else {
+                // A check of one exchange that nothing reached, in a run the budget cut.
+                !self.plan.cut.is_empty() || self.plan.probe == 0
+            };
+            c.not_run = Some(match (&short_of_budget, starved) {
+                (Some(why), true) => why.clone(),
+                _ => "nothing this run sent reached it: raise --cases (or see --verbose for \
+                      the properties that ran)"
+                    .into(),
+            });
         }
         Report {
             result: "",

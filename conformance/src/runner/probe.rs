@@ -112,6 +112,9 @@ impl Runner {
             });
         }
         if let Some(why) = self.refusal(resp, stage) {
+            if resp.status == 401 && resp.message().is_some() && self.prefix_answers_401().await {
+                return Err(Fatal::Setup(self.wrong_prefix(resp)));
+            }
             return Err(Fatal::Setup(why));
         }
         let step = Step {
@@ -127,6 +130,28 @@ impl Runner {
         Ok(step)
     }
 
+    /// A JSON 401 can be the key's, or that of something in front of the API (a wrong prefix:
+    /// `--base-url …/admin`). The contract answers 404 to a path it does not have, key or no
+    /// key; a 401 there too means the 401 did not come from the operation.
+    async fn prefix_answers_401(&mut self) -> bool {
+        let case = Case::UnknownPath("/sends/id/no-such-operation".into());
+        let request = case.request(&self.rctx);
+        matches!(self.send(&request).await, Ok(r) if r.status == 401)
+    }
+
+    fn wrong_prefix(&self, resp: &Response) -> String {
+        let url = self.target.url(crate::spec::OPERATION_PATH);
+        format!(
+            "the target has no operation POST {url}: it answered {} {}, and the same 401 to a \
+             path it cannot have ({}), so the 401 comes from in front of the API, not from the \
+             operation. Check --base-url: the API's root (e.g. https://rest.iad-01.braze.com), \
+             without /sends/id/create",
+            resp.status,
+            excerpt(&resp.body, 160),
+            self.target.url("/sends/id/no-such-operation")
+        )
+    }
+
     /// Whether an answer refuses what the run relies on; the message names the flag to check.
     fn refusal(&self, resp: &Response, stage: Stage) -> Option<String> {
         let url = self.target.url(crate::spec::OPERATION_PATH);
@@ -135,7 +160,11 @@ impl Runner {
             .content_type()
             .is_some_and(|ct| crate::spec::essence(ct) == "text/html")
             || resp.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
-        if matches!(resp.status, 404 | 405) || (300..400).contains(&resp.status) || html {
+        // A 401 or 403 that is not JSON `{"message"}` (a proxy's or a web server's page), or no
+        // such resource: a wrong base URL, not a wrong key.
+        let not_json = matches!(resp.status, 401 | 403) && resp.message().is_none();
+        if matches!(resp.status, 404 | 405) || (300..400).contains(&resp.status) || html || not_json
+        {
             return Some(format!(
                 "the target has no operation POST {url}: it answered {answered}. Check \
                  --base-url: the API's root (e.g. https://rest.iad-01.braze.com), without \
@@ -182,6 +211,16 @@ impl Runner {
         None
     }
 
+    /// Tells the plan (after the preflight).
+    pub(super) fn show_plan(&self) {
+        self.events.event(Event::Plan(PlanShown {
+            plan: &self.plan,
+            max_creates: self.config.max_creates,
+            remaining_at_start: self.budget.remaining_at_start,
+            budget: self.budget.allowed(),
+        }));
+    }
+
     /// Plans the quota ([`budget::plan`]) for the properties that run, and says so: what the
     /// budget buys, what it leaves out and the budget that would include it.
     fn plan(&mut self) {
@@ -202,12 +241,6 @@ impl Runner {
             wants,
         });
         self.planned_new = plan.total();
-        self.events.event(Event::Plan(PlanShown {
-            plan: &plan,
-            max_creates: self.config.max_creates,
-            remaining_at_start: self.budget.remaining_at_start,
-            budget: self.budget.allowed(),
-        }));
         for cut in &plan.cut {
             let from = cut
                 .from_budget

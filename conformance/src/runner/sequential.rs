@@ -9,7 +9,7 @@ use super::exchange::{repeat, Step};
 use super::Runner;
 use crate::events::Event;
 use crate::http::{Response, TransportError};
-use crate::oracle::{CheckId, Verdict};
+use crate::oracle::CheckId;
 use crate::properties::{Count, Property};
 use crate::report::{self};
 use crate::strategies::Case;
@@ -238,7 +238,6 @@ impl Runner {
                 result: result.clone(),
                 remaining_before: Some(baseline),
             };
-            self.result.absorb([&(check, Verdict::Fail(String::new()))]);
             let seen = if self.spent_seen > 0 {
                 format!(
                     " ({baseline} at their start, less {} spent by requests shown on their own)",
@@ -252,6 +251,7 @@ impl Runner {
                  X-RateLimit-Remaining {expected}{seen}, saw {now} (shown: the repeat that read \
                  it)"
             );
+            self.result.absorb_one(check, &Err(reason.clone()));
             if self.result.claim(check) {
                 self.record_failure(check, "refused_spent_nothing", &step, reason, 0, Vec::new());
             }

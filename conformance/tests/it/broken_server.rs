@@ -98,6 +98,22 @@ pub enum Defect {
     /// A send_id that exists in another campaign is acknowledged (200, one unit) but not stored
     /// for this one.
     SecondCampaignPairNotStored,
+    // Issue 24: one per class of defect
+    /// OPTIONS answered 204 without `Allow` (HTTP method semantics).
+    OptionsWithoutAllow,
+    /// `Authorization: bearer <key>` refused: the scheme compared with its case (equivalent
+    /// requests; RFC 9110 §11.1).
+    BearerSchemeCaseSensitive,
+    /// A number beyond a double's range anywhere in the body answers 500 (parser robustness).
+    HugeNumberIs500,
+    /// A 404 carries the Java exception and stack frame of the router (error hygiene).
+    StackTraceIn404,
+    /// Generated send_ids: the clock in milliseconds, then 64 random bits (generated-id
+    /// quality: time-ordered, and 64 bits).
+    TimeOrderedIds,
+    /// The workspace's quota is read, then written back after a wait, under a lock per campaign:
+    /// simultaneous new pairs in two campaigns lose an update (races on the workspace scope).
+    QuotaLockPerCampaign,
 }
 
 struct State {
@@ -111,6 +127,8 @@ struct State {
     in_flight: AtomicUsize,
     /// Steps 6 to 8 one request at a time, but for the racy defects.
     serial: tokio::sync::Mutex<()>,
+    /// QuotaLockPerCampaign: the second campaign's lock.
+    serial_2: tokio::sync::Mutex<()>,
     /// Every request received, for the tests that count them.
     received: Arc<AtomicU64>,
     /// BurstDropsPairs: acknowledged pairs not written back yet, and write-backs started.
@@ -207,6 +225,7 @@ impl BrokenServer {
             counter: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             serial: tokio::sync::Mutex::new(()),
+            serial_2: tokio::sync::Mutex::new(()),
             received: Arc::new(AtomicU64::new(0)),
             pending: Mutex::new(Vec::new()),
             writes_started: AtomicU64::new(0),
@@ -263,6 +282,12 @@ fn error(state: &State, status: u16, message: &str) -> Response {
 #[handler]
 async fn not_found(Data(state): Data<&Arc<State>>) -> Response {
     state.received.fetch_add(1, Ordering::SeqCst);
+    if state.defect == Defect::StackTraceIn404 {
+        return json_response(
+            404,
+            json!({"message": "Not found", "detail": "com.example.sends.RouteNotFoundException: no route\n\tat com.example.sends.Router.route(Router.java:88)"}),
+        );
+    }
     json_response(404, json!({"message": "Not found"}))
 }
 
@@ -314,6 +339,9 @@ async fn create(req: &Request, body: Body, Data(state): Data<&Arc<State>>) -> Re
     state.received.fetch_add(1, Ordering::SeqCst);
     state.in_flight.fetch_add(1, Ordering::SeqCst);
     let _guard = InFlight(&state.in_flight);
+    if req.method() == poem::http::Method::OPTIONS && state.defect == Defect::OptionsWithoutAllow {
+        return Response::builder().status(StatusCode::NO_CONTENT).finish();
+    }
     if req.method() != poem::http::Method::POST {
         let mut resp = json_response(405, json!({"message": "Method not allowed"}));
         if state.defect != Defect::MethodWithoutAllow {
@@ -330,9 +358,16 @@ async fn create(req: &Request, body: Body, Data(state): Data<&Arc<State>>) -> Re
     let key = match auth {
         None if state.defect == Defect::MissingAuthAccepted => API_KEY,
         None => return error(state, 401, "Missing API key"),
-        Some(v) => match v.strip_prefix("Bearer ") {
-            Some(k) => k,
-            None => return error(state, 401, "Use Authorization: Bearer <key>"),
+        Some(v) => match v.split_once(' ') {
+            // RFC 9110 §11.1: the scheme is case-insensitive; 1*SP before the credentials.
+            Some((scheme, k))
+                if scheme.eq_ignore_ascii_case("Bearer")
+                    && (state.defect != Defect::BearerSchemeCaseSensitive
+                        || scheme == "Bearer") =>
+            {
+                k.trim_start_matches(' ')
+            }
+            _ => return error(state, 401, "Use Authorization: Bearer <key>"),
         },
     };
     if key == FORBIDDEN_KEY {
@@ -408,8 +443,18 @@ async fn decide(state: &State, req: &Request, body: Body) -> (Response, Option<S
             None,
         );
     }
-    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
-        return (error(state, 400, "The body is not valid JSON"), None);
+    let mut value = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) => v,
+        Err(e)
+            if state.defect == Defect::HugeNumberIs500
+                && e.to_string().contains("number out of range") =>
+        {
+            return (
+                json_response(500, json!({"message": "internal error"})),
+                None,
+            );
+        }
+        Err(_) => return (error(state, 400, "The body is not valid JSON"), None),
     };
     if state.defect == Defect::ArrayAsFirstElement {
         if let Some(first) = value.as_array().and_then(|a| a.first()).cloned() {
@@ -498,6 +543,9 @@ async fn new_pair(state: &State, campaign: &str, send_id: Option<String>) -> Res
             | Defect::IdCounterNotAtomic
             | Defect::RepeatsThrottledUnderLoad
     );
+    if state.defect == Defect::QuotaLockPerCampaign {
+        return per_campaign_lock(state, campaign, send_id).await;
+    }
     let _serial = if racy {
         None
     } else {
@@ -599,6 +647,46 @@ async fn new_pair(state: &State, campaign: &str, send_id: Option<String>) -> Res
     success(state, &id, send_id.as_deref())
 }
 
+/// Steps 6 to 8 under a lock of the campaign's own: the workspace's count is read, then
+/// written back after a wait.
+async fn per_campaign_lock(state: &State, campaign: &str, send_id: Option<String>) -> Response {
+    let lock = if campaign == CAMPAIGN_2 {
+        &state.serial_2
+    } else {
+        &state.serial
+    };
+    let _held = lock.lock().await;
+    if let Some(id) = &send_id {
+        if let Some(stored) = state.find(&state.pair_key(campaign, id)) {
+            return success(state, &stored, send_id.as_deref());
+        }
+    }
+    let used = state.used(campaign);
+    if used >= state.quota {
+        return too_many(state);
+    }
+    let id = match send_id.clone() {
+        Some(id) => id,
+        None => generate(state).await,
+    };
+    tokio::time::sleep(WINDOW).await;
+    state.insert(state.pair_key(campaign, &id), id.clone());
+    state.set_used(campaign, used + 1);
+    success(state, &id, send_id.as_deref())
+}
+
+/// 64 random bits: SipHash under the standard library's random keys (fresh for each call).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
 async fn generate(state: &State) -> String {
     if state.defect == Defect::IdCounterNotAtomic {
         let n = state.counter.load(Ordering::SeqCst);
@@ -617,7 +705,15 @@ async fn generate(state: &State) -> String {
             format!("gen-{:x}", ms / 100)
         }
         Defect::GeneratedIdTooLong => format!("{n:0>80}"),
-        _ => format!("gen-{n:016x}-{:08x}", now() as u32),
+        Defect::TimeOrderedIds => {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_millis();
+            format!("{ms:012x}{:016x}", random_u64())
+        }
+        // 128 random bits in 32 hex digits (sendid's own: a v4 UUID in 32 hex digits).
+        _ => format!("{:016x}{:016x}", random_u64(), random_u64()),
     }
 }
 

@@ -4,6 +4,7 @@ mod braze;
 mod braze_fake;
 mod broken_server;
 mod budget;
+mod classes;
 mod cli;
 mod defects;
 mod prism;

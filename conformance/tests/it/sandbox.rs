@@ -388,3 +388,43 @@ async fn braze_withholds_a_retry_that_would_create_past_the_budget() {
     let entries = journal(&app).await;
     assert_eq!(committed_generated_creates_answered_503(&entries), 1);
 }
+
+#[tokio::test]
+async fn failures_with_one_cause_are_grouped_under_it() {
+    // A new user's run under a 503 rule at probability 0.3: every failure is a 503, and the
+    // terminal says so once, with the first of them in full, instead of a block each.
+    let app = Sendid::spawn_sandbox(1000).await;
+    add_fault(&app, spread_503s(0.3)).await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendid-conformance"))
+        .args(&app.args()[1..])
+        .args(["--seed", "42"])
+        .env_remove("SENDID_API_KEY")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("the checker runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    assert_eq!(heads.len(), 1, "one group, no other block:\n{text}");
+    let head = heads[0];
+    assert!(head.contains("one cause"), "{head}");
+    let n: u64 = head
+        .split("cause: ")
+        .nth(1)
+        .and_then(|h| h.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count of answers: {head}"));
+    assert!(head.contains("answers were 503 (server errors)"), "{head}");
+    assert!(head.contains("--profile braze"), "{head}");
+    // The count is the run's 503s, as its answers line says.
+    assert!(text.contains(&format!("503×{n}")), "{n}:\n{text}");
+    assert!(n >= 2, "{text}");
+    assert!(text.contains("  checks:   "), "{text}");
+    assert!(text.contains("no_server_error"), "{text}");
+    assert_eq!(
+        text.matches("  curl:").count(),
+        1,
+        "the first example only:\n{text}"
+    );
+}

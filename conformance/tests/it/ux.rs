@@ -270,3 +270,133 @@ async fn reports_hold_plain_bodies_and_everything_to_reproduce() {
         assert!(failure.contains(part), "{part:?} missing from: {failure}");
     }
 }
+
+/// Runs the binary with these arguments (the program name first, as `support::args` gives
+/// them); returns its exit code, standard output and standard error.
+async fn run_args(args: &[String], extra: &[&str]) -> (Option<i32>, String, String) {
+    let out = tokio::process::Command::new(BIN)
+        .args(&args[1..])
+        .args(extra)
+        .env_remove("SENDID_API_KEY")
+        .env_remove("SENDID_FORBIDDEN_API_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("the checker runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_clean_run_fits_one_screen_and_the_table_is_behind_verbose() {
+    let app = crate::support::Sendid::spawn(1000).await;
+    let (code, out, _) = run_args(&app.full_args(), &["--seed", "5"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    let lines = out.lines().count();
+    assert!(lines <= 25, "{lines} lines:\n{out}");
+    assert!(
+        !out.contains("passed   failed"),
+        "the table is printed:\n{out}"
+    );
+    assert!(
+        !out.contains("property auth:"),
+        "property lines printed:\n{out}"
+    );
+    assert!(out.contains("result: conformant (0)"), "{out}");
+    // What did not run is still said, with what would run it.
+    assert!(out.contains("not run ("), "{out}");
+    assert!(out.contains("--exhaust-quota"), "{out}");
+
+    let (code, verbose, _) = run_args(&app.full_args(), &["--seed", "5", "--verbose"]).await;
+    assert_eq!(code, Some(0), "{verbose}");
+    assert!(verbose.contains("passed   failed"), "{verbose}");
+    assert!(verbose.contains("property auth:"), "{verbose}");
+    assert!(verbose.lines().count() > 40, "{verbose}");
+}
+
+#[tokio::test]
+async fn each_not_run_names_what_would_run_it_and_the_quota_when_it_is_the_limit() {
+    // A new user's run: quota 3, the default budget (10), one campaign, no forbidden key.
+    let app = crate::support::Sendid::spawn(3).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let json = dir.path().join("r.json");
+    let report_flag = format!("json={}", json.display());
+    let (code, out, _) = run_args(&app.args(), &["--seed", "6", "--report", &report_flag]).await;
+    assert_eq!(code, Some(0), "{out}");
+    let line_of = |check: &str| {
+        out.lines()
+            .find(|l| l.starts_with("  ") && l.contains(check) && l.contains(": "))
+            .unwrap_or_else(|| panic!("{check} not listed as not run:\n{out}"))
+            .to_string()
+    };
+    assert!(
+        line_of("forbidden_key_is_403").contains("--forbidden-api-key"),
+        "{out}"
+    );
+    assert!(
+        line_of("pair_is_per_campaign").contains("--campaign-id"),
+        "{out}"
+    );
+    assert!(
+        line_of("new_pair_over_quota_is_429").contains("--exhaust-quota"),
+        "{out}"
+    );
+    // The workspace's 3 left limit the budget, not --max-creates.
+    assert!(!out.contains("raise --max-creates"), "{out}");
+    assert!(out.contains("the workspace's quota is the limit"), "{out}");
+
+    // No 429 was received: the 429 check did not run, it did not pass.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the report")).expect("JSON");
+    let c = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "new_pair_over_quota_is_429")
+        .expect("listed");
+    assert_eq!(c["passed"], 0, "{c}");
+    assert!(
+        c["not_run"]
+            .as_str()
+            .is_some_and(|w| w.contains("--exhaust-quota")),
+        "{c}"
+    );
+    assert!(report["statuses"].get("429").is_none(), "{report}");
+}
+
+#[tokio::test]
+async fn nothing_is_printed_before_a_preflight_refusal() {
+    let app = crate::support::Sendid::spawn(3).await;
+    let mut args = app.args();
+    let at = args
+        .iter()
+        .position(|a| a == &app.campaign_id)
+        .expect("campaign");
+    args[at] = "no-such-campaign".into();
+    let (code, out, err) = run_args(&args, &["--seed", "7"]).await;
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert_eq!(out, "", "printed before the refusal");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("Check --campaign-id"), "{err}");
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_wrong_prefix_is_told_to_check_the_base_url_not_the_key() {
+    let app = crate::support::Sendid::spawn(3).await;
+    for prefix in ["/admin", "/v1", "/sends"] {
+        let wrong = format!("{}{prefix}", app.address);
+        let args = crate::support::args(&wrong, &app.api_key, &app.campaign_id);
+        let (code, out, err) = run_args(&args, &["--seed", "8"]).await;
+        assert_eq!(code, Some(2), "{prefix}: {out}{err}");
+        assert!(err.contains("Check --base-url"), "{prefix}: {err}");
+        assert!(!err.contains("--api-key"), "{prefix}: {err}");
+    }
+    // A wrong key at the right base URL is still told to check the key.
+    let args = crate::support::args(&app.address, "not-a-key-of-this-server", &app.campaign_id);
+    let (code, _, err) = run_args(&args, &["--seed", "8"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("Check --api-key"), "{err}");
+}

@@ -1,7 +1,7 @@
 //! The sandbox's admin calls (`--sandbox`; docs/contract.md §3): reset, the clock, fault rules
 //! and the request journal. Without `--sandbox` each answers 404 saying how to turn it on. What
-//! they steer lives in `crate::sandbox`; these handlers only convert. The bodies and responses
-//! are in `sandbox_types.rs`.
+//! they steer lives in `crate::sandbox`, whose fault rules and reset answers are the wire types
+//! too; the other bodies and the responses are in `sandbox_types.rs`.
 use std::collections::BTreeMap;
 
 use poem::web::Data;

@@ -1,5 +1,7 @@
 //! The bodies the sandbox's admin calls take and answer (`sandbox.rs` has the handlers): the
-//! schemas of its part of the document, and one response per call.
+//! clock's, the journal's view and the lists, and one response per call. A fault rule, the
+//! journal's fault note and a reset's answer are `crate::sandbox`'s own types, taken and shown
+//! as they are.
 use std::collections::BTreeMap;
 
 use poem_openapi::payload::Json;

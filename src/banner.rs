@@ -104,6 +104,13 @@ impl Banner {
         if let Some(report) = &self.fixtures {
             out.push(format!("  {}", report.summary()));
             out.extend(report.changes.iter().map(|c| format!("    {c}")));
+            if !report.keys.is_empty() {
+                out.push(
+                    "  Fixture keys (their values are in the fixture file, or the write_to file):"
+                        .into(),
+                );
+                out.extend(report.keys.iter().map(|k| format!("    {}", k.describe())));
+            }
         }
         match &self.demo {
             Some(demo) => {
@@ -173,6 +180,13 @@ impl Banner {
                     "source": report.source,
                     "changes": report.changes,
                     "unchanged": report.unchanged,
+                    "keys": report.keys.iter().map(|k| json!({
+                        "name": k.name,
+                        "key_id": k.key_id,
+                        "workspace_id": k.workspace_id,
+                        "permissions": k.permissions,
+                        "write_to": k.write_to,
+                    })).collect::<Vec<_>>(),
                 }),
             );
         }

@@ -17,6 +17,18 @@ use tokio::time::Sleep;
 
 use crate::sandbox::connections::{Connections, Registration};
 
+/// The socket under a connection's IO: the sandbox looks at it to tell whether a client has
+/// gone before its answer was ready.
+pub trait SocketFd {
+    fn socket_fd(&self) -> Option<std::os::fd::RawFd>;
+}
+
+impl SocketFd for tokio::net::TcpStream {
+    fn socket_fd(&self) -> Option<std::os::fd::RawFd> {
+        Some(std::os::fd::AsRawFd::as_raw_fd(self))
+    }
+}
+
 /// Wraps an acceptor: at most `max_connections` connections are open at once (further clients
 /// wait in the kernel's accept backlog until one closes), and each request must arrive within
 /// `request_timeout` of its first byte.
@@ -45,7 +57,10 @@ impl<A> GuardedAcceptor<A> {
     }
 }
 
-impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
+impl<A: Acceptor> Acceptor for GuardedAcceptor<A>
+where
+    A::Io: SocketFd,
+{
     type Io = GuardedIo<A::Io>;
 
     fn local_addr(&self) -> Vec<LocalAddr> {
@@ -62,9 +77,10 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
             .await
             .map_err(|_| io::Error::other("the connection limiter is closed"))?;
         let (io, local, remote, scheme) = self.inner.accept().await?;
+        let fd = io.socket_fd();
         let mut io = GuardedIo::new(io, permit, self.request_timeout);
         if let (Some(connections), Some(peer)) = (&self.connections, remote.as_socket_addr()) {
-            io.registration = Some(connections.register(*peer));
+            io.registration = Some(connections.register(*peer, fd));
         }
         Ok((io, local, remote, scheme))
     }
@@ -85,6 +101,9 @@ content-length: 69\r\n\
 /// and hyper closes the connection. So a client may be slow to send the next request on a
 /// kept-alive connection (poem's idle timeout governs that), but not slow within one.
 pub struct GuardedIo<T> {
+    /// The sandbox's switches for this connection (`None` without `--sandbox`). First, so it
+    /// is dropped (deregistered) before the socket in `io` closes.
+    registration: Option<Registration>,
     io: T,
     _permit: OwnedSemaphorePermit,
     timeout: Duration,
@@ -94,8 +113,6 @@ pub struct GuardedIo<T> {
     /// An HTTP/2 connection (prior knowledge): never answered with HTTP/1 text.
     http2: bool,
     first_read: bool,
-    /// The sandbox's switches for this connection (`None` without `--sandbox`).
-    registration: Option<Registration>,
 }
 
 impl<T> GuardedIo<T> {

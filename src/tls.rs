@@ -140,6 +140,16 @@ impl<A: Acceptor> Acceptor for TlsAcceptor<A> {
     }
 }
 
+impl<T: crate::net::SocketFd> crate::net::SocketFd for TlsIo<T> {
+    fn socket_fd(&self) -> Option<std::os::fd::RawFd> {
+        match self {
+            TlsIo::Handshaking(accept) => accept.get_ref()?.socket_fd(),
+            TlsIo::Ready(stream) => stream.get_ref().0.socket_fd(),
+            TlsIo::Failed => None,
+        }
+    }
+}
+
 /// A server-side TLS connection, handshaking until its first use.
 pub enum TlsIo<T> {
     Handshaking(Box<tokio_rustls::Accept<T>>),

@@ -129,6 +129,7 @@ impl<E: Endpoint> Endpoint for RecorderEndpoint<E> {
                 send_id: None,
                 key_id: key_id.clone(),
                 fault: None,
+                client_gone: false,
             }),
         };
         let mut resp = match self.inner.call(req).await {
@@ -151,7 +152,10 @@ impl<E: Endpoint> Endpoint for RecorderEndpoint<E> {
                 slot.note(|n| n.fault = Some(note_of(&applied, Some(status))));
             }
         }
-        pending.record(Some(resp.status().as_u16()));
+        // A client that gave up while the answer was made (a delay fault and a timeout) has
+        // closed its socket: the answer reaches nobody, and the journal says so.
+        let gone = peer.is_some_and(|p| sandbox.connections.client_gone(p));
+        pending.record(Some(resp.status().as_u16()), gone);
         Ok(resp)
     }
 }
@@ -164,8 +168,9 @@ struct Pending<'a> {
 }
 
 impl Pending<'_> {
-    /// Records the entry with what the fault layer noted; `status` `None`: no answer.
-    fn record(&mut self, status: Option<u16>) {
+    /// Records the entry with what the fault layer noted; `status` `None`: no answer;
+    /// `client_gone`: nobody was there to receive it.
+    fn record(&mut self, status: Option<u16>, client_gone: bool) {
         let Some(mut entry) = self.entry.take() else {
             return;
         };
@@ -174,13 +179,17 @@ impl Pending<'_> {
         entry.status = status.filter(|_| !notes.closed);
         entry.send_id = notes.send_id;
         entry.fault = notes.fault;
+        // A connection a fault closed is the server's doing, not the client's.
+        entry.client_gone = client_gone && !notes.closed;
         self.sandbox.journal.record(entry);
     }
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        self.record(None);
+        // The request's future was dropped before its answer: its connection or stream went
+        // away (unless a fault closed it, which `record` tells apart).
+        self.record(None, true);
     }
 }
 

@@ -6,6 +6,7 @@
 //! past the per-request deadline (`--request-timeout-seconds`) without being cut off by it.
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +15,8 @@ use std::sync::{Arc, Mutex};
 pub struct Switch {
     closed: AtomicBool,
     holding: AtomicBool,
+    /// The connection's socket, to look whether the client has closed it.
+    fd: Option<RawFd>,
 }
 
 impl Switch {
@@ -40,9 +43,13 @@ pub struct Connections {
 }
 
 impl Connections {
-    /// Registers a connection; it stays registered until the returned guard drops.
-    pub fn register(self: &Arc<Self>, peer: SocketAddr) -> Registration {
-        let switch = Arc::new(Switch::default());
+    /// Registers a connection (with its socket, when known); it stays registered until the
+    /// returned guard drops, which must happen before the socket is closed.
+    pub fn register(self: &Arc<Self>, peer: SocketAddr, fd: Option<RawFd>) -> Registration {
+        let switch = Arc::new(Switch {
+            fd,
+            ..Switch::default()
+        });
         self.lock().insert(peer, switch.clone());
         Registration {
             connections: self.clone(),
@@ -59,6 +66,36 @@ impl Connections {
     /// Lifts the request deadline of the connection from `peer` until its answer starts.
     pub fn hold(&self, peer: SocketAddr) -> bool {
         self.with(peer, |s| s.holding.store(true, Ordering::SeqCst))
+    }
+
+    /// Whether the client from `peer` has closed its connection (or reset it): then an answer
+    /// written now reaches nobody. A look at the socket that takes nothing from it (a peek that
+    /// does not wait), made under the lock that the connection's deregistration takes before its
+    /// socket closes, so the descriptor is this connection's.
+    pub fn client_gone(&self, peer: SocketAddr) -> bool {
+        let open = self.lock();
+        let Some(fd) = open.get(&peer).and_then(|s| s.fd) else {
+            return false;
+        };
+        let mut byte = 0u8;
+        // SAFETY: `fd` is the registered connection's open socket (see above); one byte of
+        // our own buffer, peeked without waiting.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => true,
+            n if n > 0 => false,
+            _ => !matches!(
+                std::io::Error::last_os_error().kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+            ),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -122,8 +159,8 @@ mod tests {
     #[test]
     fn a_close_reaches_only_that_connection() {
         let connections = Arc::new(Connections::default());
-        let a = connections.register(peer(1));
-        let b = connections.register(peer(2));
+        let a = connections.register(peer(1), None);
+        let b = connections.register(peer(2), None);
         assert!(connections.close(peer(1)));
         assert!(a.switch().is_closed());
         assert!(!b.switch().is_closed());
@@ -133,7 +170,7 @@ mod tests {
     #[test]
     fn hold_lasts_until_the_answer_starts() {
         let connections = Arc::new(Connections::default());
-        let a = connections.register(peer(1));
+        let a = connections.register(peer(1), None);
         assert!(connections.hold(peer(1)));
         assert!(a.switch().is_holding());
         a.switch().answered();
@@ -141,10 +178,34 @@ mod tests {
     }
 
     #[test]
+    fn a_client_that_closed_its_socket_is_gone() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, from) = listener.accept().unwrap();
+        let connections = Arc::new(Connections::default());
+        let _registered =
+            connections.register(from, Some(std::os::fd::AsRawFd::as_raw_fd(&server)));
+        assert!(!connections.client_gone(from), "an open connection");
+        drop(client);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !connections.client_gone(from) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the close was never seen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(
+            !connections.client_gone(peer(9)),
+            "an unknown peer is not said gone"
+        );
+    }
+
+    #[test]
     fn a_dropped_connection_is_forgotten_but_not_its_successor() {
         let connections = Arc::new(Connections::default());
-        let old = connections.register(peer(1));
-        let new = connections.register(peer(1));
+        let old = connections.register(peer(1), None);
+        let new = connections.register(peer(1), None);
         drop(old);
         assert_eq!(connections.len(), 1);
         assert!(connections.close(peer(1)));

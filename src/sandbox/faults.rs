@@ -67,7 +67,7 @@ impl FaultMatch {
 #[oai(deny_unknown_fields)]
 pub struct FaultAction {
     /// Answer this status (400–599) with a JSON error body; 429 and 503 carry `Retry-After`.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "400"), maximum(value = "599")))]
     pub status: Option<u16>,
     /// The error body's `message` (default: the status's reason and the rule's id).
     #[oai(nullable)]
@@ -76,7 +76,7 @@ pub struct FaultAction {
     #[oai(nullable)]
     pub retry_after: Option<u64>,
     /// Wait this long first, up to 30000 ms.
-    #[oai(nullable)]
+    #[oai(nullable, validator(maximum(value = "30000")))]
     pub delay_ms: Option<u64>,
     /// Close the connection without an answer.
     #[oai(default, nullable)]
@@ -117,10 +117,10 @@ pub struct FaultRule {
     #[oai(default, nullable)]
     pub when: When,
     /// Apply to the next N matching requests; absent: to every one until the rule is removed.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "1")))]
     pub times: Option<u64>,
     /// Apply to each matching request with this probability (0 to 1).
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "1")))]
     pub probability: Option<f64>,
     /// The seed of `probability`'s draws: the same seed, the same pattern (random when absent,
     /// and the one used shown in the answer).
@@ -252,6 +252,12 @@ impl Faults {
     pub fn clear(&self) -> usize {
         let mut rules = self.lock();
         std::mem::take(&mut rules.rules).len()
+    }
+
+    /// Removes every rule and starts the ids again at `fault-1`: what a reset does, so that a
+    /// test after any other sees the ids the docs show.
+    pub fn reset(&self) {
+        *self.lock() = Rules::default();
     }
 
     /// Decides, and counts, the fault of one request.
@@ -456,11 +462,14 @@ mod tests {
     }
 
     #[test]
-    fn clear_keeps_ids_counting() {
+    fn clear_keeps_ids_counting_and_reset_starts_them_again() {
         let faults = Faults::default();
         faults.add(spec(status(503))).unwrap();
         assert_eq!(faults.clear(), 1);
         assert_eq!(faults.add(spec(status(503))).unwrap().id, "fault-2");
+        faults.reset();
+        assert!(faults.list().is_empty());
+        assert_eq!(faults.add(spec(status(503))).unwrap().id, "fault-1");
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct JournalEntry {
     pub send_id: Option<String>,
     pub key_id: Option<String>,
     pub fault: Option<FaultNote>,
+    /// The client had closed its connection (or dropped its request) before the answer was
+    /// ready: `status` is what sendid answered, and nobody received it.
+    pub client_gone: bool,
 }
 
 pub struct Journal {
@@ -176,6 +179,7 @@ mod tests {
             send_id: Some(format!("s-{n}")),
             key_id: None,
             fault: None,
+            client_gone: false,
         }
     }
 

@@ -64,10 +64,10 @@ impl Sandbox {
             .clone()
     }
 
-    /// Forgets the rules, the journal and the clock's offset (the store's part of a reset is
-    /// the caller's).
+    /// Forgets the rules (their ids start again at `fault-1`), the journal and the clock's
+    /// offset (the store's part of a reset is the caller's).
     pub fn clear(&self) {
-        self.faults.clear();
+        self.faults.reset();
         self.journal.clear();
         self.clock.reset();
     }

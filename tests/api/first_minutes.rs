@@ -521,7 +521,7 @@ async fn admin_input_is_refused_with_the_projects_json_error_naming_the_field() 
         (
             "/admin/workspaces".into(),
             json!({"name": ""}),
-            "name is out of bounds",
+            "name must be a string of 1 to 200 characters",
         ),
         (
             "/admin/workspaces".into(),

@@ -55,6 +55,17 @@ async fn everything(app: &TestApp) -> Value {
     Value::Array(all)
 }
 
+/// The names of every workspace the store holds, in creation order.
+async fn workspace_names(app: &TestApp) -> Vec<String> {
+    let all = app.admin().fetched("/admin/workspaces?limit=1000").await;
+    all["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 async fn create(app: &TestApp, key: &str, campaign_id: &str, send_id: &str) -> reqwest::Response {
     app.create(
         key,
@@ -291,6 +302,8 @@ async fn a_sandbox_reset_goes_back_to_the_fixtures_with_the_same_keys() {
     let path = write_fixtures(dir.path(), FIXTURES);
     let app = TestApp::builder().fixtures(&path).sandbox().spawn().await;
     let before = everything(&app).await;
+    // A new store with fixtures holds what they name and no demo workspace (the CEO's answer).
+    assert_eq!(workspace_names(&app).await, ["CI", "Second"]);
     let gen = generated_key(dir.path());
     let gen = gen["api_key"].as_str().unwrap().to_string();
     assert_eq!(create(&app, CI_KEY, "welcome", "one").await.status(), 200);
@@ -311,8 +324,10 @@ async fn a_sandbox_reset_goes_back_to_the_fixtures_with_the_same_keys() {
     );
     assert_eq!(done["demo_workspace_id"], Value::Null, "{done}");
 
-    // What the fixtures name, as at the start: the same ids, the same two keys, nothing spent.
+    // What the fixtures name, as at the start: the same ids, the same two keys, nothing spent;
+    // still no demo workspace.
     assert_eq!(everything(&app).await, before);
+    assert_eq!(workspace_names(&app).await, ["CI", "Second"]);
     let gone = app
         .admin_get(&format!("/admin/workspaces/{}", extra.workspace_id))
         .await;
@@ -374,4 +389,59 @@ async fn a_campaigns_channel_and_audience_size_follow_the_file() {
         err.contains("campaigns[0].channel") && err.contains("pigeon"),
         "{err}"
     );
+}
+
+/// The mistakes a new user made, each refused by the binary (exit 2, nothing created) with one
+/// message in one shape: `path:line:column: place: expected …, found …`, and the line under it.
+#[test]
+fn each_mistake_is_refused_as_path_line_column_place_expected_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let quota = |v: &str| {
+        format!("workspaces:\n  - id: ws-app\n    name: App\n    daily_send_id_quota: {v}\n")
+    };
+    let perms = "workspaces:\n  - name: App\n    api_keys:\n      - name: sender\n        api_key: app-key-0123456789abcdef\n        permissions: sends.id.create\n";
+    let syntax = "workspaces:\n  - name: App\n    campaigns: [welcome\n";
+    let place = "workspaces[0].daily_send_id_quota: expected a whole number of 0 or more, found";
+    let cases = [
+        (quota("three"), format!("4:26: {place} \"three\"")),
+        (quota("-3"), format!("4:26: {place} -3")),
+        (quota("\"3\""), format!("4:26: {place} \"3\"")),
+        (
+            perms.to_string(),
+            "6:22: workspaces[0].api_keys[0].permissions: expected a list of permissions (known: sends.id.create, campaigns.trigger.send, sends.data_series), found \"sends.id.create\" (a list is written [a, b], or one \"- item\" per line)".to_string(),
+        ),
+        (syntax.to_string(), "3:16: YAML syntax: unclosed bracket '['".to_string()),
+    ];
+    for (text, expected) in cases {
+        let path = write_fixtures(dir.path(), &text);
+        let fresh = dir.path().join("fresh");
+        let shown = path.display().to_string();
+        let out = sendid(&[
+            "--bind",
+            "127.0.0.1:0",
+            "--fixtures",
+            &shown,
+            "--data-dir",
+            fresh.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines[0], format!("sendid: {shown}:{expected}"), "{stderr}");
+        // The excerpt: the line named, the caret under the column named, no `<input>`.
+        let (line, column) = {
+            let mut n = expected.split(':');
+            let line: usize = n.next().unwrap().parse().unwrap();
+            let column: usize = n.next().unwrap().parse().unwrap();
+            (line, column)
+        };
+        assert_eq!(
+            lines[1],
+            format!("{line:>5} | {}", text.lines().nth(line - 1).unwrap()),
+            "{stderr}"
+        );
+        assert_eq!(lines[2].find('^'), Some(8 + column - 1), "{stderr}");
+        assert!(!stderr.contains("<input>"), "{stderr}");
+        assert!(!fresh.exists(), "nothing is created: {stderr}");
+    }
 }

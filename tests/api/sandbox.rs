@@ -411,6 +411,44 @@ async fn a_delay_holds_the_answer_then_answers_as_usual() {
     assert_eq!(app.used_today(&t.workspace_id).await, 3);
 }
 
+/// Issue 28: a client that gave up at 500 ms on a 1,500 ms delay got nothing; the journal keeps
+/// the status sendid answered and says that nobody received it.
+#[tokio::test]
+async fn the_journal_tells_an_answer_delivered_from_one_whose_client_had_gone() {
+    let app = spawn_sandbox().await;
+    let t = app.workspace(5).await;
+    let delivered = json!({"campaign_id": t.campaign_id, "send_id": "waited"});
+    assert_eq!(app.create(&t.api_key, &delivered).await.status(), 200);
+    add_fault(&app, json!({"action": {"delay_ms": 1500}, "times": 1})).await;
+    let body = json!({"campaign_id": t.campaign_id, "send_id": "gave-up"});
+    let resp = app
+        .client
+        .post(app.url("/sends/id/create"))
+        .bearer_auth(&t.api_key)
+        .timeout(Duration::from_millis(500))
+        .json(&body)
+        .send()
+        .await;
+    assert!(resp.is_err_and(|e| e.is_timeout()));
+    // The delayed request is journaled once its answer is ready, 1.5 s after it came.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let gone = loop {
+        let entries = journal(&app, 10).await;
+        if let Some(e) = entries.iter().find(|e| e["send_id"] == "gave-up") {
+            break e.clone();
+        }
+        assert!(Instant::now() < deadline, "never journaled: {entries:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(gone["status"], 200, "what sendid answered: {gone}");
+    assert_eq!(gone["client_gone"], true, "nobody received it: {gone}");
+    assert_eq!(gone["fault"]["action"], "delay 1500 ms", "{gone}");
+    let entries = journal(&app, 10).await;
+    let waited = entries.iter().find(|e| e["send_id"] == "waited").unwrap();
+    assert_eq!(waited["status"], 200);
+    assert_eq!(waited["client_gone"], false, "{waited}");
+}
+
 #[tokio::test]
 async fn rules_match_by_workspace_campaign_key_and_send_id_prefix() {
     let app = spawn_sandbox().await;
@@ -694,8 +732,16 @@ async fn reset_brings_back_the_demo_workspace_with_its_key_and_clears_the_rest()
         1,
         "{listed}"
     );
-    // The sandbox's own state is cleared: no rules, the clock at real time, the journal anew.
+    // The sandbox's own state is cleared: no rules, the clock at real time, the journal anew;
+    // rule ids start again, as the docs show them.
     assert!(faults(&app).await.is_empty());
+    let first = add_fault(
+        &app,
+        json!({"action": {"status": 503}, "match": {"campaign_id": "nope"}}),
+    )
+    .await;
+    assert_eq!(first["id"], "fault-1", "{first}");
+    admin_call(&app, "DELETE", "/admin/faults", None).await;
     let clock = expect_json(admin_call(&app, "GET", "/admin/clock", None).await, 200).await;
     assert_eq!(clock["offset_seconds"], 0);
     let entries = journal(&app, 100).await;
@@ -770,4 +816,117 @@ async fn a_rule_without_match_faults_any_public_request_refused_ones_too() {
         "{:?}",
         entries[3]
     );
+}
+
+/// Issue 28: every admin 400 names the parameter or field and what it takes, in the house's
+/// words (not poem-openapi's `verification failed. minimum(1, exclusive: false)`), with the
+/// real bounds: what is refused just past them is taken at them.
+#[tokio::test]
+async fn every_admin_400_names_the_parameter_and_its_range() {
+    let app = spawn_sandbox().await;
+    let t = app.workspace(5).await;
+    let (w, c) = (&t.workspace_id, &t.campaign_id);
+    let limit = "limit must be a whole number from 1 to 1000 (default 100)";
+    for path in [
+        "/admin/workspaces".to_string(),
+        format!("/admin/workspaces/{w}/campaigns"),
+        format!("/admin/workspaces/{w}/api-keys"),
+        format!("/admin/workspaces/{w}/campaigns/{c}/send-ids"),
+        "/admin/requests".to_string(),
+    ] {
+        for bad in ["0", "1001", "-1", "abc", ""] {
+            let resp = admin_call(&app, "GET", &format!("{path}?limit={bad}"), None).await;
+            let err = expect_json(resp, 400).await;
+            assert_eq!(err["message"], limit, "{path}?limit={bad}");
+        }
+        for good in ["1", "1000"] {
+            let resp = admin_call(&app, "GET", &format!("{path}?limit={good}"), None).await;
+            assert_eq!(resp.status(), 200, "{path}?limit={good}");
+        }
+    }
+    let refused = |method: &'static str, path: String, body: Value, message: &'static str| {
+        let app = &app;
+        async move {
+            let resp = admin_call(app, method, &path, Some(body.clone())).await;
+            let err = expect_json(resp, 400).await;
+            assert_eq!(err["message"], message, "{method} {path} {body}");
+        }
+    };
+    let status = "action.status must be a whole number from 400 to 599";
+    for bad in [
+        json!("503"),
+        json!(200),
+        json!(600),
+        json!(-1),
+        json!(503.5),
+    ] {
+        refused(
+            "POST",
+            "/admin/faults".into(),
+            json!({"action": {"status": bad}}),
+            status,
+        )
+        .await;
+    }
+    let delay = "action.delay_ms must be a whole number from 0 to 30000";
+    for bad in [json!(30_001), json!("5"), json!(-1)] {
+        refused(
+            "POST",
+            "/admin/faults".into(),
+            json!({"action": {"delay_ms": bad}}),
+            delay,
+        )
+        .await;
+    }
+    let times = "times must be a whole number of 1 or more";
+    for bad in [json!(0), json!("2")] {
+        let rule = json!({"action": {"status": 503}, "times": bad});
+        refused("POST", "/admin/faults".into(), rule, times).await;
+    }
+    let probability = "probability must be a number from 0 to 1";
+    for bad in [json!(1.5), json!(-0.1), json!("0.5")] {
+        let rule = json!({"action": {"status": 503}, "probability": bad});
+        refused("POST", "/admin/faults".into(), rule, probability).await;
+    }
+    let offset = "offset_seconds must be a whole number from -3162240000 to 3162240000";
+    for bad in [json!(3_162_240_001i64), json!("60"), json!(1.5)] {
+        refused(
+            "PUT",
+            "/admin/clock".into(),
+            json!({"offset_seconds": bad}),
+            offset,
+        )
+        .await;
+    }
+    let quota = "daily_send_id_quota must be a whole number of 0 or more";
+    for bad in [json!(-3), json!("3")] {
+        let body = json!({"name": "q", "daily_send_id_quota": bad});
+        refused("POST", "/admin/workspaces".into(), body, quota).await;
+    }
+    let name = "name must be a string of 1 to 200 characters";
+    for bad in [json!(""), json!("x".repeat(201)), json!(7)] {
+        refused(
+            "POST",
+            "/admin/workspaces".into(),
+            json!({"name": bad}),
+            name,
+        )
+        .await;
+    }
+    let campaign = "campaign_id must be a string of 1 to 128 printable ASCII characters";
+    for bad in [json!(""), json!("é"), json!("c".repeat(129))] {
+        let path = format!("/admin/workspaces/{w}/campaigns");
+        refused("POST", path, json!({"campaign_id": bad}), campaign).await;
+    }
+    // At the bounds, taken.
+    for rule in [
+        json!({"action": {"status": 400}, "match": {"campaign_id": "none"}}),
+        json!({"action": {"status": 599}, "match": {"campaign_id": "none"}}),
+        json!({"action": {"delay_ms": 30_000}, "match": {"campaign_id": "none"}}),
+        json!({"action": {"status": 503}, "times": 1, "match": {"campaign_id": "none"}}),
+        json!({"action": {"status": 503}, "probability": 1, "match": {"campaign_id": "none"}}),
+    ] {
+        add_fault(&app, rule).await;
+    }
+    set_clock(&app, json!({"offset_seconds": 3_162_240_000i64})).await;
 }

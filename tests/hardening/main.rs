@@ -4,6 +4,7 @@
 //! (`sendid_test_support::spawn_app`).
 mod damaged;
 mod deploy;
+mod fixture_start;
 mod full_disk;
 mod fuzz;
 mod http;

@@ -4,6 +4,7 @@
 //! reopening, bootstrap, revocation, conflicts, listing order and pagination; the admin edits
 //! (`edits.rs`).
 mod edits;
+mod instances;
 mod lifecycle;
 use edits::*;
 use lifecycle::*;

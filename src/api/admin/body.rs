@@ -76,10 +76,7 @@ pub enum AdminBodyError {
     #[error("{0} is required")]
     Missing(&'static str),
     #[error("{field} must be {expected}")]
-    WrongType {
-        field: String,
-        expected: &'static str,
-    },
+    WrongType { field: String, expected: String },
     #[error("{field} is not a field of this body; the known fields are: {known}")]
     Unknown { field: String, known: String },
     #[error("{0}")]
@@ -195,17 +192,31 @@ fn check_type(
             None => return Ok(()),
         }
     }
-    let (ok, expected) = match schema.ty {
-        "string" => (value.is_string(), "a string"),
-        "integer" if schema.format.is_some_and(|f| f.starts_with("uint")) => {
-            (value.is_u64(), "a whole number of 0 or more")
+    let expected = expected_value(schema);
+    let ok = match schema.ty {
+        "string" => value.as_str().is_some_and(|s| {
+            let n = s.chars().count();
+            schema.min_length.is_none_or(|min| n >= min)
+                && schema.max_length.is_none_or(|max| n <= max)
+                && (schema.pattern.as_deref() != Some(PRINTABLE_ASCII)
+                    || s.chars().all(|c| (' '..='~').contains(&c)))
+        }),
+        "integer" => {
+            let unsigned = schema.format.is_some_and(|f| f.starts_with("uint"));
+            let whole = if unsigned {
+                value.is_u64()
+            } else {
+                value.is_i64() || value.is_u64()
+            };
+            whole && in_range(schema, value.as_f64())
         }
-        "integer" => (value.is_i64() || value.is_u64(), "a whole number"),
-        "number" => (value.is_number(), "a number"),
-        "boolean" => (value.is_boolean(), "true or false"),
-        "array" => (value.is_array(), "an array"),
-        "object" => (value.is_object(), "an object"),
-        _ => (true, ""),
+        "number" => value.is_number() && in_range(schema, value.as_f64()),
+        "boolean" => value.is_boolean(),
+        "array" => value
+            .as_array()
+            .is_some_and(|a| schema.max_items.is_none_or(|max| a.len() <= max)),
+        "object" => value.is_object(),
+        _ => true,
     };
     if !ok {
         return Err(AdminBodyError::WrongType {
@@ -256,6 +267,55 @@ fn check_type(
     Ok(())
 }
 
+/// The pattern of a campaign id: printable ASCII.
+const PRINTABLE_ASCII: &str = "^[ -~]+$";
+
+fn in_range(schema: &MetaSchema, value: Option<f64>) -> bool {
+    value.is_some_and(|v| {
+        schema.minimum.is_none_or(|min| v >= min) && schema.maximum.is_none_or(|max| v <= max)
+    })
+}
+
+/// What a field must be, in the house's words, from the schema the document shows:
+/// `a whole number from 1 to 1000`, `a string of 1 to 200 characters`.
+pub fn expected_value(schema: &MetaSchema) -> String {
+    let unsigned = schema.format.is_some_and(|f| f.starts_with("uint"));
+    let bound = |v: f64| format!("{v}");
+    let range = |what: &str, min: Option<f64>, max: Option<f64>| match (min, max) {
+        (Some(a), Some(b)) => format!("{what} from {} to {}", bound(a), bound(b)),
+        (Some(a), None) => format!("{what} of {} or more", bound(a)),
+        (None, Some(b)) => format!("{what} of at most {}", bound(b)),
+        (None, None) => what.to_string(),
+    };
+    match schema.ty {
+        "integer" => {
+            let min = schema.minimum.or(unsigned.then_some(0.0));
+            range("a whole number", min, schema.maximum)
+        }
+        "number" => range("a number", schema.minimum, schema.maximum),
+        "string" => {
+            let what = if schema.pattern.as_deref() == Some(PRINTABLE_ASCII) {
+                "printable ASCII characters"
+            } else {
+                "characters"
+            };
+            match (schema.min_length, schema.max_length) {
+                (Some(a), Some(b)) => format!("a string of {a} to {b} {what}"),
+                (None, Some(b)) => format!("a string of at most {b} {what}"),
+                (Some(a), None) => format!("a string of {a} or more {what}"),
+                (None, None) => "a string".to_string(),
+            }
+        }
+        "boolean" => "true or false".to_string(),
+        "array" => match schema.max_items {
+            Some(n) => format!("an array of at most {n} items"),
+            None => "an array".to_string(),
+        },
+        "object" => "an object".to_string(),
+        _ => "a value of its type".to_string(),
+    }
+}
+
 /// poem-openapi's validator messages read `failed to parse "T": field `name` verification
 /// failed. maxLength(200)`; say the same thing for a person.
 fn tidy(message: String) -> String {
@@ -289,6 +349,8 @@ mod tests {
         quota: Option<u64>,
         #[oai(nullable)]
         tags: Option<Vec<String>>,
+        #[oai(nullable, validator(minimum(value = "1"), maximum(value = "10")))]
+        small: Option<u8>,
     }
 
     fn err(body: &str) -> String {
@@ -299,7 +361,10 @@ mod tests {
     fn every_refusal_names_its_field() {
         assert_eq!(err("{}"), "name is required");
         assert_eq!(err(r#"{"name": null}"#), "name is required");
-        assert_eq!(err(r#"{"name": 1}"#), "name must be a string");
+        assert_eq!(
+            err(r#"{"name": 1}"#),
+            "name must be a string of 1 to 3 characters"
+        );
         assert_eq!(
             err(r#"{"name": "a", "quota": -1}"#),
             "quota must be a whole number of 0 or more"
@@ -316,7 +381,18 @@ mod tests {
             err(r#"{"name": "a", "tags": "x"}"#),
             "tags must be an array"
         );
-        assert!(err(r#"{"name": "abcd"}"#).starts_with("name is out of bounds: maxLength(3)"));
+        assert_eq!(
+            err(r#"{"name": "a", "small": 11}"#),
+            "small must be a whole number from 1 to 10"
+        );
+        assert_eq!(
+            err(r#"{"name": "a", "small": "5"}"#),
+            "small must be a whole number from 1 to 10"
+        );
+        assert_eq!(
+            err(r#"{"name": "abcd"}"#),
+            "name must be a string of 1 to 3 characters"
+        );
         assert_eq!(err("[]"), "Request body must be a JSON object");
         assert_eq!(err(""), "Request body is empty: expected a JSON object");
         assert!(err("{").starts_with("Request body is not valid JSON"));
@@ -351,7 +427,7 @@ mod tests {
     fn an_unknown_field_is_named_with_the_known_ones() {
         assert_eq!(
             err(r#"{"name": "ab", "quotaa": 5}"#),
-            "quotaa is not a field of this body; the known fields are: name, quota, tags"
+            "quotaa is not a field of this body; the known fields are: name, quota, tags, small"
         );
     }
 }

@@ -87,8 +87,32 @@ pub trait NotFoundAnswer: AdminErrors {
     fn not_found(body: ErrorBody) -> Self;
 }
 
+/// What a refused `limit` says; every admin listing takes 1 to 1000 (the `validator` of each
+/// `limit` parameter; tests/api/admin.rs holds the two together on every listing).
+const LIMIT_MESSAGE: &str = "limit must be a whole number from 1 to 1000 (default 100)";
+
+/// poem-openapi refuses a query or path parameter with `failed to parse parameter `limit`:
+/// verification failed. minimum(1, exclusive: false)`; the house says which parameter and what
+/// it takes.
+fn parameter_message(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("failed to parse parameter `")?;
+    let (name, detail) = rest.split_once('`')?;
+    Some(match name {
+        "limit" => LIMIT_MESSAGE.to_string(),
+        _ => format!(
+            "{name} is not valid{}",
+            detail
+                .trim_start_matches(':')
+                .trim_end()
+                .split_once(' ')
+                .map_or(String::new(), |(_, d)| format!(": {d}"))
+        ),
+    })
+}
+
 fn admin_bad_request<T: AdminErrors>(err: poem::Error) -> T {
-    let body = ErrorBody::new(err.to_string());
+    let message = err.to_string();
+    let body = ErrorBody::new(parameter_message(&message).unwrap_or(message));
     match err.status() {
         StatusCode::UNAUTHORIZED => {
             T::unauthorized(ErrorBody::new("Missing or invalid admin token"))
@@ -252,4 +276,17 @@ fn rfc3339(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_parameter_is_named_with_what_it_takes() {
+        let limit =
+            "failed to parse parameter `limit`: verification failed. minimum(1, exclusive: false)";
+        assert_eq!(parameter_message(limit).unwrap(), LIMIT_MESSAGE);
+        assert!(parameter_message("Request body is empty").is_none());
+    }
 }

@@ -65,6 +65,7 @@ fn request_view(e: JournalEntry) -> RequestView {
         status: e.status,
         send_id: e.send_id,
         key_id: e.key_id,
+        client_gone: e.client_gone,
         fault: e.fault,
     }
 }

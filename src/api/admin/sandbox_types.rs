@@ -27,8 +27,11 @@ pub struct SetClockRequest {
     /// The time to jump to (RFC 3339, e.g. `2026-12-01T23:59:50Z`); the clock moves on from it.
     #[oai(nullable)]
     pub now: Option<JsonString>,
-    /// Or: real time plus this many seconds (negative: the past).
-    #[oai(nullable)]
+    /// Or: real time plus this many seconds (negative: the past), within 100 years.
+    #[oai(
+        nullable,
+        validator(minimum(value = "-3162240000"), maximum(value = "3162240000"))
+    )]
     pub offset_seconds: Option<i64>,
 }
 
@@ -53,7 +56,8 @@ pub struct RequestView {
     /// The body: JSON as sent, or text; `null` when it was not read (refused before it).
     #[oai(nullable)]
     pub body: Option<Value>,
-    /// The status the client received; `null` when the connection was closed without one.
+    /// The status sendid answered; `null` when the connection was closed without one. Whether
+    /// the client received it: `client_gone`.
     #[oai(nullable)]
     pub status: Option<u16>,
     /// The send_id asked for, or the one the service answered with.
@@ -63,6 +67,10 @@ pub struct RequestView {
     pub key_id: Option<String>,
     #[oai(nullable)]
     pub fault: Option<FaultNote>,
+    /// `true` when the client had closed its connection (or dropped the request) before the
+    /// answer was ready — e.g. it timed out during a delay fault: `status` is what sendid
+    /// answered, and nobody received it. `false`: the client was there when the answer left.
+    pub client_gone: bool,
 }
 
 #[derive(Debug, Object)]

@@ -71,18 +71,49 @@ pub(super) async fn insert(
     seq_of(done)
 }
 
+/// The keys a new key's insert met (the same id or the same hash) as the database holds them:
+/// read in the insert's transaction, which waited for the commit of another instance's.
+async fn select(
+    tx: &mut Transaction<'static, Postgres>,
+    key: &ApiKeyRecord,
+) -> Result<Vec<StoreResult<ApiKeyRecord>>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE key_id = $1 OR hash = $2"
+    ))
+    .bind(&key.key_id)
+    .bind(&key.hash[..])
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
 impl ApiKeyStore for PgStore {
     fn create_api_key<'a>(&'a self, key: &'a ApiKeyRecord) -> BoxFuture<'a, StoreResult<()>> {
         async move {
             let encoded = &Encoded::of(key)?;
-            let created = with_retry(self.timeout, || async move {
+            let (created, found) = with_retry(self.timeout, || async move {
                 let mut tx = self.begin().await?;
                 let created = insert(&mut tx, key, encoded).await?;
+                let found = match created {
+                    Some(_) => Vec::new(),
+                    None => select(&mut tx, key).await?,
+                };
                 finish_change(tx, created.is_some()).await?;
-                Ok(created)
+                Ok((created, found))
             })
             .await?;
             let Some(seq) = created else {
+                // Created by another instance, maybe a moment ago: in this one's directory
+                // before the conflict is answered, not only at its next poll (a fixture key
+                // authenticates as soon as the start that met it is announced).
+                for found in found {
+                    match found {
+                        Ok(k) => self.directory.put_key(k),
+                        Err(e) => {
+                            tracing::error!(error = %e, "skipping a malformed API key record")
+                        }
+                    }
+                }
                 return Err(StoreError::Conflict {
                     resource: Resource::ApiKey,
                     id: key.key_id.clone(),

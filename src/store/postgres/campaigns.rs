@@ -46,6 +46,23 @@ pub(super) async fn insert(
     seq_of(done)
 }
 
+/// The campaign as the database holds it: read after an insert found it there (in the same
+/// transaction: the insert waited for the commit of another instance's, so this read sees it).
+async fn select(
+    tx: &mut Transaction<'static, Postgres>,
+    campaign_id: &str,
+) -> Result<Option<Campaign>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM campaigns WHERE campaign_id = $1"
+    ))
+    .bind(campaign_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
 /// Deletes what is filed under a campaign: its pairs, dispatches and send stats.
 async fn delete_filed(
     tx: &mut Transaction<'static, Postgres>,
@@ -63,7 +80,7 @@ async fn delete_filed(
 impl CampaignStore for PgStore {
     fn create_campaign<'a>(&'a self, campaign: &'a Campaign) -> BoxFuture<'a, StoreResult<()>> {
         async move {
-            let created = with_retry(self.timeout, || async move {
+            let (created, found) = with_retry(self.timeout, || async move {
                 let mut tx = self.begin().await?;
                 let created = insert(&mut tx, campaign).await?;
                 if created.is_some() {
@@ -71,11 +88,20 @@ impl CampaignStore for PgStore {
                     // the moment before it heard of the deletion: the new campaign starts empty.
                     delete_filed(&mut tx, &campaign.campaign_id).await?;
                 }
+                let found = match created {
+                    Some(_) => None,
+                    None => select(&mut tx, &campaign.campaign_id).await?,
+                };
                 finish_change(tx, created.is_some()).await?;
-                Ok(created)
+                Ok((created, found))
             })
             .await?;
             let Some(seq) = created else {
+                // Created by another instance, maybe a moment ago: in this one's directory
+                // before the conflict is answered, not only at its next poll.
+                if let Some(found) = found {
+                    self.directory.put_campaign(found);
+                }
                 return Err(StoreError::Conflict {
                     resource: Resource::Campaign,
                     id: campaign.campaign_id.clone(),

@@ -69,6 +69,20 @@ pub(crate) async fn load_directory(pool: &PgPool) -> Result<(i64, Records), sqlx
     Ok((counter, dir))
 }
 
+/// Loads the directory again at once rather than at the next poll: for a start that found the
+/// database set up by an instance that committed after this one loaded it (its demo key must
+/// authenticate here as soon as this start is announced). A local change made during the load
+/// wins, and the load is tried again.
+pub(crate) async fn reload_now(pool: &PgPool, directory: &Directory) -> Result<(), sqlx::Error> {
+    loop {
+        let before = directory.changes();
+        let (_, records) = load_directory(pool).await?;
+        if directory.replace_unless_changed(before, records) {
+            return Ok(());
+        }
+    }
+}
+
 /// Reloads the directory when another instance changed it. A reload that started before a local
 /// change does not overwrite it (the next poll reloads instead).
 pub(crate) async fn poll_changes(

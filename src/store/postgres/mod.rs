@@ -37,7 +37,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use self::batch::{BatchConfig, Batcher};
 pub use self::changes::POLL_INTERVAL;
-use self::changes::{finish_change, load_directory, poll_changes};
+use self::changes::{finish_change, load_directory, poll_changes, reload_now};
 use self::retry::with_retry;
 pub(crate) use self::retry::{bounded, timed_out};
 use super::directory::Records;
@@ -228,6 +228,14 @@ impl Store for PgStore {
             })
             .await?;
             let Some((w, c, k)) = created else {
+                // Set up before, perhaps by an instance starting at this moment whose commit
+                // came after this one loaded the directory.
+                bounded(self.timeout, async {
+                    reload_now(&self.pool, &self.directory)
+                        .await
+                        .map_err(db_error)
+                })
+                .await?;
                 return Ok(false);
             };
             self.directory.put_workspace(Workspace {

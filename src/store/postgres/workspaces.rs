@@ -41,17 +41,41 @@ pub(super) async fn insert(
     seq_of(done)
 }
 
+/// The workspace as the database holds it: read after an insert found it there (in the same
+/// transaction: the insert waited for the commit of another instance's, so this read sees it).
+async fn select(
+    tx: &mut Transaction<'static, Postgres>,
+    id: &str,
+) -> Result<Option<Workspace>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
 impl WorkspaceStore for PgStore {
     fn create_workspace<'a>(&'a self, workspace: &'a Workspace) -> BoxFuture<'a, StoreResult<()>> {
         async move {
-            let created = with_retry(self.timeout, || async move {
+            let (created, found) = with_retry(self.timeout, || async move {
                 let mut tx = self.begin().await?;
                 let created = insert(&mut tx, workspace).await?;
+                let found = match created {
+                    Some(_) => None,
+                    None => select(&mut tx, &workspace.id).await?,
+                };
                 finish_change(tx, created.is_some()).await?;
-                Ok(created)
+                Ok((created, found))
             })
             .await?;
             let Some(seq) = created else {
+                // Created by another instance, maybe a moment ago: in this one's directory
+                // before the conflict is answered, not only at its next poll.
+                if let Some(found) = found {
+                    self.directory.put_workspace(found);
+                }
                 return Err(StoreError::Conflict {
                     resource: Resource::Workspace,
                     id: workspace.id.clone(),

@@ -28,8 +28,6 @@ const MARKS: &[(&str, &str)] = &[
     ("at Module._compile", "a Node.js stack trace"),
     ("(node:internal", "a Node.js stack trace"),
     ("runtime error: ", "a Go runtime error"),
-    ("panic: ", "a Go panic"),
-    ("File \"", "a Python source path"),
     ("#0 /", "a PHP stack trace"),
     ("org.apache.", "a Java class name"),
     ("com.fasterxml.", "a Java class name"),

@@ -245,3 +245,34 @@ pub fn ok_body_is_exact(ctx: &Ctx, ex: &Exchange) -> Verdict {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(h: &[(&str, &str)]) -> Vec<(String, String)> {
+        h.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_single_valued_header_given_twice_is_found_whatever_its_case() {
+        let once = headers(&[("x-ratelimit-remaining", "9"), ("vary", "a"), ("vary", "b")]);
+        assert_eq!(repeated_single_valued(&once), None);
+        let twice = headers(&[
+            ("X-RateLimit-Remaining", "9"),
+            ("x-ratelimit-remaining", "8"),
+        ]);
+        let why = repeated_single_valued(&twice).expect("found");
+        assert!(
+            why.contains("x-ratelimit-remaining appears 2 times"),
+            "{why}"
+        );
+        let ct = headers(&[
+            ("content-type", "application/json"),
+            ("Content-Type", "text/html"),
+        ]);
+        assert!(repeated_single_valued(&ct).is_some());
+    }
+}

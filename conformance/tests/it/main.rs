@@ -9,6 +9,7 @@ mod cli;
 mod defects;
 mod mutants;
 mod prism;
+mod raw_framing;
 mod sandbox;
 mod sendid;
 mod small_budgets;

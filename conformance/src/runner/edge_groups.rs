@@ -60,13 +60,16 @@ impl Runner {
                 "{name}: no case variant sent: no pair of the group was created as sent"
             )),
         }
-        if units >= 3 {
-            // Its sibling: a space more or fewer at an end is a new pair too.
-            if let Some(p) = original
-                .as_deref()
-                .and_then(|o| edges::padded_variant(o, max))
-            {
+        // Its sibling: a space more or fewer at an end is a new pair too. Without a unit for it
+        // here, the quota's end sends it (then 429), under --exhaust-quota.
+        if let Some(p) = original
+            .as_deref()
+            .and_then(|o| edges::padded_variant(o, max))
+        {
+            if units >= 3 {
                 extra.push(p);
+            } else {
+                self.padded_variant_due = Some(p);
             }
         }
         if units >= 4 {

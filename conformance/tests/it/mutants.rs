@@ -15,7 +15,8 @@
 //! - SendIdTrimmed: `" a"` stored as `"a"` (the echo kept) — padded_variant_is_a_new_pair sends
 //!   a space-padded variant of the edge group's send_id, but only with a unit for it: the edge
 //!   groups' third unit (a budget of 13 or more) or, free, at the quota's end under
-//!   `--exhaust-quota`; at `--max-creates 10` every unit goes to a property's minimum.
+//!   `--exhaust-quota` (its row in Exhaust is a Catch); at `--max-creates 10` every unit goes to
+//!   a property's minimum.
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -243,6 +244,8 @@ const MUTANTS: &[(M, &str, Mode, Expect)] = &[
     (M::NonAsciiAccepted, "validation", Roomy, Catch),
     (M::SendIdCaseFolded, "pairs", Roomy, Catch),
     (M::SendIdTrimmed, "pairs", Roomy, Miss),
+    // Free at the quota's end (429 expected); at --max-creates 10 no unit is left for it.
+    (M::SendIdTrimmed, "pairs", Exhaust, Catch),
     (M::CampaignCaseFolded, "campaigns", Roomy, Catch),
     (M::CampaignsCollapsed, "campaigns", Roomy, Catch),
     (M::CampaignsCollapsedUnderRace, "races", Roomy, Catch),

@@ -15,6 +15,7 @@ mod app;
 mod http;
 
 pub mod admin;
+pub mod clients;
 pub mod pg;
 pub mod process;
 
@@ -41,6 +42,8 @@ pub fn cannot_run<T>(why: &str) -> Option<T> {
     if in_ci() {
         panic!("this test cannot run under CI=true: {why}");
     }
-    println!("SKIPPED: {why}");
+    // Straight to stderr: the test harness swallows the prints of a passing test.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
     None
 }

@@ -7,32 +7,11 @@
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::layout::{from_json, pair_key, to_json, PairRecord};
+use super::layout::{from_json, key, pair_key, prefix, to_json, PairRecord};
 use super::SledStore;
 use crate::domain::Dispatch;
 use crate::store::lifecycle::{DispatchPage, DispatchStore};
 use crate::store::StoreResult;
-
-/// `tag:` then the parts separated by NUL, as every key of `layout.rs`.
-pub(super) fn key(tag: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(64);
-    k.extend_from_slice(tag.as_bytes());
-    k.push(b':');
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            k.push(0);
-        }
-        k.extend_from_slice(p);
-    }
-    k
-}
-
-/// The keys filed under a campaign: `tag:campaign\0…`.
-pub(super) fn under(tag: &str, campaign_id: &str) -> Vec<u8> {
-    let mut k = key(tag, &[campaign_id.as_bytes()]);
-    k.push(0);
-    k
-}
 
 fn dispatch_key(campaign_id: &str, seq: u64) -> Vec<u8> {
     key("d", &[campaign_id.as_bytes(), &seq.to_be_bytes()])
@@ -48,9 +27,9 @@ fn by_send_prefix(campaign_id: &str, send_id: &str) -> Vec<u8> {
 /// stats).
 pub(super) fn campaign_prefixes(campaign_id: &str) -> [Vec<u8>; 3] {
     [
-        under("d", campaign_id),
-        under("x", campaign_id),
-        under("t", campaign_id),
+        prefix("d", campaign_id),
+        prefix("x", campaign_id),
+        prefix("t", campaign_id),
     ]
 }
 
@@ -120,13 +99,13 @@ impl DispatchStore for SledStore {
             let mut dispatches = Vec::new();
             let mut more = false;
             let start = dispatch_key(campaign_id, after.map_or(0, |a| a.saturating_add(1)));
-            let prefix = under("d", campaign_id);
+            let campaign_prefix = prefix("d", campaign_id);
             let wanted = |d: &Dispatch| send_id.is_none_or(|s| d.send_id.as_deref() == Some(s));
             match send_id {
                 None => {
                     for item in e.tree.range(start..) {
                         let (k, v) = item?;
-                        if !k.starts_with(&prefix) {
+                        if !k.starts_with(&campaign_prefix) {
                             break;
                         }
                         if dispatches.len() == limit {

@@ -16,7 +16,9 @@ pub(crate) const FORMAT_KEY: &[u8] = b"meta:format";
 pub(crate) const FORMAT: &[u8] = b"sendid/1";
 pub(crate) const BOOTSTRAPPED_KEY: &[u8] = b"meta:bootstrapped";
 
-fn key(tag: &str, parts: &[&[u8]]) -> Vec<u8> {
+/// `tag:` then the parts separated by NUL: every key of the engine (dispatches.rs and stats.rs
+/// too).
+pub(crate) fn key(tag: &str, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(64);
     k.extend_from_slice(tag.as_bytes());
     k.push(b':');

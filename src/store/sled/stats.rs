@@ -3,8 +3,7 @@
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::dispatches::key;
-use super::layout::{from_json, to_json};
+use super::layout::{from_json, key, to_json};
 use super::SledStore;
 use crate::domain::DayStats;
 use crate::store::lifecycle::StatsStore;

@@ -45,7 +45,22 @@ fn bad_request(err: poem::Error) -> DataSeriesResponse {
         StatusCode::UNAUTHORIZED => {
             DataSeriesResponse::Unauthorized(Json(ErrorBody::new(super::sends::MISSING_BEARER)))
         }
-        _ => DataSeriesResponse::BadRequest(Json(ErrorBody::new(err.to_string()))),
+        _ => DataSeriesResponse::BadRequest(Json(ErrorBody::new(parameter_message(
+            &err.to_string(),
+        )))),
+    }
+}
+
+/// poem-openapi refuses a parameter it cannot parse with `failed to parse parameter `length`:
+/// …`; `length` is said in the words of its range check (`domain::series::check_length`).
+fn parameter_message(message: &str) -> String {
+    let max = crate::domain::series::MAX_LENGTH;
+    match message.strip_prefix("failed to parse parameter `length`") {
+        Some(detail) if detail.contains("expects an input") => {
+            format!("length is required: a whole number between 1 and {max} (inclusive)")
+        }
+        Some(_) => format!("length must be a whole number between 1 and {max} (inclusive)"),
+        None => message.to_owned(),
     }
 }
 

@@ -225,13 +225,16 @@ async fn bad_parameters_are_400s_naming_them() {
     s.create(&app, "p").await;
     let _other = sender(&app, json!({"campaign_id": "not-yours"})).await;
     for (query, names) in [
-        ("campaign_id=params&send_id=p", "length"),
+        ("campaign_id=params&send_id=p", "length is required"),
         ("campaign_id=params&send_id=p&length=0", "length"),
         ("campaign_id=params&send_id=p&length=101", "length"),
-        ("campaign_id=params&send_id=p&length=ten", "length"),
+        (
+            "campaign_id=params&send_id=p&length=ten",
+            "length must be a whole number between 1 and 100",
+        ),
         (
             "campaign_id=params&send_id=p&length=99999999999999999999",
-            "length",
+            "length must be a whole number between 1 and 100",
         ),
         (
             "campaign_id=params&send_id=p&length=3&ending_at=yesterday",

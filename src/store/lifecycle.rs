@@ -15,6 +15,19 @@ pub struct DispatchPage {
     pub next: Option<u64>,
 }
 
+impl DispatchPage {
+    /// A page of `dispatches` in order; when `more` follow, the cursor is the last one's `seq`.
+    /// Decided here once for every engine.
+    pub(crate) fn new(dispatches: Vec<Dispatch>, more: bool) -> Self {
+        let next = if more {
+            dispatches.last().map(|d| d.seq)
+        } else {
+            None
+        };
+        Self { dispatches, next }
+    }
+}
+
 /// Dispatches: one per send, never merged (Braze's sends are not idempotent).
 pub trait DispatchStore: Send + Sync + 'static {
     /// Whether (campaign_id, send_id) is a pair: created with `/sends/id/create`, or generated

@@ -118,12 +118,7 @@ impl DispatchStore for PgStore {
             let mut dispatches = rows_to_dispatches(rows)?;
             let more = dispatches.len() > limit;
             dispatches.truncate(limit);
-            let next = if more {
-                dispatches.last().map(|d| d.seq)
-            } else {
-                None
-            };
-            Ok(DispatchPage { dispatches, next })
+            Ok(DispatchPage::new(dispatches, more))
         })
         .boxed()
     }

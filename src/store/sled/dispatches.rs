@@ -136,12 +136,7 @@ impl DispatchStore for SledStore {
                     }
                 }
             }
-            let next = if more {
-                dispatches.last().map(|d| d.seq)
-            } else {
-                None
-            };
-            Ok(DispatchPage { dispatches, next })
+            Ok(DispatchPage::new(dispatches, more))
         }
         .boxed()
     }
